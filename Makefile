@@ -1,0 +1,90 @@
+# ptlite: every target installs what it is missing, so a fresh clone needs only
+# `make demo` or `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SYS_PKGS := libxnnpack-dev libcpuinfo-dev libpthreadpool-dev dataset-fashion-mnist
+CC ?= cc
+RT_SRCS := $(wildcard csrc/runtime/*.c csrc/runtime/kernels/*.c)
+RT_HDRS := $(wildcard csrc/include/*.h csrc/runtime/*.h csrc/runtime/*.def)
+RT_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Wno-missing-field-initializers -D_GNU_SOURCE -fPIC -Icsrc/include -Icsrc/runtime
+RT_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test test-python test-c sanitize runtime demo bench format format-check clean
+
+all: build
+
+# System packages (Debian) and the virtual environment with build and test tools.
+$(VENV)/.sys-stamp:
+	@missing=$$(for p in $(SYS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	@touch $@
+
+$(VENV)/.py-stamp: $(VENV)/.sys-stamp pyproject.toml
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q numpy pytest tqdm scikit-learn "torch==2.13.0"
+	@touch $@
+
+deps: $(VENV)/.py-stamp
+
+# Builds the extension in place (python/ptlite/_C*.so); tests and the demo put
+# python/ on the path. `pip install .` builds the same extension for users.
+build: deps
+	$(PY) setup.py -q build_ext --inplace
+
+test: build test-c sanitize test-python
+
+test-python: build
+	PYTHONPATH=python $(PY) -m pytest tests
+
+# The runtime as a C library with no Python in it.
+build/runtime/%.o: csrc/runtime/%.c $(RT_HDRS) | $(VENV)/.sys-stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(RT_CFLAGS) -c $< -o $@
+
+RT_OBJS := $(patsubst csrc/runtime/%.c,build/runtime/%.o,$(RT_SRCS))
+
+build/libptlite_runtime.a: $(RT_OBJS)
+	ar rcs $@ $^
+
+build/libptlite_runtime.so: $(RT_OBJS)
+	$(CC) -shared -o $@ $^ $(RT_LIBS)
+
+runtime: build/libptlite_runtime.a build/libptlite_runtime.so
+	@if nm -g build/libptlite_runtime.so | grep -q ' Py'; then echo "runtime links Python symbols"; exit 1; fi
+
+C_TESTS := $(wildcard csrc/tests/*.c)
+
+build/test_runtime: $(C_TESTS) csrc/tests/test_util.h build/libptlite_runtime.a
+	$(CC) $(RT_CFLAGS) $(C_TESTS) build/libptlite_runtime.a $(RT_LIBS) -o $@
+
+test-c: runtime build/test_runtime
+	./build/test_runtime
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build of the engine and its C tests.
+sanitize: $(VENV)/.sys-stamp
+	@mkdir -p build/asan
+	$(CC) $(RT_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -fno-omit-frame-pointer $(C_TESTS) $(RT_SRCS) $(RT_LIBS) -o build/asan/test_runtime
+	ASAN_OPTIONS=detect_leaks=1 ./build/asan/test_runtime
+
+demo: build
+	PYTHONPATH=python $(PY) examples/demo.py
+
+bench: build
+	PYTHONPATH=python $(PY) benchmarks/eager.py
+
+format:
+	clang-format -i $$(git ls-files 'csrc/*.c' 'csrc/*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files 'csrc/*.c' 'csrc/*.h')
+
+clean:
+	rm -rf build python/ptlite/*.so

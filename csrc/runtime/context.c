@@ -1,0 +1,139 @@
+/* context.c - engine-wide settings: threads, backend, XNNPACK init, RNG. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpuinfo.h>
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+#include "internal.h"
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthreadpool_t g_pool;
+static int g_threads; /* 0: not yet decided */
+static int g_backend = -1;
+
+int ptl_physical_core_count(void) {
+  static int cores;
+  if (!cores) {
+    cores = 1;
+    if (cpuinfo_initialize() && cpuinfo_get_cores_count() > 0)
+      cores = (int)cpuinfo_get_cores_count();
+  }
+  return cores;
+}
+
+static void ensure_threads_locked(void) {
+  if (g_threads)
+    return;
+  int n = ptl_physical_core_count();
+  const char *env = getenv("PTLITE_NUM_THREADS");
+  if (env && atoi(env) > 0)
+    n = atoi(env);
+  g_threads = n;
+  g_pool = n > 1 ? pthreadpool_create((size_t)n) : NULL;
+}
+
+ptl_status ptl_set_num_threads(int n) {
+  if (n < 1)
+    return ptl_error(PTL_ERR_VALUE, "set_num_threads: expected a positive number, got %d", n);
+  pthread_mutex_lock(&g_lock);
+  if (g_pool)
+    pthreadpool_destroy(g_pool);
+  g_pool = n > 1 ? pthreadpool_create((size_t)n) : NULL;
+  g_threads = n;
+  pthread_mutex_unlock(&g_lock);
+  if (n > 1 && !g_pool)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "set_num_threads: could not create %d threads", n);
+  return PTL_OK;
+}
+
+int ptl_get_num_threads(void) {
+  pthread_mutex_lock(&g_lock);
+  ensure_threads_locked();
+  int n = g_threads;
+  pthread_mutex_unlock(&g_lock);
+  return n;
+}
+
+void *ptl_threadpool(void) {
+  pthread_mutex_lock(&g_lock);
+  ensure_threads_locked();
+  pthreadpool_t p = g_pool;
+  pthread_mutex_unlock(&g_lock);
+  return p;
+}
+
+void ptl_parallel_for(void (*fn)(void *ctx, size_t i), void *ctx, size_t n) {
+  pthreadpool_parallelize_1d((pthreadpool_t)ptl_threadpool(), fn, ctx, n, 0);
+}
+
+void ptl_set_backend(ptl_backend b) { g_backend = (int)b; }
+
+ptl_backend ptl_get_backend(void) {
+  if (g_backend < 0) {
+    const char *env = getenv("PTLITE_BACKEND");
+    g_backend = (env && strcmp(env, "reference") == 0) ? PTL_BACKEND_REFERENCE : PTL_BACKEND_AUTO;
+  }
+  return (ptl_backend)g_backend;
+}
+
+ptl_status ptl_xnn_init(void) {
+  static int state; /* 0 untried, 1 ok, 2 failed */
+  if (state == 0) {
+    pthread_mutex_lock(&g_lock);
+    if (state == 0)
+      state = xnn_initialize(NULL) == xnn_status_success ? 1 : 2;
+    pthread_mutex_unlock(&g_lock);
+  }
+  if (state != 1)
+    return ptl_error(PTL_ERR_UNSUPPORTED, "XNNPACK is not supported on this CPU");
+  return PTL_OK;
+}
+
+/* ---- random numbers: xoshiro256** under a lock -------------------------- */
+static uint64_t g_rng[4] = {0x9E3779B97F4A7C15ull, 0xBF58476D1CE4E5B9ull, 0x94D049BB133111EBull,
+                            0x2545F4914F6CDD1Dull};
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t splitmix(uint64_t *x) {
+  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+void ptl_manual_seed(uint64_t seed) {
+  pthread_mutex_lock(&g_lock);
+  for (int i = 0; i < 4; i++)
+    g_rng[i] = splitmix(&seed);
+  pthread_mutex_unlock(&g_lock);
+}
+
+uint64_t ptl_random_u64(void) {
+  pthread_mutex_lock(&g_lock);
+  uint64_t *s = g_rng;
+  uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  pthread_mutex_unlock(&g_lock);
+  return r;
+}
+
+double ptl_random_uniform(void) { return (double)(ptl_random_u64() >> 11) * 0x1.0p-53; }
+
+float ptl_random_uniform_f32(void) { return (float)(ptl_random_u64() >> 40) * 0x1.0p-24f; }
+
+double ptl_random_normal(void) {
+  double u1 = ptl_random_uniform(), u2 = ptl_random_uniform();
+  if (u1 < 1e-300)
+    u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}

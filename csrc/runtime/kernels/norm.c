@@ -1,0 +1,24 @@
+/* norm.c - norm kernels: infer, reference and fast paths. STUB: to be implemented. */
+#include "../internal.h"
+
+ptl_status ptl_batch_norm_infer(const ptl_call *call, ptl_tensor_desc *out) {
+  (void)out;
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_batch_norm_ref(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_batch_norm_fast(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_layer_norm_infer(const ptl_call *call, ptl_tensor_desc *out) {
+  (void)out;
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_layer_norm_ref(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}

@@ -1,0 +1,62 @@
+/* pool.c - pool kernels: infer, reference and fast paths. STUB: to be implemented. */
+#include "../internal.h"
+
+ptl_status ptl_max_pool2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
+  (void)out;
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_max_pool2d_ref(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_max_pool2d_fast(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_avg_pool2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
+  (void)out;
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_avg_pool2d_ref(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_avg_pool2d_fast(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_adaptive_pool2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
+  (void)out;
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_adaptive_avg_pool2d_ref(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_adaptive_max_pool2d_ref(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_upsample2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
+  (void)out;
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_upsample_nearest2d_ref(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_upsample_bilinear2d_ref(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}
+
+ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
+  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+}

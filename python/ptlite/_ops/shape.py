@@ -1,0 +1,6 @@
+"""shape ops (csrc/runtime/kernels/*.c). STUB: to be implemented."""
+from __future__ import annotations
+
+TORCH_FUNCTIONS: tuple = ()
+FUNCTIONAL: tuple = ()
+TENSOR_METHODS: dict = {}

@@ -1,0 +1,2 @@
+"""ptlite.nn: modules and functional ops (STUB)."""
+from . import functional  # noqa: F401
