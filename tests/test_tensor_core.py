@@ -46,7 +46,7 @@ def test_tensor_from_lists():
     assert ptlite.tensor([1.0, 2]).dtype is ptlite.float32
     assert ptlite.tensor([True]).dtype is ptlite.bool
     np.testing.assert_array_equal(ptlite.tensor([[1, 2], [3, 4]]).numpy(), [[1, 2], [3, 4]])
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):  # torch: ValueError for ragged nesting
         ptlite.tensor([[1, 2], [3]])
 
 

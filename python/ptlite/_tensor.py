@@ -653,7 +653,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False,
                 raise ValueError("ragged or non-numeric data")
             a = a.astype(d._np)
         except (ValueError, TypeError) as e:
-            raise TypeError(f"tensor(): could not convert data: {e}") from None
+            raise type(e)(f"tensor(): could not convert data: {e}") from None
         if a.dtype == object:
             raise TypeError("tensor(): data must be numbers or nested sequences of numbers")
         out = _C.empty(a.shape, d.code)
