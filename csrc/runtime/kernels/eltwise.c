@@ -7,8 +7,10 @@
  * REF walks any strides through ptl_for_each_row with per-element dtype
  * dispatch. FAST covers float32: flat (same dense strides or scalar operands)
  * loops that the compiler vectorizes, split over the threadpool for large
- * tensors, and XNNPACK for contiguous broadcasts and the rounding unaries. Both
- * paths evaluate the same scalar expression, so results are bit-identical. */
+ * tensors, and XNNPACK for the unaries where its kernels are exact (abs, neg,
+ * sqrt, floor, ceil, round). Both paths evaluate the same scalar expression, so
+ * results are bit-identical. XNNPACK's binary operators are not used: they
+ * clamp their output with max/min, which turns NaN into -inf. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -592,6 +594,64 @@ static bool same_dense_layout(const ptl_tensor *t, const ptl_tensor *y) {
   return memcmp(s1, s2, sizeof(int64_t) * (size_t)y->ndim) == 0;
 }
 
+/* Splits the outermost dim (in output memory order) of a broadcast over the
+ * threadpool; each part walks its rows with the same loops. */
+typedef struct {
+  const fast_ctx *f;
+  int nd;
+  int64_t shape[PTL_MAX_DIMS];
+  int64_t st[3][PTL_MAX_DIMS];
+  int64_t per;
+} par_job;
+
+static void par_part(void *vj, size_t i) {
+  const par_job *j = vj;
+  int64_t start = (int64_t)i * j->per;
+  int64_t len = j->shape[0] - start < j->per ? j->shape[0] - start : j->per;
+  fast_ctx f = *j->f;
+  for (int k = 0; k < 3; k++)
+    f.c.base[k] += start * j->st[k][0] * (int64_t)sizeof(float);
+  int64_t shape[PTL_MAX_DIMS];
+  memcpy(shape, j->shape, sizeof shape);
+  shape[0] = len;
+  ptl_for_each_row(j->nd, shape, 3, (const int64_t(*)[PTL_MAX_DIMS])j->st, bin_row_fast, &f);
+}
+
+static void par_rows(const ptl_tensor *y, ptl_tensor *const *ins, fast_ctx *f) {
+  par_job j;
+  int nd = 0;
+  int64_t st[3][PTL_MAX_DIMS];
+  memcpy(st[0], y->strides, sizeof(int64_t) * (size_t)y->ndim);
+  for (int k = 1; k < 3; k++)
+    ptl_broadcast_strides(ins[k - 1], y->ndim, y->shape, st[k]);
+  /* drop size-1 dims, order by output stride */
+  int perm[PTL_MAX_DIMS];
+  for (int i = 0; i < y->ndim; i++) {
+    if (y->shape[i] == 1)
+      continue;
+    int p = nd++;
+    while (p > 0 && st[0][perm[p - 1]] < st[0][i]) {
+      perm[p] = perm[p - 1];
+      p--;
+    }
+    perm[p] = i;
+  }
+  if (nd == 0) {
+    for_each_row_sorted(y, 3, ins, bin_row_fast, f);
+    return;
+  }
+  j.f = f;
+  j.nd = nd;
+  for (int i = 0; i < nd; i++) {
+    j.shape[i] = y->shape[perm[i]];
+    for (int k = 0; k < 3; k++)
+      j.st[k][i] = st[k][perm[i]];
+  }
+  int64_t n = ptl_tensor_numel(y), inner = n / j.shape[0];
+  j.per = (FLAT_CHUNK + inner - 1) / inner; /* outer indices per part, ~FLAT_CHUNK elements */
+  ptl_parallel_for(par_part, &j, (size_t)((j.shape[0] + j.per - 1) / j.per));
+}
+
 /* ---- XNNPACK operator cache: one slot per kind, taken and put back with atomics
  * so concurrent callers never share an operator (a loser builds its own). */
 typedef struct {
@@ -613,66 +673,10 @@ static void slot_put(int kind, xnn_slot *s) {
   }
 }
 
-enum { XK_ADD, XK_SUB, XK_MUL, XK_DIV, XK_ABS, XK_NEG, XK_SQRT, XK_FLOOR, XK_CEIL, XK_ROUND,
+enum { XK_ABS, XK_NEG, XK_SQRT, XK_FLOOR, XK_CEIL, XK_ROUND,
        XK_CLAMP };
 
 #define XNN_MIN_NUMEL 65536
-
-static ptl_status binary_xnn(const ptl_call *call, const bin_ctx *c) {
-  const ptl_tensor *y = call->out[0], *a = call->in[0], *b = call->in[1];
-  int kind;
-  switch (c->op) {
-  case PTL_OP_ADD: kind = XK_ADD; break;
-  case PTL_OP_SUB: kind = XK_SUB; break;
-  case PTL_OP_MUL: kind = XK_MUL; break;
-  case PTL_OP_DIV: kind = XK_DIV; break;
-  default: return PTL_ERR_UNSUPPORTED;
-  }
-  if ((kind <= XK_SUB && c->alpha_f != 1.0f) || (kind == XK_DIV && c->mode != 0) ||
-      y->ndim > XNN_MAX_TENSOR_DIMS || a->ndim > XNN_MAX_TENSOR_DIMS ||
-      b->ndim > XNN_MAX_TENSOR_DIMS || !ptl_tensor_is_contiguous(y) ||
-      !ptl_tensor_is_contiguous(a) || !ptl_tensor_is_contiguous(b) ||
-      ptl_tensor_numel(y) < XNN_MIN_NUMEL || ptl_xnn_init() != PTL_OK)
-    return PTL_ERR_UNSUPPORTED;
-  xnn_slot *s = slot_take(kind);
-  if (!s) {
-    s = calloc(1, sizeof *s);
-    if (!s)
-      return PTL_ERR_UNSUPPORTED;
-    s->kind = kind;
-    enum xnn_status st = xnn_status_invalid_parameter;
-    float lo = -INFINITY, hi = INFINITY;
-    switch (kind) {
-    case XK_ADD: st = xnn_create_add_nd_f32(lo, hi, 0, &s->op); break;
-    case XK_SUB: st = xnn_create_subtract_nd_f32(lo, hi, 0, &s->op); break;
-    case XK_MUL: st = xnn_create_multiply_nd_f32(lo, hi, 0, &s->op); break;
-    default: st = xnn_create_divide_nd_f32(lo, hi, 0, &s->op); break;
-    }
-    if (st != xnn_status_success) {
-      free(s);
-      return PTL_ERR_UNSUPPORTED;
-    }
-  }
-  size_t sa[XNN_MAX_TENSOR_DIMS], sb[XNN_MAX_TENSOR_DIMS];
-  for (int i = 0; i < a->ndim; i++)
-    sa[i] = (size_t)a->shape[i];
-  for (int i = 0; i < b->ndim; i++)
-    sb[i] = (size_t)b->shape[i];
-  const float *pa = ptl_tensor_data(a), *pb = ptl_tensor_data(b);
-  float *py = ptl_tensor_data(y);
-  pthreadpool_t tp = (pthreadpool_t)ptl_threadpool();
-  enum xnn_status st;
-  switch (kind) {
-  case XK_ADD: st = xnn_setup_add_nd_f32(s->op, (size_t)a->ndim, sa, (size_t)b->ndim, sb, pa, pb, py, tp); break;
-  case XK_SUB: st = xnn_setup_subtract_nd_f32(s->op, (size_t)a->ndim, sa, (size_t)b->ndim, sb, pa, pb, py, tp); break;
-  case XK_MUL: st = xnn_setup_multiply_nd_f32(s->op, (size_t)a->ndim, sa, (size_t)b->ndim, sb, pa, pb, py, tp); break;
-  default: st = xnn_setup_divide_nd_f32(s->op, (size_t)a->ndim, sa, (size_t)b->ndim, sb, pa, pb, py, tp); break;
-  }
-  if (st == xnn_status_success)
-    st = xnn_run_operator(s->op, tp);
-  slot_put(kind, s);
-  return st == xnn_status_success ? PTL_OK : PTL_ERR_UNSUPPORTED;
-}
 
 ptl_status ptl_binary_fast(const ptl_call *call) {
   bin_ctx c;
@@ -701,9 +705,8 @@ ptl_status ptl_binary_fast(const ptl_call *call) {
     ptl_parallel_for(flat_chunk, &j, (size_t)((n + FLAT_CHUNK - 1) / FLAT_CHUNK));
     return PTL_OK;
   }
-  if (binary_xnn(call, &c) == PTL_OK)
-    return PTL_OK;
-  for_each_row_sorted(y, 3, call->in, bin_row_fast, &f);
+  /* broadcasts: rows in the output's memory order, outer dim split over threads */
+  par_rows(y, call->in, &f);
   return PTL_OK;
 }
 
