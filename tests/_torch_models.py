@@ -296,3 +296,12 @@ class LeNet5(nn.Module):
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         x = F.relu(self.fc1(torch.flatten(x, 1)))
         return self.fc3(F.relu(self.fc2(x)))
+
+
+# builder names as in ptlite.vision.models (benchmarks/eager.py looks models up by name)
+def mobilenet_v2(**kw):
+    return MobileNetV2(**kw)
+
+
+def lenet5(**kw):
+    return LeNet5(**kw)
