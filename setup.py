@@ -16,8 +16,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def _sources():
     runtime = sorted(glob.glob(os.path.join("csrc", "runtime", "*.c")))
     kernels = sorted(glob.glob(os.path.join("csrc", "runtime", "kernels", "*.c")))
+    compiler = sorted(glob.glob(os.path.join("csrc", "compiler", "**", "*.c"), recursive=True))
     binding = sorted(glob.glob(os.path.join("csrc", "python", "*.c")))
-    return runtime + kernels + binding
+    return runtime + kernels + compiler + binding
 
 
 _debug = os.environ.get("PTLITE_DEBUG") == "1"

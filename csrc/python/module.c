@@ -3,11 +3,9 @@
  * (with the buffer protocol, so NumPy views it without copying) and one entry
  * point, call(), through which Python dispatches every op.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
 #include <string.h>
 
-#include "../runtime/internal.h"
+#include "binding.h"
 
 typedef struct {
   PyObject_HEAD ptl_tensor *t;
@@ -51,6 +49,11 @@ static PyObject *wrap(ptl_tensor *t) { return wrap_as(g_tensor_class, t); }
 static int is_tensor(PyObject *o) { return PyObject_TypeCheck(o, &TensorBaseType); }
 
 static ptl_tensor *tensor_of(PyObject *o) { return ((TensorBase *)o)->t; }
+
+PyObject *ptlpy_wrap(ptl_tensor *t) { return wrap(t); }
+int ptlpy_is_tensor(PyObject *o) { return is_tensor(o); }
+ptl_tensor *ptlpy_tensor(PyObject *o) { return tensor_of(o); }
+PyObject *ptlpy_raise(ptl_status s) { return raise_status(s); }
 
 static void TensorBase_dealloc(TensorBase *self) {
   ptl_tensor_release(self->t);
@@ -595,5 +598,7 @@ PyMODINIT_FUNC PyInit__C(void) {
   PyModule_AddObject(m, "ModelFormatError", g_format_error);
   Py_INCREF(g_format_error);
   PyModule_AddStringConstant(m, "__version__", ptl_version());
+  if (PyModule_AddFunctions(m, ptlpy_graph_methods) < 0)
+    return NULL;
   return m;
 }

@@ -1,6 +1,7 @@
 /* dispatch.c - the op table and ptl_op_run: validate, infer, allocate, run. */
 #include <string.h>
 
+#include "graph.h"
 #include "internal.h"
 
 /* Indexed by op id (ids are sparse, so some slots are empty). */
@@ -33,8 +34,35 @@ static bool same_geometry(const ptl_tensor *t, const ptl_tensor_desc *d) {
   return memcmp(t->shape, d->shape, sizeof(int64_t) * (size_t)d->ndim) == 0;
 }
 
+/* Capture hook: only top-level ops are reported, not the ones kernels run
+ * internally (a layout copy inside conv, say). */
+static _Thread_local ptl_op_observer_fn g_observer;
+static _Thread_local void *g_observer_ctx;
+static _Thread_local int g_depth;
+
+void ptl_set_op_observer(ptl_op_observer_fn fn, void *ctx) {
+  g_observer = fn;
+  g_observer_ctx = ctx;
+}
+
+static ptl_status op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *inputs,
+                         int n_inputs, ptl_tensor **outputs, int n_outputs);
+
 ptl_status ptl_op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *inputs,
                       int n_inputs, ptl_tensor **outputs, int n_outputs) {
+  g_depth++;
+  ptl_status s = op_run(op, attrs, inputs, n_inputs, outputs, n_outputs);
+  g_depth--;
+  if (s == PTL_OK && g_observer && g_depth == 0) {
+    static const ptl_attrs k_none;
+    g_observer(g_observer_ctx, op, attrs ? attrs : &k_none, inputs, n_inputs, outputs,
+               n_outputs);
+  }
+  return s;
+}
+
+static ptl_status op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *inputs,
+                         int n_inputs, ptl_tensor **outputs, int n_outputs) {
   const ptl_op_def *def = ptl_op_lookup(op);
   if (!def)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "unknown op id %d", (int)op);

@@ -155,6 +155,16 @@ ptl_status ptl_broadcast_shapes(const char *op, int na, const int64_t *sa, int n
 /* Strides of `t` viewed at broadcast shape (ndim, shape): 0 on expanded dims. */
 void ptl_broadcast_strides(const ptl_tensor *t, int ndim, const int64_t *shape,
                            int64_t *strides);
+/* Iteration over strided operands. The shape is walked in row-major order with
+ * adjacent dims merged where every operand allows; fn gets the element offset of
+ * each operand at the start of a row, the row length and each operand's stride
+ * along the row. Up to PTL_ITER_MAX_OPS operands; strides in elements. */
+#define PTL_ITER_MAX_OPS 4
+typedef void (*ptl_row_fn)(void *ctx, const int64_t *offsets, const int64_t *row_strides,
+                           int64_t n);
+void ptl_for_each_row(int ndim, const int64_t *shape, int n_ops,
+                      const int64_t (*strides)[PTL_MAX_DIMS], ptl_row_fn fn, void *ctx);
+
 /* Checks a dim against ndim and wraps negatives; error names the op. */
 ptl_status ptl_wrap_dim(const char *op, int64_t dim, int ndim, int *out);
 

@@ -478,3 +478,53 @@ ptl_status ptl_packed_add(ptl_tensor *w, const uint64_t *key, void *object,
   w->packed = p;
   return PTL_OK;
 }
+
+/* ---- strided iteration -------------------------------------------------- */
+void ptl_for_each_row(int ndim, const int64_t *shape, int n_ops,
+                      const int64_t (*strides)[PTL_MAX_DIMS], ptl_row_fn fn, void *ctx) {
+  int64_t sh[PTL_MAX_DIMS], st[PTL_ITER_MAX_OPS][PTL_MAX_DIMS];
+  int n = 0;
+  for (int d = 0; d < ndim; d++) {
+    if (shape[d] == 0)
+      return;
+    if (shape[d] == 1)
+      continue; /* size-1 dims never move the offsets */
+    bool merge = n > 0;
+    for (int k = 0; k < n_ops && merge; k++)
+      merge = st[k][n - 1] == strides[k][d] * shape[d];
+    if (merge) {
+      sh[n - 1] *= shape[d];
+      for (int k = 0; k < n_ops; k++)
+        st[k][n - 1] = strides[k][d];
+    } else {
+      sh[n] = shape[d];
+      for (int k = 0; k < n_ops; k++)
+        st[k][n] = strides[k][d];
+      n++;
+    }
+  }
+  int64_t off[PTL_ITER_MAX_OPS] = {0}, row_st[PTL_ITER_MAX_OPS] = {0};
+  if (n == 0) {
+    fn(ctx, off, row_st, 1);
+    return;
+  }
+  for (int k = 0; k < n_ops; k++)
+    row_st[k] = st[k][n - 1];
+  int64_t idx[PTL_MAX_DIMS] = {0};
+  for (;;) {
+    fn(ctx, off, row_st, sh[n - 1]);
+    int d = n - 2;
+    for (; d >= 0; d--) {
+      idx[d]++;
+      for (int k = 0; k < n_ops; k++)
+        off[k] += st[k][d];
+      if (idx[d] < sh[d])
+        break;
+      for (int k = 0; k < n_ops; k++)
+        off[k] -= st[k][d] * sh[d];
+      idx[d] = 0;
+    }
+    if (d < 0)
+      return;
+  }
+}

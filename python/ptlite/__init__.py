@@ -21,6 +21,7 @@ __version__ = _C.__version__
 _families.install(globals())
 
 from . import nn  # noqa: E402
+from . import jit  # noqa: E402
 
 
 def set_num_threads(n: int) -> None:

@@ -105,6 +105,26 @@ class inference_mode(no_grad):
         self._value = not mode
 
 
+# ---- tracing state (ptlite.jit.trace sets it) ------------------------------------
+class TracerWarning(Warning):
+    """Python code read a tensor's value while tracing: the graph keeps the value seen
+    for the example input as a constant, so the trace may not generalize."""
+
+
+class _TraceState:
+    depth = 0
+
+
+def _value_read(what: str) -> None:
+    if _TraceState.depth > 0:
+        import warnings
+        warnings.warn(
+            f"Converting a tensor to {what} might cause the trace to be incorrect. We can't "
+            "record the data flow of Python values, so this value will be treated as a "
+            "constant in the future. This means that the trace might not generalize to "
+            "other inputs!", TracerWarning, stacklevel=3)
+
+
 # ---- the tensor ---------------------------------------------------------------
 class Tensor(_C.TensorBase):
     """A multi-dimensional array of one dtype, with torch's API.
@@ -226,19 +246,22 @@ class Tensor(_C.TensorBase):
         return a if dtype is None else a.astype(dtype)
 
     def tolist(self):
+        _value_read("a Python list")
         return self.numpy().tolist()
 
     def item(self):
         if self._numel != 1:
             raise RuntimeError(f"a Tensor with {self._numel} elements cannot be converted "
                                "to Scalar")
+        _value_read("a Python number")
         return self.numpy().reshape(()).item()
 
     def __bool__(self) -> bool:
         if self._numel != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is "
-                               f"ambiguous")
-        return builtins.bool(self.item())
+            raise RuntimeError("Boolean value of Tensor with more than one value is "
+                               "ambiguous")
+        _value_read("a Python boolean")
+        return builtins.bool(self.numpy().reshape(()).item())
 
     def __float__(self) -> float:
         return builtins.float(self.item())

@@ -45,20 +45,6 @@ ptl_status ptl_unary_fast(const ptl_call *call) {
   return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
 }
 
-ptl_status ptl_copy_infer(const ptl_call *call, ptl_tensor_desc *out) {
-  (void)out;
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
-}
 
-ptl_status ptl_copy_ref(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
-}
 
-ptl_status ptl_fill_infer(const ptl_call *call, ptl_tensor_desc *out) {
-  (void)out;
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
-}
 
-ptl_status ptl_fill_ref(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
-}
