@@ -120,11 +120,13 @@ static PyObject *py_trace_end(PyObject *m, PyObject *args) {
   return gc;
 }
 
-/* graph_run(graph, inputs: sequence of Tensor) -> tuple of Tensor */
+/* graph_run(graph, inputs: sequence of Tensor, profile: list | None = None) -> tuple of
+ * Tensor. With a list, per-node [seconds, runs, fast] entries are accumulated into it
+ * (created on the first call). */
 static PyObject *py_graph_run(PyObject *m, PyObject *args) {
   (void)m;
-  PyObject *cap, *inputs;
-  if (!PyArg_ParseTuple(args, "OO", &cap, &inputs))
+  PyObject *cap, *inputs, *prof_list = Py_None;
+  if (!PyArg_ParseTuple(args, "OO|O", &cap, &inputs, &prof_list))
     return NULL;
   ptl_graph *g = graph_of(cap);
   if (!g)
@@ -148,8 +150,42 @@ static PyObject *py_graph_run(PyObject *m, PyObject *args) {
     }
     in[i] = ptlpy_tensor(t);
   }
-  ptl_status s = ptl_graph_run(g, in, (int)n, out, g->n_outputs);
+  ptl_node_profile *prof = NULL;
+  if (prof_list != Py_None) {
+    if (!PyList_Check(prof_list)) {
+      Py_DECREF(fi);
+      return PyErr_Format(PyExc_TypeError, "profile must be a list");
+    }
+    prof = PyMem_Calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *prof);
+    if (!prof) {
+      Py_DECREF(fi);
+      return PyErr_NoMemory();
+    }
+  }
+  ptl_status s = ptl_graph_run_profiled(g, in, (int)n, out, g->n_outputs, prof);
   Py_DECREF(fi);
+  if (prof && s == PTL_OK) {
+    bool fresh = PyList_GET_SIZE(prof_list) == 0;
+    for (int32_t k = 0; k < g->n_nodes; k++) {
+      PyObject *row = fresh ? Py_BuildValue("[dii]", 0.0, 0, 0) : PyList_GetItem(prof_list, k);
+      if (!row || !PyList_Check(row) || PyList_GET_SIZE(row) != 3) {
+        PyMem_Free(prof);
+        if (!PyErr_Occurred())
+          PyErr_SetString(PyExc_ValueError, "profile list does not match this graph");
+        return NULL;
+      }
+      double secs = PyFloat_AsDouble(PyList_GET_ITEM(row, 0)) + prof[k].seconds;
+      long runs = PyLong_AsLong(PyList_GET_ITEM(row, 1)) + prof[k].runs;
+      PyList_SetItem(row, 0, PyFloat_FromDouble(secs));
+      PyList_SetItem(row, 1, PyLong_FromLong(runs));
+      PyList_SetItem(row, 2, PyLong_FromLong(prof[k].fast));
+      if (fresh) {
+        PyList_Append(prof_list, row);
+        Py_DECREF(row);
+      }
+    }
+  }
+  PyMem_Free(prof);
   if (s != PTL_OK)
     return ptlpy_raise(s);
   PyObject *res = PyTuple_New(g->n_outputs);
