@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <pthreadpool.h>
+
 #include "format.h"
 
 struct ptl_model {
@@ -21,6 +23,8 @@ struct ptl_session {
   ptl_tensor **inputs;
   ptl_tensor **outputs;
   ptl_tensor **contiguous_outputs;
+  pthreadpool_t pool;      /* this session's threads (NULL: single threaded) */
+  ptl_packed_scope *scope; /* this session's packed weights */
 };
 
 static ptl_status model_from_image(const uint8_t *data, size_t size, uint8_t *owned,
@@ -147,6 +151,23 @@ ptl_status ptl_session_create(const ptl_model *m, const ptl_session_options *opt
   s->model = m;
   if (options)
     s->options = *options;
+  if (s->options.num_threads < 0 ||
+      (s->options.backend != PTL_BACKEND_AUTO && s->options.backend != PTL_BACKEND_REFERENCE)) {
+    ptl_session_destroy(s);
+    return ptl_error(PTL_ERR_VALUE, "ptl_session_create: invalid options (threads %d, backend %d)",
+                     options->num_threads, (int)options->backend);
+  }
+  int threads = s->options.num_threads ? s->options.num_threads : ptl_physical_core_count();
+  if (threads > 1 && !(s->pool = pthreadpool_create((size_t)threads))) {
+    ptl_session_destroy(s);
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "ptl_session_create: could not start %d threads",
+                     threads);
+  }
+  ptl_status sc = ptl_packed_scope_create(&s->scope);
+  if (sc != PTL_OK) {
+    ptl_session_destroy(s);
+    return sc;
+  }
   for (int i = 0; i < ni; i++) {
     const ptl_value *v = &m->graph->values[m->graph->inputs[i]];
     ptl_status st = ptl_tensor_create(v->dtype, v->ndim, v->shape, &s->inputs[i]);
@@ -181,6 +202,9 @@ void ptl_session_destroy(ptl_session *s) {
   free(s->inputs);
   free(s->outputs);
   free(s->contiguous_outputs);
+  ptl_packed_scope_destroy(s->scope);
+  if (s->pool)
+    pthreadpool_destroy(s->pool);
   free(s);
 }
 
@@ -208,13 +232,11 @@ ptl_status ptl_session_run(ptl_session *s) {
   if (!s)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "ptl_session_run: NULL session");
   release_outputs(s);
-  if (s->options.num_threads > 0 && s->options.num_threads != ptl_get_num_threads())
-    PTL_CHECK(ptl_set_num_threads(s->options.num_threads));
-  ptl_backend prev = ptl_get_backend();
-  ptl_set_backend(s->options.backend);
+  ptl_context ctx = {(int)s->options.backend, s->pool, true, s->scope}, saved;
+  ptl_context_enter(&ctx, &saved);
   ptl_status st = ptl_graph_run(s->model->graph, s->inputs, s->model->graph->n_inputs,
                                 s->outputs, s->model->graph->n_outputs);
-  ptl_set_backend(prev);
+  ptl_context_leave(&saved);
   return st;
 }
 
