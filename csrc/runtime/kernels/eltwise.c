@@ -125,8 +125,9 @@ static void strides_ignoring_ones(const ptl_tensor *t, int64_t *s) {
 }
 
 /* Output shape = broadcast of the inputs. Layout: the first input that has the
- * full output shape and is dense lends its strides (torch keeps channels-last
- * for x + bias[C,1,1]), provided every other full-size input agrees. */
+ * full output shape lends its strides when it is dense, else contiguous. That is
+ * torch's result for the common cases: x_cl + bias[C,1,1] and x_cl + y stay
+ * channels-last, y + x_cl is contiguous (the first operand decides). */
 static ptl_status broadcast_desc(const char *op, ptl_tensor *const *in, int n,
                                  ptl_tensor_desc *out) {
   int nd = 0;
@@ -140,27 +141,16 @@ static ptl_status broadcast_desc(const char *op, ptl_tensor *const *in, int n,
   }
   out->ndim = nd;
   memcpy(out->shape, shape, sizeof(int64_t) * (size_t)nd);
-  const ptl_tensor *lead = NULL;
-  int64_t ls[PTL_MAX_DIMS], s[PTL_MAX_DIMS];
   for (int i = 0; i < n; i++) {
     const ptl_tensor *t = in[i];
     if (t->ndim != nd || memcmp(t->shape, shape, sizeof(int64_t) * (size_t)nd) != 0 ||
         ptl_numel_of(nd, shape) <= 1)
       continue;
-    if (!lead) {
-      if (!ptl_tensor_is_dense(t) || ptl_tensor_is_contiguous(t))
-        return PTL_OK;
-      lead = t;
-      strides_ignoring_ones(t, ls);
-    } else {
-      strides_ignoring_ones(t, s);
-      if (memcmp(s, ls, sizeof(int64_t) * (size_t)nd) != 0)
-        return PTL_OK;
+    if (ptl_tensor_is_dense(t) && !ptl_tensor_is_contiguous(t)) {
+      out->has_strides = true;
+      memcpy(out->strides, t->strides, sizeof(int64_t) * (size_t)nd);
     }
-  }
-  if (lead) {
-    out->has_strides = true;
-    memcpy(out->strides, lead->strides, sizeof(int64_t) * (size_t)nd);
+    return PTL_OK;
   }
   return PTL_OK;
 }
@@ -372,10 +362,12 @@ static ptl_status binary_types(const ptl_call *call, ptl_dtype *ct, ptl_dtype *r
   *rt = *ct;
   switch (call->op) {
   case PTL_OP_SUB:
-    if (*ct == PTL_BOOL)
+    /* torch's sub_check: any bool operand, even a Python bool */
+    if (call->in[0]->dtype == PTL_BOOL || call->in[1]->dtype == PTL_BOOL)
       return ptl_error(PTL_ERR_INVALID_ARGUMENT,
-                       "sub: subtraction, the `-` operator, with two bool tensors is not "
-                       "supported. Use the `^` or `logical_xor()` operator instead.");
+                       "sub: Subtraction, the `-` operator, with a bool tensor is not "
+                       "supported. If you are trying to invert a mask, use the `~` or "
+                       "`logical_not()` operator instead.");
     break;
   case PTL_OP_DIV: {
     int64_t mode = call->attrs->n_ints > 0 ? call->attrs->ints[0] : 0;
@@ -758,8 +750,9 @@ static void cmp_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) 
       }
       r = cmp_f(c->op, a, b);
     } else {
-      r = cmp_i(c->op, ld_i(c->dt[1], c->base[1], off[1] + i * st[1]),
-                ld_i(c->dt[2], c->base[2], off[2] + i * st[2]));
+      /* operands convert to the common dtype first: uint8 < -3 compares with 253 */
+      r = cmp_i(c->op, wrap_i(c->ct, ld_i(c->dt[1], c->base[1], off[1] + i * st[1])),
+                wrap_i(c->ct, ld_i(c->dt[2], c->base[2], off[2] + i * st[2])));
     }
     st_i(c->dt[0], c->base[0], off[0] + i * st[0], r);
   }
@@ -852,7 +845,7 @@ static ptl_status unary_type(const ptl_call *call, ptl_dtype *rt) {
                      "neg: negation, the `-` operator, on a bool tensor is not supported. If "
                      "you are trying to invert a mask, use the `~` or `logical_not()` operator "
                      "instead.");
-  else if (x->dtype == PTL_BOOL && call->op != PTL_OP_ABS)
+  else if (x->dtype == PTL_BOOL)
     return ptl_error(PTL_ERR_DTYPE, "%s: not implemented for 'Bool'", op);
   return PTL_OK;
 }

@@ -133,7 +133,8 @@ def minimum(input, other, *, out=None):
 
 
 def square(input, *, out=None):
-    return call(_MUL, (input, input), None, None, out)
+    """input ** 2 (bool squares to int64, as torch)."""
+    return call(_POW, (input, 2), None, None, out)
 
 
 # ---- comparisons and logic ------------------------------------------------------
@@ -210,13 +211,12 @@ def isinf(input):
 
 
 def sign(input, *, out=None):
-    """-1, 0 or 1 by the sign of each element (nan stays nan), in input's dtype."""
+    """-1, 0 or 1 by the sign of each element (nan gives 0, as torch), in input's dtype."""
     if input.dtype is dt.bool:
         r = input.clone()
     else:
-        zero = call(_MUL, (input, 0))  # 0 of input's dtype; nan * 0 is nan
         r = call(_WHERE, (call(_GT, (input, 0)), 1,
-                          call(_WHERE, (call(_LT, (input, 0)), -1, zero))))
+                          call(_WHERE, (call(_LT, (input, 0)), -1, 0)))).to(input.dtype)
     return r if out is None else out.copy_(r)
 
 
