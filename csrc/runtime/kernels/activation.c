@@ -115,7 +115,7 @@ static inline float hardtanh_f(float x, float lo, float hi) {
 
 static inline float act_f(const act_ctx *c, float x) {
   switch (c->op) {
-  case PTL_OP_RELU: return x != x ? x : x > 0 ? x : 0.0f;
+  case PTL_OP_RELU: return x < 0 ? 0.0f : x; /* NaN and -0.0 pass through, as torch */
   case PTL_OP_HARDTANH: return hardtanh_f(x, c->p[0], c->p[1]);
   case PTL_OP_SIGMOID: return 1.0f / (1.0f + expf(-x));
   case PTL_OP_TANH: return tanhf(x);
@@ -131,8 +131,8 @@ static inline float act_f(const act_ctx *c, float x) {
   case PTL_OP_ELU:
     /* torch: x > 0 ? x * scale : (exp(x * input_scale) - 1) * alpha * scale */
     return x > 0 ? x * c->p[1] : expm1f(x * c->p[2]) * c->p[0] * c->p[1];
-  case PTL_OP_HARDSWISH: return x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
-  case PTL_OP_HARDSIGMOID: return fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+  case PTL_OP_HARDSWISH: return x * hardtanh_f(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+  case PTL_OP_HARDSIGMOID: return hardtanh_f(x + 3.0f, 0.0f, 6.0f) / 6.0f;
   default: return 0;
   }
 }
@@ -456,7 +456,10 @@ ptl_status ptl_softmax_infer(const ptl_call *call, ptl_tensor_desc *out) {
   int dim;
   PTL_CHECK(ptl_wrap_dim(op, call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1, x->ndim,
                          &dim));
-  same_as_input(x, x->dtype, out);
+  /* torch's softmax output is always contiguous (no preserve-format) */
+  out->dtype = x->dtype;
+  out->ndim = x->ndim;
+  memcpy(out->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
   return check_out(call, x->dtype, out);
 }
 

@@ -241,9 +241,9 @@ static inline int64_t wrap_i(ptl_dtype d, int64_t v) {
 }
 
 /* ---- scalar definitions (shared by REF and FAST) ---------------------------- */
-/* NaN propagates (torch.maximum / minimum); otherwise the larger / smaller */
-static inline float max_f(float a, float b) { return a != a ? a : b != b ? b : a > b ? a : b; }
-static inline float min_f(float a, float b) { return a != a ? a : b != b ? b : a < b ? a : b; }
+/* NaN propagates (torch.maximum / minimum); ties (-0.0 vs 0.0) give a, as torch */
+static inline float max_f(float a, float b) { return a != a ? a : b != b ? b : a < b ? b : a; }
+static inline float min_f(float a, float b) { return a != a ? a : b != b ? b : a > b ? b : a; }
 
 static inline float floordiv_f(float a, float b) {
   /* torch's div_floor_floating */

@@ -25,7 +25,7 @@ _SOFTMAX = op_id("softmax")
 _LOG_SOFTMAX = op_id("log_softmax")
 _DROPOUT = op_id("dropout")
 _MUL = op_id("mul")
-_GT = op_id("gt")
+_LE = op_id("le")
 _WHERE = op_id("where")
 
 _GELU_APPROX = {"none": None, "tanh": (1,)}
@@ -124,8 +124,8 @@ def prelu(input, weight):
 
 
 def threshold(input, threshold: float, value: float, inplace: bool = False):
-    """input where input > threshold, else value."""
-    r = call(_WHERE, (call(_GT, (input, threshold)), input, value))
+    """value where input <= threshold, else input (nan stays nan)."""
+    r = call(_WHERE, (call(_LE, (input, threshold)), value, input))
     return input.copy_(r) if inplace else r
 
 
