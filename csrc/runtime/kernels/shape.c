@@ -228,7 +228,7 @@ static ptl_status expand_geometry(const ptl_call *call, int *ndim, int64_t *shap
   for (int i = n - 1; i >= 0; i--) {
     int dim = i - (n - x->ndim);
     int64_t size = dim >= 0 ? x->shape[dim] : 1;
-    int64_t stride = dim >= 0 ? x->strides[dim] : (i + 1 < n ? shape[i + 1] * strides[i + 1] : 1);
+    int64_t stride = dim >= 0 ? x->strides[dim] : (i + 1 < n ? shape[i + 1] * strides[i + 1] : 0);
     int64_t target = a->ints[i];
     if (target == -1) {
       if (dim < 0)
@@ -518,11 +518,11 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "pad: attributes must be mode, n, pads...");
   int64_t mode = a->ints[0], np = a->ints[1];
   if (mode < PAD_CONSTANT || mode > PAD_CIRCULAR)
-    return ptl_error(PTL_ERR_VALUE, "pad: unknown padding mode %lld", (long long)mode);
+    return ptl_error(PTL_ERR_SHAPE, "pad: unknown padding mode %lld", (long long)mode);
   if (np % 2 != 0)
-    return ptl_error(PTL_ERR_VALUE, "pad: Padding length must be divisible by 2");
+    return ptl_error(PTL_ERR_SHAPE, "pad: Padding length must be divisible by 2");
   if (np / 2 > x->ndim)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_SHAPE,
                      "pad: Padding length should be less than or equal to two times the input "
                      "dimension but got padding length %lld and input of dimension %d",
                      (long long)np, x->ndim);
@@ -534,24 +534,26 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
     int64_t lo = a->ints[2 + 2 * k], hi = a->ints[3 + 2 * k], size = x->shape[d];
     out->shape[d] = size + lo + hi;
     if (out->shape[d] < 0 || (mode != PAD_CONSTANT && out->shape[d] == 0))
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_SHAPE,
                        "pad: The input size %lld, plus negative padding %lld and %lld resulted "
                        "in a negative output size, which is invalid. Check dimension %d of your "
                        "input %s.",
                        (long long)size, (long long)lo, (long long)hi, d,
                        ptl_shape_str(x, b, sizeof b));
     if (mode == PAD_REFLECT && (lo >= size || hi >= size))
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_SHAPE,
                        "pad: Padding size should be less than the corresponding input dimension, "
                        "but got: padding (%lld, %lld) at dimension %d of input %s",
                        (long long)lo, (long long)hi, d, ptl_shape_str(x, b, sizeof b));
-    if (mode == PAD_CIRCULAR && (lo > size || hi > size))
-      return ptl_error(PTL_ERR_VALUE,
+    /* circular wraps within the range left after negative pads crop */
+    int64_t kept = size - (lo < 0 ? -lo : 0) - (hi < 0 ? -hi : 0);
+    if (mode == PAD_CIRCULAR && (lo > size || hi > size || kept <= 0 || lo > kept || hi > kept))
+      return ptl_error(PTL_ERR_SHAPE,
                        "pad: Padding value causes wrapping around more than once (padding "
                        "(%lld, %lld) at dimension %d of input %s).",
                        (long long)lo, (long long)hi, d, ptl_shape_str(x, b, sizeof b));
     if (mode != PAD_CONSTANT && size == 0)
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_SHAPE,
                        "pad: cannot pad an empty dimension %d of input %s in "
                        "non-constant mode",
                        d, ptl_shape_str(x, b, sizeof b));
@@ -559,15 +561,20 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
   return PTL_OK;
 }
 
-/* Maps output coordinate o along one dim to an input coordinate, -1 for fill. */
-static int64_t pad_source(int64_t mode, int64_t o, int64_t lo, int64_t size) {
+/* Maps output coordinate o along one dim to an input coordinate, -1 for fill.
+ * Negative pads crop first; circular padding then wraps within the cropped range
+ * (as ATen does), while reflect/replicate index the original input. */
+static int64_t pad_source(int64_t mode, int64_t o, int64_t lo, int64_t hi, int64_t size) {
   int64_t i = o - lo;
-  if (i >= 0 && i < size)
+  if (i >= 0 && i < size && mode != PAD_CIRCULAR)
     return i;
   switch (mode) {
   case PAD_REFLECT: return i < 0 ? -i : 2 * (size - 1) - i;
   case PAD_REPLICATE: return i < 0 ? 0 : size - 1;
-  case PAD_CIRCULAR: return ((i % size) + size) % size;
+  case PAD_CIRCULAR: {
+    int64_t a = lo < 0 ? -lo : 0, b = size - (hi < 0 ? -hi : 0), n = b - a;
+    return a + (((i - a) % n) + n) % n;
+  }
   default: return -1;
   }
 }
@@ -591,10 +598,10 @@ ptl_status ptl_pad_ref(const ptl_call *call) {
   int npairs = (int)(a->ints[1] / 2);
   for (int d = 0; d < nd; d++) {
     int k = nd - 1 - d;
-    int64_t lo = k < npairs ? a->ints[2 + 2 * k] : 0;
+    int64_t lo = k < npairs ? a->ints[2 + 2 * k] : 0, hi = k < npairs ? a->ints[3 + 2 * k] : 0;
     dmap[d] = p;
     for (int64_t o = 0; o < y->shape[d]; o++) {
-      int64_t i = pad_source(a->ints[0], o, lo, x->shape[d]);
+      int64_t i = pad_source(a->ints[0], o, lo, hi, x->shape[d]);
       p[o] = i < 0 ? -1 : i * x->strides[d];
     }
     p += y->shape[d];
@@ -815,7 +822,7 @@ static ptl_status arange_spec_of(const ptl_call *call, ptl_dtype *dtype, arange_
   *dtype = (ptl_dtype)a->ints[0];
   double start = a->floats[0], end = a->floats[1], step = a->floats[2];
   if (!isfinite(start) || !isfinite(end))
-    return ptl_error(PTL_ERR_VALUE, "arange: unsupported range: %g -> %g", start, end);
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "arange: unsupported range: %g -> %g", start, end);
   if (!ptl_dtype_is_float(*dtype)) {
     /* ATen computes integral ranges on values cast to the integer type */
     start = trunc(start);
@@ -823,15 +830,15 @@ static ptl_status arange_spec_of(const ptl_call *call, ptl_dtype *dtype, arange_
     step = trunc(step);
   }
   if (step == 0)
-    return ptl_error(PTL_ERR_VALUE, "arange: step must be nonzero");
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "arange: step must be nonzero");
   if (!((step > 0 && end >= start) || (step < 0 && end <= start)))
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "arange: upper bound and lower bound inconsistent with step sign "
                      "(start %g, end %g, step %g)",
                      start, end, step);
   double n = ceil((end - start) / step);
   if (!(n >= 0 && n < 9.0e18))
-    return ptl_error(PTL_ERR_VALUE, "arange: invalid size, possible overflow?");
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "arange: invalid size, possible overflow?");
   s->start = start;
   s->step = step;
   s->n = (int64_t)n;
@@ -917,12 +924,12 @@ ptl_status ptl_random_ref(const ptl_call *call) {
       return ptl_error(PTL_ERR_INVALID_ARGUMENT, "randint: attributes must include low, high");
     double lo = a->floats[0], hi = a->floats[1];
     if (!(hi > lo))
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                        "randint: random_ expects 'from' to be less than 'to', "
                        "but got from=%lld >= to=%lld",
                        (long long)lo, (long long)hi);
     if (!(lo >= -9.0e18 && hi <= 9.0e18))
-      return ptl_error(PTL_ERR_VALUE, "randint: range [%g, %g) is too large", lo, hi);
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT, "randint: range [%g, %g) is too large", lo, hi);
     c.low = (int64_t)lo;
     c.range = (uint64_t)((int64_t)hi - (int64_t)lo);
   }

@@ -69,6 +69,13 @@ def _shape_list(shape) -> str:
 
 
 # ---- views ----------------------------------------------------------------------
+def _alias_view(x: Tensor) -> Tensor:
+    """A new view with exactly x's geometry (what torch returns for no-op views)."""
+    if x._ndim == 0:
+        return call(_RESHAPE, (x,), ())
+    return call(_SLICE, (x,), (0, 0, _INT64_MAX, 1))
+
+
 def reshape(input: Tensor, shape) -> Tensor:
     """A tensor with ``input``'s data and ``shape``; a view whenever possible."""
     return call(_RESHAPE, (input,), _dims_arg((shape,)))
@@ -222,7 +229,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
         d = _wrap(dim, n)
         dims = [d] if n and shape[d] == 1 else []
     if not dims:
-        return call(_RESHAPE, (input,), shape)
+        return _alias_view(input)
     out = input
     for d in reversed(dims):  # select(d, 0) drops a size-1 dim and leaves strides alone
         out = call(_SELECT, (out,), (d, 0))
@@ -456,7 +463,11 @@ def _repeat(self: Tensor, *sizes) -> Tensor:
         final.append(r * s)
     x = call(_RESHAPE, (self,), inter)
     x = call(_EXPAND, (x,), target)
-    return call(_RESHAPE, (x,), final).contiguous()
+    out = call(_RESHAPE, (x,), final)
+    # reshape copies unless the result is trivially viewable (e.g. empty): always a copy
+    if out._storage_ptr == self._storage_ptr:
+        out = call(_COPY, (out,), (-1, 0))
+    return out
 
 
 def tile(input: Tensor, dims) -> Tensor:
@@ -467,14 +478,30 @@ def tile(input: Tensor, dims) -> Tensor:
 
 
 def flip(input: Tensor, dims) -> Tensor:
-    """A copy with the order of elements reversed along ``dims``."""
+    """A copy with the order of elements reversed along ``dims`` (keeps a dense layout)."""
     dims = [dims] if _is_int(dims) else list(dims)
-    out = input
-    for d in {_wrap(d, input._ndim) for d in dims}:
-        n = input._shape[d]
-        idx = _new_tensor(np.arange(n - 1, -1, -1, dtype=np.int64))
+    n = input._ndim
+    wanted = {_wrap(d, n) for d in dims}
+    x, order = input, None
+    if not input._is_contiguous:
+        # torch's result follows the input's memory order: flip in that order, permute back
+        order = sorted(range(n), key=lambda d: -input._strides[d])
+        x = call(_PERMUTE, (input,), order)
+        if x._is_contiguous:
+            wanted = {order.index(d) for d in wanted}
+        else:
+            x, order = input, None
+    out = x
+    for d in wanted:
+        size = x._shape[d]
+        idx = _new_tensor(np.arange(size - 1, -1, -1, dtype=np.int64))
         out = call(_INDEX_SELECT, (out, idx), (d,))
-    return out if out is not input else input.clone()
+    if out is x:
+        out = call(_COPY, (x,), (-1, 1))
+    if order is not None:
+        inverse = [order.index(d) for d in range(n)]
+        out = call(_PERMUTE, (out,), inverse)
+    return out
 
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
@@ -768,7 +795,7 @@ def _getitem(self: Tensor, idx) -> Tensor:
     view, adv = _parse_index(self, idx)
     if not adv:
         if view is self:  # x[:] / x[...]: still a new view object, as torch
-            return call(_RESHAPE, (self,), self._shape)
+            return _alias_view(self)
         return view
     dims, arrays = _linear_index(view, adv)
     k = len(dims)
