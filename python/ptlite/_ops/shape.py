@@ -237,10 +237,25 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
-    """A view with a size-1 dim inserted at ``dim``."""
+    """A view with a size-1 dim inserted at ``dim`` (stride as torch: size*stride of the
+    dim it precedes, 1 at the end)."""
     shape = input._shape
-    d = _wrap(dim, len(shape) + 1)
-    return call(_RESHAPE, (input,), shape[:d] + (1,) + shape[d:])
+    n = len(shape)
+    d = _wrap(dim, n + 1)
+    out = call(_RESHAPE, (input,), shape[:d] + (1,) + shape[d:])
+    if d == n:
+        return out
+    strides = input._strides
+    want = strides[:d] + (shape[d] * strides[d],) + strides[d:]
+    if out._strides == want:
+        return out
+    # reshape re-derives size-1 strides; rebuild exactly: move dim d first, let expand add
+    # a leading dim (stride = size * stride of the next dim), then restore the order
+    first = (d,) + tuple(range(d)) + tuple(range(d + 1, n))
+    x = call(_PERMUTE, (input,), first)
+    x = call(_EXPAND, (x,), (1,) + x._shape)
+    back = tuple(range(2, d + 2)) + (0, 1) + tuple(range(d + 2, n + 1))
+    return call(_PERMUTE, (x,), back)
 
 
 def _squeeze_(self: Tensor, dim=None) -> Tensor:
@@ -676,7 +691,9 @@ def _adv_array(ix) -> np.ndarray:
 def _parse_index(self: Tensor, idx):
     """Applies the basic part of an index (views) and collects the advanced part.
 
-    Returns (view, advanced) where advanced is a list of (dim in view, int64 array)."""
+    Returns (view, advanced, copy) where advanced is a list of (dim in view, int64 array,
+    dim in self) and copy says a bool scalar index made this advanced indexing in torch
+    (a copy, not a view)."""
     if not isinstance(idx, tuple):
         idx = (idx,)
     # how many dims the entries consume, to expand the Ellipsis
@@ -696,6 +713,7 @@ def _parse_index(self: Tensor, idx):
     d = 0          # current dim in `out`
     src_dim = 0    # dim of the original tensor (error messages)
     adv = []
+    copy = False
     seen_ellipsis = False
     for ix in idx:
         if ix is Ellipsis:
@@ -709,6 +727,7 @@ def _parse_index(self: Tensor, idx):
             out = unsqueeze(out, d)
             d += 1
         elif ix is True or ix is False:
+            copy = True
             out = unsqueeze(out, d)
             if ix is False:
                 out = call(_SLICE, (out,), (d, 0, 0, 1))
@@ -737,6 +756,7 @@ def _parse_index(self: Tensor, idx):
             if a.dtype == np.bool_:
                 k = a.ndim
                 if k == 0:  # a 0-d bool tensor acts like True / False
+                    copy = True
                     out = unsqueeze(out, d)
                     if not a:
                         out = call(_SLICE, (out,), (d, 0, 0, 1))
@@ -764,7 +784,7 @@ def _parse_index(self: Tensor, idx):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              "byte Variables are valid indices (got "
                              f"{type(ix).__name__})")
-    return out, adv
+    return out, adv, copy
 
 
 def _linear_index(view: Tensor, adv):
@@ -792,8 +812,10 @@ def _getitem(self: Tensor, idx) -> Tensor:
             raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python "
                              "or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
         return call(_SELECT, (self,), (0, _check_int_index(idx, self._shape[0], 0)))
-    view, adv = _parse_index(self, idx)
+    view, adv, copy = _parse_index(self, idx)
     if not adv:
+        if copy:
+            return call(_COPY, (view,), (-1, 1))
         if view is self:  # x[:] / x[...]: still a new view object, as torch
             return _alias_view(self)
         return view
@@ -821,7 +843,7 @@ def _getitem(self: Tensor, idx) -> Tensor:
 
 
 def _setitem(self: Tensor, idx, value) -> None:
-    view, adv = _parse_index(self, idx)
+    view, adv, _ = _parse_index(self, idx)
     if not adv:
         if isinstance(value, Tensor):
             # torch drops leading size-1 dims of the value that the target lacks
