@@ -823,11 +823,13 @@ static ptl_status arange_spec_of(const ptl_call *call, ptl_dtype *dtype, arange_
   double start = a->floats[0], end = a->floats[1], step = a->floats[2];
   if (!isfinite(start) || !isfinite(end))
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "arange: unsupported range: %g -> %g", start, end);
-  if (!ptl_dtype_is_float(*dtype)) {
-    /* ATen computes integral ranges on values cast to the integer type */
+  if (*dtype == PTL_INT64) {
+    /* ATen casts the bounds and step of an int64 range to int64 before sizing it */
     start = trunc(start);
     end = trunc(end);
     step = trunc(step);
+    if (step == 0)
+      return ptl_error(PTL_ERR_VALUE, "arange: step must be nonzero");
   }
   if (step == 0)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "arange: step must be nonzero");
@@ -864,7 +866,9 @@ ptl_status ptl_arange_ref(const ptl_call *call) {
     for (int64_t i = 0; i < s.n; i++)
       ptl_store_f64(dtype, base, i * st, s.start + (double)i * s.step);
   } else {
-    int64_t start = (int64_t)s.start, step = (int64_t)s.step;
+    /* other integer types: sized in double above, but the values come from the
+     * truncated start and step (what ATen's kernel does; e.g. step 0.5 repeats start) */
+    int64_t start = (int64_t)trunc(s.start), step = (int64_t)trunc(s.step);
     for (int64_t i = 0; i < s.n; i++) {
       int64_t v = start + i * step;
       if (dtype == PTL_INT64)
