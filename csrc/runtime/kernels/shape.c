@@ -77,7 +77,9 @@ static ptl_status reshape_shape(const ptl_call *call, int *ndim, int64_t *shape)
                        "shape %s",
                        (long long)d, i, attr_dims_str(a, 0, a->n_ints, b, sizeof b));
     } else {
-      known *= d;
+      if (__builtin_mul_overflow(known, d, &known))
+        return ptl_error(PTL_ERR_SHAPE, "reshape: shape %s is too large",
+                         attr_dims_str(a, 0, a->n_ints, b, sizeof b));
     }
     shape[i] = d;
   }
@@ -93,7 +95,7 @@ static ptl_status reshape_shape(const ptl_call *call, int *ndim, int64_t *shape)
     else
       known = -1; /* fall through to the size error */
   }
-  if (ptl_numel_of(*ndim, shape) != numel || known < 0)
+  if (known < 0 || ptl_numel_of(*ndim, shape) != numel)
     return ptl_error(PTL_ERR_SHAPE, "reshape: shape '%s' is invalid for input of size %lld",
                      attr_dims_str(a, 0, a->n_ints, b, sizeof b), (long long)numel);
   return PTL_OK;
@@ -252,6 +254,11 @@ static ptl_status expand_geometry(const ptl_call *call, int *ndim, int64_t *shap
     shape[i] = size;
     strides[i] = stride;
   }
+  int64_t numel = 1;
+  for (int i = 0; i < n; i++)
+    if (__builtin_mul_overflow(numel, shape[i], &numel))
+      return ptl_error(PTL_ERR_SHAPE, "expand: target sizes %s overflow the element count",
+                       attr_dims_str(a, 0, n, b1, sizeof b1));
   *ndim = n;
   return PTL_OK;
 }
