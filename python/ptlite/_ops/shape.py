@@ -241,13 +241,16 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
     dim it precedes, 1 at the end)."""
     shape = input._shape
     n = len(shape)
-    d = _wrap(dim, n + 1)
+    if type(dim) is int and -n - 1 <= dim <= n:
+        d = dim if dim >= 0 else dim + n + 1
+    else:
+        d = _wrap(dim, n + 1)
     out = call(_RESHAPE, (input,), shape[:d] + (1,) + shape[d:])
     if d == n:
         return out
     strides = input._strides
-    want = strides[:d] + (shape[d] * strides[d],) + strides[d:]
-    if out._strides == want:
+    if out._strides[d] == shape[d] * strides[d] and out._strides[d + 1:] == strides[d:] and \
+            out._strides[:d] == strides[:d]:
         return out
     # reshape re-derives size-1 strides; rebuild exactly: move dim d first, let expand add
     # a leading dim (stride = size * stride of the next dim), then restore the order
@@ -732,15 +735,6 @@ def _parse_index(self: Tensor, idx):
             if ix is False:
                 out = call(_SLICE, (out,), (d, 0, 0, 1))
             d += 1
-        elif type(ix) is int or (not isinstance(ix, (Tensor, list, tuple, builtins.float,
-                                                    builtins.bool)) and _is_int(ix)):
-            if out._ndim == 0:
-                raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in "
-                                 "Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor "
-                                 "to a number")
-            i = _check_int_index(_index(ix), out._shape[d], src_dim)
-            out = call(_SELECT, (out,), (d, i))
-            src_dim += 1
         elif isinstance(ix, slice):
             step = 1 if ix.step is None else _index(ix.step)
             if step <= 0:
@@ -750,6 +744,15 @@ def _parse_index(self: Tensor, idx):
             if start != 0 or stop != _INT64_MAX or step != 1:
                 out = call(_SLICE, (out,), (d, start, stop, step))
             d += 1
+            src_dim += 1
+        elif type(ix) is int or (not isinstance(ix, (Tensor, list, tuple, builtins.float,
+                                                    builtins.bool)) and _is_int(ix)):
+            if out._ndim == 0:
+                raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in "
+                                 "Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor "
+                                 "to a number")
+            i = _check_int_index(_index(ix), out._shape[d], src_dim)
+            out = call(_SELECT, (out,), (d, i))
             src_dim += 1
         elif isinstance(ix, (Tensor, list, tuple)):
             a = _adv_array(ix)
@@ -806,12 +809,52 @@ def _linear_index(view: Tensor, adv):
     return dims, fixed
 
 
+def _basic_fast(self: Tensor, idx: tuple):
+    """x[i, a:b:s, ...] with ints and slices only (the common case); None to fall back."""
+    shape = self._shape
+    if len(idx) > len(shape):
+        return None
+    out, d = self, 0
+    for src, ix in enumerate(idx):
+        tix = type(ix)
+        if tix is int:
+            size = shape[src]
+            if not -size <= ix < size:
+                raise IndexError(f"index {ix} is out of bounds for dimension {src} with size "
+                                 f"{size}")
+            out = call(_SELECT, (out,), (d, ix))
+        elif tix is slice:
+            step = ix.step
+            if step is None:
+                step = 1
+            elif type(step) is not int or step <= 0:
+                return None
+            start, stop = ix.start, ix.stop
+            if start is None:
+                start = 0
+            if stop is None:
+                stop = _INT64_MAX
+            if type(start) is not int or type(stop) is not int:
+                return None
+            if start != 0 or stop != _INT64_MAX or step != 1:
+                out = call(_SLICE, (out,), (d, start, stop, step))
+            d += 1
+        else:
+            return None
+    return out if out is not self else _alias_view(self)
+
+
 def _getitem(self: Tensor, idx) -> Tensor:
-    if type(idx) is int:  # the hot path: x[i]
+    tidx = type(idx)
+    if tidx is int:  # the hot path: x[i]
         if self._ndim == 0:
             raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python "
                              "or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
         return call(_SELECT, (self,), (0, _check_int_index(idx, self._shape[0], 0)))
+    if tidx is tuple or tidx is slice:
+        out = _basic_fast(self, idx if tidx is tuple else (idx,))
+        if out is not None:
+            return out
     view, adv, copy = _parse_index(self, idx)
     if not adv:
         if copy:
