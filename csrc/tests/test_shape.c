@@ -1,4 +1,7 @@
 /* test_shape.c - C tests of kernels/shape.c through ptl_op_run. */
+#include <stdlib.h>
+
+#include "internal.h" /* ptl_qparams: quantized views are checked against the struct */
 #include "test_util.h"
 
 static ptl_attrs ints_attrs(int n, const int64_t *v) {
@@ -211,7 +214,87 @@ static void test_arange_random(void) {
   ptl_tensor_release(r);
 }
 
+static void attach_qparams(ptl_tensor *t, ptl_qscheme scheme, int axis, int64_t count) {
+  ptl_qparams *q = calloc(1, sizeof *q);
+  q->scheme = scheme;
+  q->axis = axis;
+  q->count = count;
+  q->scale = malloc(sizeof(float) * (size_t)count);
+  q->zero_point = malloc(sizeof(int32_t) * (size_t)count);
+  for (int64_t i = 0; i < count; i++) {
+    q->scale[i] = 0.5f * (float)(i + 1);
+    q->zero_point[i] = (int32_t)i;
+  }
+  t->qparams = q;
+}
+
+static void test_quantized_views(void) {
+  int64_t shape[3] = {2, 3, 4};
+  ptl_tensor *q = NULL, *v = NULL, *none = NULL;
+  T_OK(ptl_tensor_create(PTL_QINT8, 3, shape, &q));
+  if (!q)
+    return;
+  memset(ptl_tensor_data(q), 0, 24);
+  attach_qparams(q, PTL_QSCHEME_PER_CHANNEL_AFFINE, 1, 3);
+
+  /* permute carries the channel axis to its new position */
+  ptl_attrs p = ints_attrs(3, (int64_t[]){2, 0, 1});
+  T_OK(ptl_op_run(PTL_OP_PERMUTE, &p, &q, 1, &v, 1));
+  T_CHECK(v && v->qparams && v->qparams->axis == 2 && v->qparams->scale[2] == 1.5f);
+  ptl_tensor_release(v);
+  v = NULL;
+  /* select before the axis shifts it; on the axis it is refused */
+  ptl_attrs s0 = ints_attrs(2, (int64_t[]){0, 1});
+  T_OK(ptl_op_run(PTL_OP_SELECT, &s0, &q, 1, &v, 1));
+  T_CHECK(v && v->qparams && v->qparams->axis == 0);
+  ptl_tensor_release(v);
+  v = NULL;
+  ptl_attrs s1 = ints_attrs(2, (int64_t[]){1, 0});
+  T_CHECK(ptl_op_run(PTL_OP_SELECT, &s1, &q, 1, &none, 1) == PTL_ERR_UNSUPPORTED);
+  T_CHECK(none == NULL && strstr(ptl_last_error_message(), "per-channel") != NULL);
+  /* reshape keeping the axis dim, and one that merges it away */
+  ptl_attrs r1 = ints_attrs(4, (int64_t[]){2, 3, 2, 2});
+  T_OK(ptl_op_run(PTL_OP_RESHAPE, &r1, &q, 1, &v, 1));
+  T_CHECK(v && v->qparams && v->qparams->axis == 1);
+  ptl_tensor_release(v);
+  v = NULL;
+  ptl_attrs r2 = ints_attrs(2, (int64_t[]){6, 4});
+  T_CHECK(ptl_op_run(PTL_OP_RESHAPE, &r2, &q, 1, &none, 1) == PTL_ERR_UNSUPPORTED);
+  /* expand with a new leading dim shifts the axis */
+  ptl_attrs e = ints_attrs(4, (int64_t[]){5, 2, 3, 4});
+  T_OK(ptl_op_run(PTL_OP_EXPAND, &e, &q, 1, &v, 1));
+  T_CHECK(v && v->qparams && v->qparams->axis == 2);
+  ptl_tensor_release(v);
+  v = NULL;
+  /* compute ops refuse quantized inputs instead of dropping their parameters */
+  ptl_attrs c = ints_attrs(1, (int64_t[]){0});
+  T_CHECK(ptl_op_run(PTL_OP_CAT, &c, &q, 1, &none, 1) == PTL_ERR_UNSUPPORTED);
+  ptl_tensor_release(q);
+
+  /* per-tensor: a reshape that must copy keeps the quantization parameters */
+  ptl_tensor *pt = NULL, *tr = NULL;
+  int64_t s2[2] = {2, 3};
+  T_OK(ptl_tensor_create(PTL_QUINT8, 2, s2, &pt));
+  if (!pt)
+    return;
+  for (int i = 0; i < 6; i++)
+    ((uint8_t *)ptl_tensor_data(pt))[i] = (uint8_t)i;
+  attach_qparams(pt, PTL_QSCHEME_PER_TENSOR_AFFINE, 0, 1);
+  ptl_attrs t = ints_attrs(2, (int64_t[]){1, 0});
+  T_OK(ptl_op_run(PTL_OP_PERMUTE, &t, &pt, 1, &tr, 1));
+  ptl_attrs flat = ints_attrs(1, (int64_t[]){-1});
+  if (tr) {
+    T_OK(ptl_op_run(PTL_OP_RESHAPE, &flat, &tr, 1, &v, 1));
+    T_CHECK(v && v->qparams && v->qparams->scale[0] == 0.5f);
+    T_CHECK(v && ((const uint8_t *)ptl_tensor_data(v))[1] == 3);
+  }
+  ptl_tensor_release(v);
+  ptl_tensor_release(tr);
+  ptl_tensor_release(pt);
+}
+
 void test_shape(void) {
+  test_quantized_views();
   test_views();
   test_cat_pad_gather();
   test_arange_random();

@@ -34,6 +34,53 @@ static ptl_status make_view(const ptl_call *call, int ndim, const int64_t *shape
   return ptl_tensor_view(call->in[0], ndim, shape, strides, offset, &call->out[0]);
 }
 
+/* ---- quantized views ---- */
+static bool per_channel(const ptl_tensor *t) {
+  return t->qparams && (t->qparams->scheme == PTL_QSCHEME_PER_CHANNEL_AFFINE ||
+                        t->qparams->scheme == PTL_QSCHEME_PER_CHANNEL_SYMMETRIC);
+}
+
+/* A per-channel quantized view must carry its channel axis to the new dim
+ * numbering. new_axis < 0: the view drops, slices or splits the channel axis,
+ * which would need the scales re-sliced: refused rather than silently wrong. */
+static ptl_status set_qaxis(const ptl_call *call, int new_axis) {
+  ptl_tensor *y = call->out[0];
+  if (!per_channel(call->in[0]))
+    return PTL_OK;
+  if (new_axis < 0) {
+    ptl_tensor_release(y);
+    call->out[0] = NULL;
+    return ptl_error(PTL_ERR_UNSUPPORTED,
+                     "%s: this view changes the channel axis %d of a per-channel quantized "
+                     "tensor; dequantize first",
+                     ptl_op_name(call->op), (int)call->in[0]->qparams->axis);
+  }
+  y->qparams->axis = new_axis;
+  return PTL_OK;
+}
+
+/* Gives `dst` (a fresh copy of `src`'s data) a copy of src's quantization parameters. */
+static ptl_status copy_qparams(ptl_tensor *dst, const ptl_tensor *src) {
+  if (!src->qparams || dst->qparams)
+    return PTL_OK;
+  ptl_qparams *q = calloc(1, sizeof *q);
+  if (!q)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
+  *q = *src->qparams;
+  q->scale = malloc(sizeof(float) * (size_t)q->count);
+  q->zero_point = malloc(sizeof(int32_t) * (size_t)q->count);
+  if (!q->scale || !q->zero_point) {
+    free(q->scale);
+    free(q->zero_point);
+    free(q);
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
+  }
+  memcpy(q->scale, src->qparams->scale, sizeof(float) * (size_t)q->count);
+  memcpy(q->zero_point, src->qparams->zero_point, sizeof(int32_t) * (size_t)q->count);
+  dst->qparams = q;
+  return PTL_OK;
+}
+
 /* Calls fn on every element offset of a strided geometry, row-major order. */
 typedef void (*elem_fn)(void *ctx, int64_t off);
 typedef struct {
@@ -154,15 +201,35 @@ ptl_status ptl_reshape_view(const ptl_call *call) {
   int ndim;
   int64_t shape[PTL_MAX_INT_ATTRS], strides[PTL_MAX_DIMS];
   PTL_CHECK(reshape_shape(call, &ndim, shape));
-  if (view_strides(x->ndim, x->shape, x->strides, ndim, shape, strides))
-    return make_view(call, ndim, shape, strides, x->offset);
-  /* torch.reshape: not expressible as a view, so copy to contiguous memory */
-  ptl_tensor *c = NULL;
-  PTL_CHECK(ptl_tensor_contiguous(x, &c));
-  ptl_contiguous_strides(ndim, shape, strides);
-  ptl_status s = ptl_tensor_view(c, ndim, shape, strides, c->offset, &call->out[0]);
-  ptl_tensor_release(c);
-  return s;
+  if (view_strides(x->ndim, x->shape, x->strides, ndim, shape, strides)) {
+    PTL_CHECK(make_view(call, ndim, shape, strides, x->offset));
+  } else {
+    /* torch.reshape: not expressible as a view, so copy to contiguous memory */
+    ptl_tensor *c = NULL;
+    PTL_CHECK(ptl_tensor_contiguous(x, &c));
+    ptl_contiguous_strides(ndim, shape, strides);
+    ptl_status s = ptl_tensor_view(c, ndim, shape, strides, c->offset, &call->out[0]);
+    ptl_tensor_release(c);
+    PTL_CHECK(s);
+    s = copy_qparams(call->out[0], x);
+    if (s != PTL_OK) {
+      ptl_tensor_release(call->out[0]);
+      call->out[0] = NULL;
+      return s;
+    }
+  }
+  if (!per_channel(x))
+    return PTL_OK;
+  /* the channel axis survives when some new dim has the same size and the same
+   * number of elements before it */
+  int axis = x->qparams->axis, new_axis = -1;
+  int64_t before = ptl_numel_of(axis, x->shape), acc = 1;
+  for (int j = 0; j < ndim && new_axis < 0; j++) {
+    if (acc == before && shape[j] == x->shape[axis])
+      new_axis = j;
+    acc *= shape[j];
+  }
+  return set_qaxis(call, new_axis);
 }
 
 /* ---- PERMUTE ------------------------------------------------------------- */
@@ -202,11 +269,15 @@ ptl_status ptl_permute_view(const ptl_call *call) {
   int perm[PTL_MAX_DIMS];
   int64_t shape[PTL_MAX_DIMS], strides[PTL_MAX_DIMS];
   PTL_CHECK(permute_dims(call, perm));
+  int new_axis = -1;
   for (int i = 0; i < x->ndim; i++) {
     shape[i] = x->shape[perm[i]];
     strides[i] = x->strides[perm[i]];
+    if (per_channel(x) && perm[i] == x->qparams->axis)
+      new_axis = i;
   }
-  return make_view(call, x->ndim, shape, strides, x->offset);
+  PTL_CHECK(make_view(call, x->ndim, shape, strides, x->offset));
+  return set_qaxis(call, new_axis);
 }
 
 /* ---- EXPAND -------------------------------------------------------------- */
@@ -275,7 +346,9 @@ ptl_status ptl_expand_view(const ptl_call *call) {
   int ndim;
   int64_t shape[PTL_MAX_DIMS], strides[PTL_MAX_DIMS];
   PTL_CHECK(expand_geometry(call, &ndim, shape, strides));
-  return make_view(call, ndim, shape, strides, call->in[0]->offset);
+  const ptl_tensor *x = call->in[0];
+  PTL_CHECK(make_view(call, ndim, shape, strides, x->offset));
+  return set_qaxis(call, per_channel(x) ? x->qparams->axis + ndim - x->ndim : 0);
 }
 
 /* ---- SLICE --------------------------------------------------------------- */
@@ -334,7 +407,11 @@ ptl_status ptl_slice_view(const ptl_call *call) {
   strides[s.dim] *= s.step;
   /* an empty slice at the end keeps the offset inside the storage, as ATen does */
   int64_t offset = x->offset + s.start * x->strides[s.dim];
-  return make_view(call, x->ndim, shape, strides, offset);
+  PTL_CHECK(make_view(call, x->ndim, shape, strides, offset));
+  if (!per_channel(x))
+    return PTL_OK;
+  bool whole = s.start == 0 && s.step == 1 && s.len == x->shape[s.dim];
+  return set_qaxis(call, s.dim == x->qparams->axis && !whole ? -1 : x->qparams->axis);
 }
 
 /* ---- SELECT -------------------------------------------------------------- */
@@ -380,7 +457,11 @@ ptl_status ptl_select_view(const ptl_call *call) {
       shape[k] = x->shape[i];
       strides[k++] = x->strides[i];
     }
-  return make_view(call, x->ndim - 1, shape, strides, x->offset + index * x->strides[dim]);
+  PTL_CHECK(make_view(call, x->ndim - 1, shape, strides, x->offset + index * x->strides[dim]));
+  if (!per_channel(x))
+    return PTL_OK;
+  int axis = x->qparams->axis;
+  return set_qaxis(call, dim == axis ? -1 : (dim < axis ? axis - 1 : axis));
 }
 
 /* ---- CAT ----------------------------------------------------------------- */
@@ -433,6 +514,12 @@ ptl_status ptl_cat_infer(const ptl_call *call, ptl_tensor_desc *out) {
     const ptl_tensor *t = call->in[i];
     if (!t)
       return ptl_error(PTL_ERR_INVALID_ARGUMENT, "cat: input %d is None", i);
+    if (ptl_dtype_is_quantized(t->dtype))
+      /* the output would need merged quantization parameters */
+      return ptl_error(PTL_ERR_UNSUPPORTED,
+                       "cat: quantized inputs (%s) are not supported; "
+                       "dequantize first",
+                       ptl_dtype_name(t->dtype));
     if (t->ndim == 0)
       return ptl_error(PTL_ERR_SHAPE,
                        "cat: zero-dimensional tensor (at position %d) cannot be concatenated", i);
@@ -671,6 +758,11 @@ static int64_t index_at(const ptl_tensor *idx, int64_t k) {
 ptl_status ptl_index_select_infer(const ptl_call *call, ptl_tensor_desc *out) {
   const ptl_tensor *x = call->in[0], *idx = call->in[1];
   char b[PTL_SHAPE_BUF];
+  if (ptl_dtype_is_quantized(x->dtype))
+    return ptl_error(PTL_ERR_UNSUPPORTED,
+                     "index_select: quantized input (%s) is not supported; "
+                     "dequantize first",
+                     ptl_dtype_name(x->dtype));
   if (idx->ndim > 1)
     return ptl_error(PTL_ERR_INDEX,
                      "index_select(): Index is supposed to be a vector, got "
@@ -759,6 +851,11 @@ ptl_status ptl_index_select_ref(const ptl_call *call) {
 ptl_status ptl_embedding_infer(const ptl_call *call, ptl_tensor_desc *out) {
   const ptl_tensor *w = call->in[0], *idx = call->in[1];
   char b[PTL_SHAPE_BUF];
+  if (ptl_dtype_is_quantized(w->dtype))
+    return ptl_error(PTL_ERR_UNSUPPORTED,
+                     "embedding: quantized weight (%s) is not supported; "
+                     "dequantize first",
+                     ptl_dtype_name(w->dtype));
   if (w->ndim != 2)
     return ptl_error(PTL_ERR_SHAPE, "embedding: 'weight' must be 2-D, got shape %s",
                      ptl_shape_str(w, b, sizeof b));
