@@ -20,6 +20,10 @@
 
 #include "../internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define SUM_DTYPE_ATTR 31 /* SUM/MEAN i[31]: output dtype, -1 default */
 
 typedef enum { R_SUM, R_MAX, R_MIN, R_SQDEV } rkind;
@@ -189,27 +193,67 @@ static int64_t identity_i(rkind k) {
   return k == R_MAX ? INT64_MIN : k == R_MIN ? INT64_MAX : 0;
 }
 
+/* Sum of n contiguous floats: 8 float lanes over blocks of up to 128 elements,
+ * each block added to a double: vectorizable without reassociating, accurate. */
+static double sum_f32(const float *x, int64_t n) {
+  double acc = 0.0;
+  int64_t i = 0;
+  while (n - i >= 8) {
+    int64_t blk = n - i >= 128 ? 128 : (n - i) & ~(int64_t)7;
+    float l[8] = {0};
+    for (int64_t j = 0; j < blk; j += 8)
+      for (int t = 0; t < 8; t++)
+        l[t] += x[i + j + t];
+    acc += ((double)l[0] + l[1]) + ((double)l[2] + l[3]) + ((double)l[4] + l[5]) +
+           ((double)l[6] + l[7]);
+    i += blk;
+  }
+  for (; i < n; i++)
+    acc += x[i];
+  return acc;
+}
+
+/* Max (or min) of n contiguous floats, NaN propagating. NaNs are tracked apart
+ * from the lanes so the loop stays in vector registers. */
+static double extreme_f32(const float *x, int64_t n, bool is_max, double acc) {
+  int64_t i = 0;
+  bool nan = false;
+#ifdef __SSE2__
+  if (n >= 8) {
+    __m128 m0 = _mm_set1_ps(is_max ? -INFINITY : INFINITY), m1 = m0;
+    __m128 n0 = _mm_setzero_ps(), n1 = n0;
+    for (; i + 8 <= n; i += 8) {
+      __m128 v0 = _mm_loadu_ps(x + i), v1 = _mm_loadu_ps(x + i + 4);
+      /* maxps(a, b) is a > b ? a : b: a NaN in v leaves m unchanged, caught by n */
+      m0 = is_max ? _mm_max_ps(v0, m0) : _mm_min_ps(v0, m0);
+      m1 = is_max ? _mm_max_ps(v1, m1) : _mm_min_ps(v1, m1);
+      n0 = _mm_or_ps(n0, _mm_cmpunord_ps(v0, v0));
+      n1 = _mm_or_ps(n1, _mm_cmpunord_ps(v1, v1));
+    }
+    nan = _mm_movemask_ps(_mm_or_ps(n0, n1)) != 0;
+    float l[8];
+    _mm_storeu_ps(l, m0);
+    _mm_storeu_ps(l + 4, m1);
+    for (int t = 0; t < 8; t++)
+      acc = is_max ? max_d(acc, l[t]) : min_d(acc, l[t]);
+  }
+#endif
+  if (nan)
+    return NAN;
+  for (; i < n; i++)
+    acc = is_max ? max_d(acc, x[i]) : min_d(acc, x[i]);
+  return acc;
+}
+
 /* Reduces n elements from x[off], x[off + s], ... into acc (float accumulation). */
 static double row_d(const plan *p, int64_t off, int64_t s, int64_t n, double acc, double m) {
   rkind k = p->kind;
   if (p->xd == PTL_FLOAT32) {
     const float *x = (const float *)p->x + off;
-    if (k == R_SUM && s == 1) {
-      /* 8 float lanes over blocks of 128 elements, each block added to a double:
-       * fast (vectorizable, no reassociation needed) and accurate */
-      int64_t i = 0;
-      for (; i + 128 <= n; i += 128) {
-        float l[8] = {0};
-        for (int64_t j = 0; j < 128; j += 8)
-          for (int t = 0; t < 8; t++)
-            l[t] += x[i + j + t];
-        acc += ((double)l[0] + l[1]) + ((double)l[2] + l[3]) + ((double)l[4] + l[5]) +
-               ((double)l[6] + l[7]);
-      }
-      for (; i < n; i++)
-        acc += x[i];
-      return acc;
-    }
+    if (k == R_SUM && s == 1)
+      return acc + sum_f32(x, n);
+    if ((k == R_MAX || k == R_MIN) && s == 1)
+      return acc != acc ? acc : extreme_f32(x, n, k == R_MAX, acc);
     if (k == R_SUM) {
       for (int64_t i = 0; i < n; i++)
         acc += x[i * s];
@@ -333,10 +377,23 @@ static void row_block(void *vctx, size_t t) {
   int64_t o0 = (int64_t)t * c->per_task, o1 = o0 + c->per_task;
   if (o1 > p->out_n)
     o1 = p->out_n;
+  /* walk the kept dims with an odometer: no divisions per output */
+  int64_t idx[PTL_MAX_DIMS] = {0}, q = o0, base = 0;
+  for (int d = p->nk - 1; d >= 0; d--) {
+    idx[d] = q % p->kshape[d];
+    q /= p->kshape[d];
+    base += idx[d] * p->kstride[d];
+  }
   for (int64_t o = o0; o < o1; o++) {
-    int64_t base = kept_offset(p, o, -1, NULL);
     reduce_one(p, base, o, 0, p->rshape[p->nr - 1], p->res ? &p->res[o] : NULL,
                p->resi ? &p->resi[o] : NULL);
+    for (int d = p->nk - 1; d >= 0; d--) {
+      base += p->kstride[d];
+      if (++idx[d] < p->kshape[d])
+        break;
+      base -= p->kstride[d] * p->kshape[d];
+      idx[d] = 0;
+    }
   }
 }
 
@@ -368,8 +425,20 @@ static void col_block(void *vctx, size_t t) {
         acci[j] = combine_i(p->kind, acci[j], load_i(p->xd, p->x, off + j * cs));
     } else if (f32 && p->kind == R_SUM && cs == 1) {
       const float *x = (const float *)p->x + off;
-      for (int64_t j = 0; j < nj; j++)
+      int64_t j = 0;
+      for (; j + 8 <= nj; j += 8) /* fixed-width groups: the compiler vectorizes them */
+        for (int t = 0; t < 8; t++)
+          accd[j + t] += x[j + t];
+      for (; j < nj; j++)
         accd[j] += x[j];
+    } else if (f32 && (p->kind == R_MAX || p->kind == R_MIN)) {
+      const float *x = (const float *)p->x + off;
+      if (p->kind == R_MAX)
+        for (int64_t j = 0; j < nj; j++)
+          accd[j] = max_d(accd[j], x[j * cs]);
+      else
+        for (int64_t j = 0; j < nj; j++)
+          accd[j] = min_d(accd[j], x[j * cs]);
     } else if (f32 && p->kind == R_SUM) {
       const float *x = (const float *)p->x + off;
       for (int64_t j = 0; j < nj; j++)
@@ -652,6 +721,25 @@ typedef struct {
   int64_t bi;
 } arg_ctx;
 
+/* Index of the first element equal to v (the first NaN when v is NaN); v occurs. */
+static int64_t find_first_f32(const float *x, int64_t n, float v) {
+  int64_t i = 0;
+  bool nan = v != v;
+#ifdef __SSE2__
+  __m128 vv = _mm_set1_ps(v);
+  for (; i + 4 <= n; i += 4) {
+    __m128 e = _mm_loadu_ps(x + i);
+    int mask = _mm_movemask_ps(nan ? _mm_cmpunord_ps(e, e) : _mm_cmpeq_ps(e, vv));
+    if (mask)
+      return i + __builtin_ctz((unsigned)mask);
+  }
+#endif
+  for (; i < n; i++)
+    if (nan ? x[i] != x[i] : x[i] == v)
+      return i;
+  return 0;
+}
+
 /* First occurrence wins ties; the first NaN wins over everything (NaN is max and min). */
 static inline bool better_d(bool is_max, double v, double b) {
   if (b != b)
@@ -665,7 +753,12 @@ static void arg_scan_row(void *vctx, const int64_t *off, const int64_t *st, int6
   const arg_ctx *c = vctx;
   for (int64_t r = 0; r < n; r++) {
     int64_t base = off[1] + r * st[1], best = 0;
-    if (c->is_float) {
+    if (c->xd == PTL_FLOAT32 && c->s == 1) {
+      /* vectorized extreme first, then the first element equal to it (or NaN) */
+      const float *x = (const float *)c->x + base;
+      double m = extreme_f32(x, c->n, c->is_max, c->is_max ? -INFINITY : INFINITY);
+      best = find_first_f32(x, c->n, (float)m);
+    } else if (c->is_float) {
       double b = load_d(c->xd, c->x, base);
       for (int64_t i = 1; i < c->n; i++) {
         double v = load_d(c->xd, c->x, base + i * c->s);
@@ -715,6 +808,13 @@ ptl_status ptl_argreduce_ref(const ptl_call *call) {
   arg_ctx c = {call->op == PTL_OP_ARGMAX, ptl_dtype_is_float(x->dtype), x->dtype,
                ptl_tensor_data(x), 1, 0, ptl_tensor_data(y), 0, 0, 0, 0};
   bool has_dim = a->n_ints > 1 && a->ints[1];
+  if ((!has_dim || x->ndim == 0) && x->dtype == PTL_FLOAT32 && ptl_tensor_is_contiguous(x)) {
+    const float *xf = (const float *)c.x;
+    int64_t n = ptl_tensor_numel(x);
+    c.y[0] = find_first_f32(xf, n, (float)extreme_f32(xf, n, c.is_max,
+                                                       c.is_max ? -INFINITY : INFINITY));
+    return PTL_OK;
+  }
   if (!has_dim || x->ndim == 0) {
     ptl_for_each_row(x->ndim, x->shape, 1, (const int64_t(*)[PTL_MAX_DIMS])x->strides,
                      arg_flat_row, &c);
