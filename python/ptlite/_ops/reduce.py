@@ -162,7 +162,7 @@ def all(input, dim=None, keepdim=False):  # noqa: A001
         counts = call(_SUM, (b,), _dims(keepdim, dim))
         n = counts.numel()
         reduced = input.numel() // n if n else 0
-        r = from_numpy(np.asarray(counts) == reduced)
+        r = from_numpy(np.asarray(np.asarray(counts) == reduced))
     return r if input._dtype != dt.uint8.code else call(_COPY, (r,), (dt.uint8.code, 0))
 
 
