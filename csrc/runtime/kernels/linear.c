@@ -228,7 +228,7 @@ static void ukernel_c(int64_t k, const float *ap, const float *bp, float *tile) 
 
 #ifdef PTL_HAVE_AVX2_KERNEL
 __attribute__((target("avx2,fma"))) static void ukernel_avx2(int64_t k, const float *ap,
-                                                            const float *bp, float *tile) {
+                                                             const float *bp, float *tile) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (int64_t p = 0; p < k; p++, ap += MR, bp += NR) {
@@ -339,8 +339,17 @@ static ptl_status gemm_f32(const mm_geom *g, const float *a, const float *b, flo
           dst[j] = j < nj ? src[j * g->b_cs] : 0.0f;
       }
     }
-  gemm_ctx ctx = {m, n, k, ap, bp, c, g->c_rs, g->c_cs, (mbs + M_GROUP - 1) / M_GROUP,
-                  (nbs + N_GROUP - 1) / N_GROUP, cpu_has_avx2()};
+  gemm_ctx ctx = {m,
+                  n,
+                  k,
+                  ap,
+                  bp,
+                  c,
+                  g->c_rs,
+                  g->c_cs,
+                  (mbs + M_GROUP - 1) / M_GROUP,
+                  (nbs + N_GROUP - 1) / N_GROUP,
+                  cpu_has_avx2()};
   size_t tasks = (size_t)(ctx.m_groups * ctx.n_groups);
   if (threaded && tasks > 1 && m * n * k >= 65536)
     ptl_parallel_for(gemm_task, &ctx, tasks);
@@ -384,8 +393,7 @@ ptl_status ptl_matmul_fast(const ptl_call *call) {
     /* many small products: one thread per batch entry */
     batch_ctx bc = {&g, ad, bd, cd, PTL_OK};
     ptl_parallel_for(batch_task, &bc, (size_t)g.nbatch);
-    return bc.status == PTL_OK ? PTL_OK
-                               : ptl_error(PTL_ERR_OUT_OF_MEMORY, "matmul: out of memory");
+    return bc.status == PTL_OK ? PTL_OK : ptl_error(PTL_ERR_OUT_OF_MEMORY, "matmul: out of memory");
   }
   for (int64_t bi = 0; bi < g.nbatch; bi++) {
     int64_t ao, bo, co;
@@ -404,17 +412,17 @@ ptl_status ptl_linear_infer(const ptl_call *call, ptl_tensor_desc *out) {
   if (x->ndim == 0)
     return ptl_error(PTL_ERR_SHAPE, "linear: input must be at least 1-d, got a 0-d tensor");
   if (w->ndim != 2)
-    return ptl_error(PTL_ERR_SHAPE, "linear: weight must be 2-d [out_features, in_features], "
-                                    "got %s",
+    return ptl_error(PTL_ERR_SHAPE,
+                     "linear: weight must be 2-d [out_features, in_features], "
+                     "got %s",
                      ptl_shape_str(w, b1, sizeof b1));
   int64_t in = x->shape[x->ndim - 1], rows = ptl_numel_of(x->ndim - 1, x->shape);
   if (in != w->shape[1])
     return ptl_error(PTL_ERR_SHAPE,
                      "linear: mat1 and mat2 shapes cannot be multiplied (%lldx%lld and "
                      "%lldx%lld); input %s, weight %s",
-                     (long long)rows, (long long)in, (long long)w->shape[1],
-                     (long long)w->shape[0], ptl_shape_str(x, b1, sizeof b1),
-                     ptl_shape_str(w, b2, sizeof b2));
+                     (long long)rows, (long long)in, (long long)w->shape[1], (long long)w->shape[0],
+                     ptl_shape_str(x, b1, sizeof b1), ptl_shape_str(w, b2, sizeof b2));
   PTL_CHECK(check_dtypes("linear", x, w));
   out->dtype = x->dtype;
   out->ndim = x->ndim;
@@ -500,7 +508,9 @@ ptl_status ptl_linear_ref(const ptl_call *call) {
   return PTL_OK;
 }
 
-static void destroy_xnn_op(void *op) { xnn_delete_operator((xnn_operator_t)op); }
+static void destroy_xnn_op(void *op) {
+  xnn_delete_operator((xnn_operator_t)op);
+}
 
 static uint64_t float_bits(float f) {
   uint32_t u;

@@ -61,8 +61,9 @@ static ptl_status reduce_dtype(const ptl_call *call, const char *op, ptl_dtype *
   ptl_dtype xd = call->in[0]->dtype;
   const ptl_attrs *a = call->attrs;
   if (ptl_dtype_is_quantized(xd))
-    return ptl_error(PTL_ERR_DTYPE, "%s: not supported for quantized tensors (%s); dequantize first",
-                     op, ptl_dtype_name(xd));
+    return ptl_error(PTL_ERR_DTYPE,
+                     "%s: not supported for quantized tensors (%s); dequantize first", op,
+                     ptl_dtype_name(xd));
   int64_t req = a->n_ints > SUM_DTYPE_ATTR ? a->ints[SUM_DTYPE_ATTR] : -1;
   if (req >= 0 && (call->op == PTL_OP_SUM || call->op == PTL_OP_MEAN)) {
     if (req >= PTL_DTYPE_COUNT || ptl_dtype_is_quantized((ptl_dtype)req))
@@ -153,8 +154,12 @@ static void store_i(ptl_dtype d, void *y, int64_t i, int64_t v) {
 }
 
 /* NaN propagates: once the accumulator is NaN it stays NaN. */
-static inline double max_d(double m, double v) { return (v > m || v != v) ? v : m; }
-static inline double min_d(double m, double v) { return (v < m || v != v) ? v : m; }
+static inline double max_d(double m, double v) {
+  return (v > m || v != v) ? v : m;
+}
+static inline double min_d(double m, double v) {
+  return (v < m || v != v) ? v : m;
+}
 
 /* ---- plan ----------------------------------------------------------------------- */
 
@@ -172,9 +177,9 @@ typedef struct {
   int64_t *resi;      /* per output (int accumulation) */
   const double *mean; /* R_SQDEV: per output */
   /* column loop */
-  int col;          /* index into kept dims of the innermost kept dim */
-  int64_t n_tiles;  /* tiles along it */
-  int64_t n_outer;  /* positions of the other kept dims */
+  int col;         /* index into kept dims of the innermost kept dim */
+  int64_t n_tiles; /* tiles along it */
+  int64_t n_outer; /* positions of the other kept dims */
   /* split row loop */
   int64_t n_chunks; /* chunks of the single reduced row per output (>1: split) */
   double *part;
@@ -193,21 +198,35 @@ static int64_t identity_i(rkind k) {
   return k == R_MAX ? INT64_MIN : k == R_MIN ? INT64_MAX : 0;
 }
 
-/* Sum of n contiguous floats: 8 float lanes over blocks of up to 128 elements,
- * each block added to a double: vectorizable without reassociating, accurate. */
+/* Sum of n contiguous floats with float64 accumulation: 8 independent double
+ * accumulators (SSE2 on x86-64) so the adds pipeline; float64-accurate. */
 static double sum_f32(const float *x, int64_t n) {
-  double acc = 0.0;
   int64_t i = 0;
-  while (n - i >= 8) {
-    int64_t blk = n - i >= 128 ? 128 : (n - i) & ~(int64_t)7;
-    float l[8] = {0};
-    for (int64_t j = 0; j < blk; j += 8)
-      for (int t = 0; t < 8; t++)
-        l[t] += x[i + j + t];
-    acc += ((double)l[0] + l[1]) + ((double)l[2] + l[3]) + ((double)l[4] + l[5]) +
-           ((double)l[6] + l[7]);
-    i += blk;
+  double acc = 0.0;
+#ifdef __SSE2__
+  if (n >= 16) {
+    __m128d a[8];
+    for (int t = 0; t < 8; t++)
+      a[t] = _mm_setzero_pd();
+    for (; i + 16 <= n; i += 16) {
+      __m128 v0 = _mm_loadu_ps(x + i), v1 = _mm_loadu_ps(x + i + 4);
+      __m128 v2 = _mm_loadu_ps(x + i + 8), v3 = _mm_loadu_ps(x + i + 12);
+      a[0] = _mm_add_pd(a[0], _mm_cvtps_pd(v0));
+      a[1] = _mm_add_pd(a[1], _mm_cvtps_pd(_mm_movehl_ps(v0, v0)));
+      a[2] = _mm_add_pd(a[2], _mm_cvtps_pd(v1));
+      a[3] = _mm_add_pd(a[3], _mm_cvtps_pd(_mm_movehl_ps(v1, v1)));
+      a[4] = _mm_add_pd(a[4], _mm_cvtps_pd(v2));
+      a[5] = _mm_add_pd(a[5], _mm_cvtps_pd(_mm_movehl_ps(v2, v2)));
+      a[6] = _mm_add_pd(a[6], _mm_cvtps_pd(v3));
+      a[7] = _mm_add_pd(a[7], _mm_cvtps_pd(_mm_movehl_ps(v3, v3)));
+    }
+    __m128d s = _mm_add_pd(_mm_add_pd(_mm_add_pd(a[0], a[1]), _mm_add_pd(a[2], a[3])),
+                           _mm_add_pd(_mm_add_pd(a[4], a[5]), _mm_add_pd(a[6], a[7])));
+    double l[2];
+    _mm_storeu_pd(l, s);
+    acc = l[0] + l[1];
   }
+#endif
   for (; i < n; i++)
     acc += x[i];
   return acc;
@@ -326,8 +345,8 @@ static int64_t kept_offset(const plan *p, int64_t o, int skip, int64_t *lin) {
 }
 
 /* Reduces everything for output `o`, elements [r0, r1) of the (single) row when split. */
-static void reduce_one(const plan *p, int64_t base, int64_t o, int64_t r0, int64_t r1,
-                       double *rd, int64_t *ri) {
+static void reduce_one(const plan *p, int64_t base, int64_t o, int64_t r0, int64_t r1, double *rd,
+                       int64_t *ri) {
   int nr = p->nr;
   int64_t rs = p->rstride[nr - 1];
   double m = p->mean ? p->mean[o] : 0.0;
@@ -687,8 +706,7 @@ ptl_status ptl_argreduce_infer(const ptl_call *call, ptl_tensor_desc *out) {
   if (!has_dim) {
     if (ptl_tensor_numel(x) == 0)
       return ptl_error(PTL_ERR_INDEX,
-                       "%s(): Expected reduction dim to be specified for input.numel() == 0.",
-                       op);
+                       "%s(): Expected reduction dim to be specified for input.numel() == 0.", op);
     out->ndim = keepdim ? x->ndim : 0;
     for (int i = 0; i < out->ndim; i++)
       out->shape[i] = 1;
@@ -805,19 +823,28 @@ ptl_status ptl_argreduce_ref(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
   const ptl_attrs *a = call->attrs;
-  arg_ctx c = {call->op == PTL_OP_ARGMAX, ptl_dtype_is_float(x->dtype), x->dtype,
-               ptl_tensor_data(x), 1, 0, ptl_tensor_data(y), 0, 0, 0, 0};
+  arg_ctx c = {call->op == PTL_OP_ARGMAX,
+               ptl_dtype_is_float(x->dtype),
+               x->dtype,
+               ptl_tensor_data(x),
+               1,
+               0,
+               ptl_tensor_data(y),
+               0,
+               0,
+               0,
+               0};
   bool has_dim = a->n_ints > 1 && a->ints[1];
   if ((!has_dim || x->ndim == 0) && x->dtype == PTL_FLOAT32 && ptl_tensor_is_contiguous(x)) {
     const float *xf = (const float *)c.x;
     int64_t n = ptl_tensor_numel(x);
-    c.y[0] = find_first_f32(xf, n, (float)extreme_f32(xf, n, c.is_max,
-                                                       c.is_max ? -INFINITY : INFINITY));
+    c.y[0] =
+        find_first_f32(xf, n, (float)extreme_f32(xf, n, c.is_max, c.is_max ? -INFINITY : INFINITY));
     return PTL_OK;
   }
   if (!has_dim || x->ndim == 0) {
-    ptl_for_each_row(x->ndim, x->shape, 1, (const int64_t(*)[PTL_MAX_DIMS])x->strides,
-                     arg_flat_row, &c);
+    ptl_for_each_row(x->ndim, x->shape, 1, (const int64_t(*)[PTL_MAX_DIMS])x->strides, arg_flat_row,
+                     &c);
     c.y[0] = c.best;
     return PTL_OK;
   }
