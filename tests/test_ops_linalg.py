@@ -188,10 +188,11 @@ def test_linear_strided_inputs(backend):
     assert_close(F.linear(x, w, b), ref, **tol(20))
 
 
-def test_linear_fused_clamp(backend):
+@pytest.mark.parametrize("rows", [1, 9])  # 1 row: XNNPACK; more: the packed GEMM
+def test_linear_fused_clamp(backend, rows):
     """The op's fused clamp attribute (used by the graph fuser for linear+relu/hardtanh)."""
     from ptlite._ops.table import call, op_id
-    (x, tx), (w, tw), (b, tb) = pair(rnd(9, 12)), pair(rnd(10, 12, seed=1)), pair(rnd(10))
+    (x, tx), (w, tw), (b, tb) = pair(rnd(rows, 12)), pair(rnd(10, 12, seed=1)), pair(rnd(10))
     ref = torch.nn.functional.linear(tx, tw, tb)
     y = call(op_id("linear"), (x, w, b), (1,), (-0.5, 0.75))
     assert_close(y, ref.clamp(-0.5, 0.75), **tol(12))
@@ -201,10 +202,11 @@ def test_linear_fused_clamp(backend):
     assert_close(y, ref, **tol(12))
 
 
-def test_linear_weight_cache_invalidates():
+@pytest.mark.parametrize("rows", [1, 3])  # 1 row: XNNPACK (bias packed too); 3: GEMM
+def test_linear_weight_cache_invalidates(rows):
     """Changing the weight or bias in place must change the output (packed cache keyed
     on their versions); the same weight is reused across calls otherwise."""
-    (x, tx) = pair(rnd(3, 8))
+    (x, tx) = pair(rnd(rows, 8))
     w_np, b_np = rnd(4, 8, seed=1), rnd(4, seed=2)
     w, b = ptlite.from_numpy(w_np.copy()), ptlite.tensor(b_np)
     y1 = F.linear(x, w, b).numpy().copy()
