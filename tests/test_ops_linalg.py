@@ -105,6 +105,14 @@ def test_matmul_int(backend, dtype):
         assert_close(ptlite.matmul(a, b), torch.matmul(ta, tb))
 
 
+def test_matmul_linear_float16(backend):
+    (a, ta), (b, tb) = pair(rnd(3, 5, 8, dtype=np.float16)), pair(rnd(8, 4, seed=1,
+                                                                     dtype=np.float16))
+    assert_close(ptlite.matmul(a, b), torch.matmul(ta, tb), rtol=2e-3, atol=1e-2)
+    (w, tw) = pair(rnd(6, 8, seed=2, dtype=np.float16))
+    assert_close(F.linear(a, w), torch.nn.functional.linear(ta, tw), rtol=2e-3, atol=1e-2)
+
+
 def test_mm_bmm_dot_mv(backend):
     (a, ta), (b, tb) = pair(rnd(4, 5)), pair(rnd(5, 6, seed=1))
     assert_close(ptlite.mm(a, b), torch.mm(ta, tb))

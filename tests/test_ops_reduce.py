@@ -301,3 +301,16 @@ def test_bad_dtypes():
         i.var()
     with pytest.raises(RuntimeError, match="std and var only support floating point"):
         i.std()
+
+
+def test_max_min_of_two_tensors_delegate(monkeypatch):
+    """max(a, b) / min(a, b) with a Tensor second argument are maximum / minimum."""
+    calls = []
+    monkeypatch.setattr(ptlite, "maximum", lambda a, b: calls.append(("max", a, b)) or "mx",
+                        raising=False)
+    monkeypatch.setattr(ptlite, "minimum", lambda a, b: calls.append(("min", a, b)) or "mn",
+                        raising=False)
+    a, b = ptlite.zeros(2), ptlite.ones(2)
+    assert ptlite.max(a, b) == "mx" and a.max(b) == "mx" and ptlite.max(a, other=b) == "mx"
+    assert ptlite.min(a, b) == "mn"
+    assert calls[0] == ("max", a, b) and calls[-1] == ("min", a, b)
