@@ -56,7 +56,10 @@ build/libptlite_runtime.a: $(RT_OBJS)
 build/libptlite_runtime.so: $(RT_OBJS)
 	$(CC) -shared -o $@ $^ $(RT_LIBS)
 
-runtime: build/libptlite_runtime.a build/libptlite_runtime.so
+build/run_model: examples/c/run_model.c build/libptlite_runtime.a
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Icsrc/include $< build/libptlite_runtime.a $(RT_LIBS) -o $@
+
+runtime: build/libptlite_runtime.a build/libptlite_runtime.so build/run_model
 	@if nm -g build/libptlite_runtime.so | grep -q ' Py'; then echo "runtime links Python symbols"; exit 1; fi
 
 C_TESTS := $(wildcard csrc/tests/*.c)

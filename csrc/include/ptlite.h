@@ -142,6 +142,64 @@ ptl_status ptl_op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *i
 const char *ptl_op_name(ptl_op_id op); /* NULL for an unknown id */
 int ptl_op_version(ptl_op_id op);
 
+/* ---- models and sessions (the lite runtime) ---------------------------- */
+/*
+ * A model is a loaded .ptl file: immutable after loading, shareable across
+ * threads. A session runs a model; each thread uses its own session.
+ *
+ *   ptl_model *model;
+ *   ptl_session *session;
+ *   if (ptl_model_load_file("model.ptl", &model) != PTL_OK) {
+ *     fprintf(stderr, "%s\n", ptl_last_error_message());
+ *     return 1;
+ *   }
+ *   ptl_session_create(model, NULL, &session);
+ *   ptl_session_set_input(session, 0, pixels, sizeof pixels);   // copied in
+ *   ptl_session_run(session);
+ *   const float *scores; size_t nbytes;
+ *   ptl_session_get_output(session, 0, (const void **)&scores, &nbytes);
+ *   ptl_session_destroy(session);
+ *   ptl_model_destroy(model);
+ */
+typedef struct ptl_model ptl_model;
+typedef struct ptl_session ptl_session;
+
+/* Reads the whole file into memory owned by the model. */
+ptl_status ptl_model_load_file(const char *path, ptl_model **out);
+/* Zero-copy: weights point into `data`, which must stay valid and unchanged
+ * until ptl_model_destroy. Best with 64-byte aligned data. */
+ptl_status ptl_model_load_buffer(const void *data, size_t size, ptl_model **out);
+void ptl_model_destroy(ptl_model *model); /* NULL is ignored; sessions must be gone */
+int ptl_model_input_count(const ptl_model *model);
+int ptl_model_output_count(const ptl_model *model);
+/* Name, dtype and shape of input/output i. `shape_out` is borrowed from the model. */
+ptl_status ptl_model_input_info(const ptl_model *model, int i, const char **name_out,
+                                ptl_dtype *dtype_out, int *ndim_out,
+                                const int64_t **shape_out);
+ptl_status ptl_model_output_info(const ptl_model *model, int i, const char **name_out,
+                                 ptl_dtype *dtype_out, int *ndim_out,
+                                 const int64_t **shape_out);
+/* Metadata value for `key` (borrowed from the model) or NULL; size in *size_out. */
+const void *ptl_model_metadata(const ptl_model *model, const char *key, size_t *size_out);
+int ptl_model_node_count(const ptl_model *model);
+
+typedef struct ptl_session_options {
+  int num_threads;     /* 0: the engine default (physical cores) */
+  ptl_backend backend; /* PTL_BACKEND_AUTO or PTL_BACKEND_REFERENCE */
+} ptl_session_options;
+
+/* `model` must outlive the session. `options` may be NULL (defaults). */
+ptl_status ptl_session_create(const ptl_model *model, const ptl_session_options *options,
+                              ptl_session **out);
+void ptl_session_destroy(ptl_session *session); /* NULL is ignored */
+/* Copies `size` bytes (exactly the input's dtype size times its element count,
+ * row-major) into input i. */
+ptl_status ptl_session_set_input(ptl_session *session, int i, const void *data, size_t size);
+ptl_status ptl_session_run(ptl_session *session);
+/* Output i of the last run, row-major; borrowed until the next run or destroy. */
+ptl_status ptl_session_get_output(ptl_session *session, int i, const void **data_out,
+                                  size_t *size_out);
+
 /* ---- engine settings ------------------------------------------------- */
 ptl_status ptl_set_num_threads(int n);
 int ptl_get_num_threads(void);

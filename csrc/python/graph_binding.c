@@ -1,6 +1,9 @@
 /* graph_binding.c - tracing and graph execution for ptlite.jit. */
 #include "../compiler/trace.h"
+#include "../runtime/format.h"
 #include "binding.h"
+
+#include <string.h>
 
 static const char *k_tracer = "ptlite.tracer";
 static const char *k_graph = "ptlite.graph";
@@ -117,11 +120,13 @@ static PyObject *py_trace_end(PyObject *m, PyObject *args) {
   return gc;
 }
 
-/* graph_run(graph, inputs: sequence of Tensor) -> tuple of Tensor */
+/* graph_run(graph, inputs: sequence of Tensor, profile: list | None = None) -> tuple of
+ * Tensor. With a list, per-node [seconds, runs, fast] entries are accumulated into it
+ * (created on the first call). */
 static PyObject *py_graph_run(PyObject *m, PyObject *args) {
   (void)m;
-  PyObject *cap, *inputs;
-  if (!PyArg_ParseTuple(args, "OO", &cap, &inputs))
+  PyObject *cap, *inputs, *prof_list = Py_None;
+  if (!PyArg_ParseTuple(args, "OO|O", &cap, &inputs, &prof_list))
     return NULL;
   ptl_graph *g = graph_of(cap);
   if (!g)
@@ -145,8 +150,42 @@ static PyObject *py_graph_run(PyObject *m, PyObject *args) {
     }
     in[i] = ptlpy_tensor(t);
   }
-  ptl_status s = ptl_graph_run(g, in, (int)n, out, g->n_outputs);
+  ptl_node_profile *prof = NULL;
+  if (prof_list != Py_None) {
+    if (!PyList_Check(prof_list)) {
+      Py_DECREF(fi);
+      return PyErr_Format(PyExc_TypeError, "profile must be a list");
+    }
+    prof = PyMem_Calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *prof);
+    if (!prof) {
+      Py_DECREF(fi);
+      return PyErr_NoMemory();
+    }
+  }
+  ptl_status s = ptl_graph_run_profiled(g, in, (int)n, out, g->n_outputs, prof);
   Py_DECREF(fi);
+  if (prof && s == PTL_OK) {
+    bool fresh = PyList_GET_SIZE(prof_list) == 0;
+    for (int32_t k = 0; k < g->n_nodes; k++) {
+      PyObject *row = fresh ? Py_BuildValue("[dii]", 0.0, 0, 0) : PyList_GetItem(prof_list, k);
+      if (!row || !PyList_Check(row) || PyList_GET_SIZE(row) != 3) {
+        PyMem_Free(prof);
+        if (!PyErr_Occurred())
+          PyErr_SetString(PyExc_ValueError, "profile list does not match this graph");
+        return NULL;
+      }
+      double secs = PyFloat_AsDouble(PyList_GET_ITEM(row, 0)) + prof[k].seconds;
+      long runs = PyLong_AsLong(PyList_GET_ITEM(row, 1)) + prof[k].runs;
+      PyList_SetItem(row, 0, PyFloat_FromDouble(secs));
+      PyList_SetItem(row, 1, PyLong_FromLong(runs));
+      PyList_SetItem(row, 2, PyLong_FromLong(prof[k].fast));
+      if (fresh) {
+        PyList_Append(prof_list, row);
+        Py_DECREF(row);
+      }
+    }
+  }
+  PyMem_Free(prof);
   if (s != PTL_OK)
     return ptlpy_raise(s);
   PyObject *res = PyTuple_New(g->n_outputs);
@@ -223,7 +262,133 @@ fail:
   return NULL;
 }
 
+/* graph_set_name(graph, value_id, name) */
+static PyObject *py_graph_set_name(PyObject *m, PyObject *args) {
+  (void)m;
+  PyObject *cap;
+  int id;
+  const char *name;
+  if (!PyArg_ParseTuple(args, "Ois", &cap, &id, &name))
+    return NULL;
+  ptl_graph *g = graph_of(cap);
+  if (!g)
+    return NULL;
+  if (id < 0 || id >= g->n_values)
+    return PyErr_Format(PyExc_IndexError, "graph has %d values, got id %d", g->n_values, id);
+  char *copy = strdup(name);
+  if (!copy)
+    return PyErr_NoMemory();
+  free(g->values[id].name);
+  g->values[id].name = copy;
+  Py_RETURN_NONE;
+}
+
+/* graph_save(graph, metadata: dict[str, bytes]) -> bytes (the .ptl image) */
+static PyObject *py_graph_save(PyObject *m, PyObject *args) {
+  (void)m;
+  PyObject *cap, *meta_dict;
+  if (!PyArg_ParseTuple(args, "OO!", &cap, &PyDict_Type, &meta_dict))
+    return NULL;
+  ptl_graph *g = graph_of(cap);
+  if (!g)
+    return NULL;
+  ptl_meta meta = {0};
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(meta_dict, &pos, &key, &value)) {
+    const char *k = PyUnicode_AsUTF8(key);
+    if (!k || !PyBytes_Check(value)) {
+      ptl_meta_clear(&meta);
+      if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "metadata must map str to bytes");
+      return NULL;
+    }
+    ptl_status s = ptl_meta_set(&meta, k, PyBytes_AS_STRING(value), (size_t)PyBytes_GET_SIZE(value));
+    if (s != PTL_OK) {
+      ptl_meta_clear(&meta);
+      return ptlpy_raise(s);
+    }
+  }
+  uint8_t *data;
+  size_t size;
+  ptl_status s = ptl_format_write(g, &meta, &data, &size);
+  ptl_meta_clear(&meta);
+  if (s != PTL_OK)
+    return ptlpy_raise(s);
+  PyObject *res = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
+  free(data);
+  return res;
+}
+
+/* Constants of a loaded graph borrow the Python buffer they were read from. */
+typedef struct {
+  ptl_format_owner owner;
+  Py_buffer view;
+  int refs; /* under the GIL or single-threaded: constants die with Python objects */
+} py_image;
+
+static void image_retain(void *ctx) {
+  py_image *im = ctx;
+  im->refs++;
+}
+
+static void image_release(void *ctx) {
+  py_image *im = ctx;
+  if (--im->refs > 0)
+    return;
+  PyGILState_STATE st = PyGILState_Ensure();
+  PyBuffer_Release(&im->view);
+  PyMem_RawFree(im);
+  PyGILState_Release(st);
+}
+
+/* graph_load(buffer) -> (graph, metadata: dict[str, bytes]); weights are not copied */
+static PyObject *py_graph_load(PyObject *m, PyObject *obj) {
+  (void)m;
+  py_image *im = PyMem_RawCalloc(1, sizeof *im);
+  if (!im)
+    return PyErr_NoMemory();
+  if (PyObject_GetBuffer(obj, &im->view, PyBUF_SIMPLE) < 0) {
+    PyMem_RawFree(im);
+    return NULL;
+  }
+  im->owner.retain = image_retain;
+  im->owner.release = image_release;
+  im->owner.ctx = im;
+  im->refs = 1; /* held by this call until the end */
+  ptl_graph *g = NULL;
+  ptl_meta meta = {0};
+  ptl_status s = ptl_format_read(im->view.buf, (size_t)im->view.len, &im->owner, &g, &meta);
+  PyObject *res = NULL;
+  if (s != PTL_OK) {
+    ptlpy_raise(s);
+  } else {
+    PyObject *d = PyDict_New();
+    for (int32_t i = 0; d && i < meta.count; i++) {
+      PyObject *v = PyBytes_FromStringAndSize((const char *)meta.entries[i].value,
+                                              (Py_ssize_t)meta.entries[i].size);
+      if (!v || PyDict_SetItemString(d, meta.entries[i].key, v) < 0)
+        Py_CLEAR(d);
+      Py_XDECREF(v);
+    }
+    PyObject *gc = d ? PyCapsule_New(g, k_graph, graph_capsule_free) : NULL;
+    if (gc) {
+      g = NULL;
+      res = Py_BuildValue("(NN)", gc, d);
+    } else {
+      Py_XDECREF(d);
+    }
+  }
+  ptl_graph_destroy(g);
+  ptl_meta_clear(&meta);
+  image_release(im);
+  return res;
+}
+
 PyMethodDef ptlpy_graph_methods[] = {
+    {"graph_set_name", py_graph_set_name, METH_VARARGS, "graph_set_name(graph, id, name)"},
+    {"graph_save", py_graph_save, METH_VARARGS, "graph_save(graph, metadata) -> bytes"},
+    {"graph_load", py_graph_load, METH_O, "graph_load(buffer) -> (graph, metadata)"},
     {"trace_begin", py_trace_begin, METH_NOARGS, "start recording ops on this thread"},
     {"trace_input", py_trace_input, METH_VARARGS, "trace_input(tracer, tensor, name)"},
     {"trace_end", py_trace_end, METH_VARARGS, "trace_end(tracer, outputs, names) -> graph"},

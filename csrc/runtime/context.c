@@ -58,7 +58,27 @@ int ptl_get_num_threads(void) {
   return n;
 }
 
+/* Session overrides for the calling thread (see ptl_context_enter). */
+static _Thread_local ptl_context tls_ctx = {-1, NULL, false, NULL};
+
+void ptl_packed_scope_set(ptl_packed_scope *scope);
+ptl_packed_scope *ptl_packed_scope_get(void);
+
+void ptl_context_enter(const ptl_context *ctx, ptl_context *saved) {
+  *saved = tls_ctx;
+  saved->scope = ptl_packed_scope_get();
+  tls_ctx = *ctx;
+  ptl_packed_scope_set(ctx->scope);
+}
+
+void ptl_context_leave(const ptl_context *saved) {
+  tls_ctx = *saved;
+  ptl_packed_scope_set(saved->scope);
+}
+
 void *ptl_threadpool(void) {
+  if (tls_ctx.use_pool)
+    return tls_ctx.threadpool;
   pthread_mutex_lock(&g_lock);
   ensure_threads_locked();
   pthreadpool_t p = g_pool;
@@ -73,6 +93,8 @@ void ptl_parallel_for(void (*fn)(void *ctx, size_t i), void *ctx, size_t n) {
 void ptl_set_backend(ptl_backend b) { g_backend = (int)b; }
 
 ptl_backend ptl_get_backend(void) {
+  if (tls_ctx.backend >= 0)
+    return (ptl_backend)tls_ctx.backend;
   if (g_backend < 0) {
     const char *env = getenv("PTLITE_BACKEND");
     g_backend = (env && strcmp(env, "reference") == 0) ? PTL_BACKEND_REFERENCE : PTL_BACKEND_AUTO;

@@ -39,6 +39,9 @@ static bool same_geometry(const ptl_tensor *t, const ptl_tensor_desc *d) {
 static _Thread_local ptl_op_observer_fn g_observer;
 static _Thread_local void *g_observer_ctx;
 static _Thread_local int g_depth;
+static _Thread_local int g_last_fast;
+
+int ptl_last_op_was_fast(void) { return g_last_fast; }
 
 void ptl_set_op_observer(ptl_op_observer_fn fn, void *ctx) {
   g_observer = fn;
@@ -87,6 +90,8 @@ static ptl_status op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const
     if (outputs[0])
       return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s returns a view and takes no out tensor",
                        def->name);
+    if (g_depth == 1)
+      g_last_fast = 0;
     return def->ref(&call);
   }
 
@@ -110,6 +115,8 @@ static ptl_status op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const
     s = PTL_ERR_UNSUPPORTED;
     if (call.backend == PTL_BACKEND_AUTO && def->fast != ptl_no_fast)
       s = def->fast(&call);
+    if (g_depth == 1)
+      g_last_fast = s != PTL_ERR_UNSUPPORTED;
     if (s == PTL_ERR_UNSUPPORTED)
       s = def->ref(&call);
   }

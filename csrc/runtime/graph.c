@@ -1,6 +1,7 @@
 /* graph.c - graph IR construction, validation and the interpreter. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "graph.h"
 
@@ -187,6 +188,17 @@ done:
 
 ptl_status ptl_graph_run(const ptl_graph *g, ptl_tensor *const *inputs, int n_inputs,
                          ptl_tensor **outputs, int n_outputs) {
+  return ptl_graph_run_profiled(g, inputs, n_inputs, outputs, n_outputs, NULL);
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+ptl_status ptl_graph_run_profiled(const ptl_graph *g, ptl_tensor *const *inputs, int n_inputs,
+                                  ptl_tensor **outputs, int n_outputs, ptl_node_profile *profile) {
   if (n_inputs != g->n_inputs)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "graph expects %d inputs, got %d", g->n_inputs,
                      n_inputs);
@@ -241,9 +253,15 @@ ptl_status ptl_graph_run(const ptl_graph *g, ptl_tensor *const *inputs, int n_in
     for (int i = 0; i < nd->n_out; i++)
       if (nd->inplace & (1u << i))
         outs[i] = val[nd->out[i]];
+    double t0 = profile ? now_seconds() : 0.0;
     s = ptl_op_run(nd->op, &nd->attrs, ins, nd->n_in, outs, nd->n_out);
     if (s != PTL_OK)
       break;
+    if (profile) {
+      profile[n].seconds += now_seconds() - t0;
+      profile[n].runs++;
+      profile[n].fast = ptl_last_op_was_fast();
+    }
     for (int i = 0; i < nd->n_out; i++)
       val[nd->out[i]] = outs[i];
     for (int k = 0; k < nd->n_in + nd->n_out; k++) {

@@ -69,6 +69,20 @@ ptl_status ptl_graph_validate(const ptl_graph *g);
 ptl_status ptl_graph_run(const ptl_graph *g, ptl_tensor *const *inputs, int n_inputs,
                          ptl_tensor **outputs, int n_outputs);
 
+/* Per-node statistics accumulated by ptl_graph_run_profiled. */
+typedef struct ptl_node_profile {
+  double seconds; /* summed over runs */
+  int32_t runs;
+  int32_t fast; /* 1: the last run took the op's fast path (XNNPACK/SIMD) */
+} ptl_node_profile;
+
+/* As ptl_graph_run; `profile` (n_nodes entries, may be NULL) accumulates times. */
+ptl_status ptl_graph_run_profiled(const ptl_graph *g, ptl_tensor *const *inputs, int n_inputs,
+                                  ptl_tensor **outputs, int n_outputs, ptl_node_profile *profile);
+
+/* 1 if the last top-level ptl_op_run on this thread ran the op's fast path. */
+int ptl_last_op_was_fast(void);
+
 /* ---- capture hook ------------------------------------------------------- */
 /* While set on a thread, ptl_op_run reports every successful op to `fn`
  * (after outputs are computed). Used by csrc/compiler/trace.c. */

@@ -174,6 +174,25 @@ void *ptl_packed_find(const ptl_tensor *w, const uint64_t *key);
 ptl_status ptl_packed_add(ptl_tensor *w, const uint64_t *key, void *object,
                           void (*destroy)(void *));
 
+/* A packed-object cache owned by one session: while installed on a thread,
+ * ptl_packed_find/ptl_packed_add use it instead of the weight tensor's own
+ * cache, so sessions sharing one immutable model never share XNNPACK operators
+ * (which are not safe to set up concurrently). */
+typedef struct ptl_packed_scope ptl_packed_scope;
+ptl_status ptl_packed_scope_create(ptl_packed_scope **out);
+void ptl_packed_scope_destroy(ptl_packed_scope *scope);
+
+/* Per-thread execution context used by sessions: backend, threadpool and
+ * packed cache. ptl_context_enter saves the current one in *saved. */
+typedef struct ptl_context {
+  int backend;      /* -1: the engine default */
+  void *threadpool; /* pthreadpool_t; NULL with use_pool: single threaded */
+  bool use_pool;
+  ptl_packed_scope *scope;
+} ptl_context;
+void ptl_context_enter(const ptl_context *ctx, ptl_context *saved);
+void ptl_context_leave(const ptl_context *saved);
+
 /* ---- engine context ------------------------------------------------------ */
 /* pthreadpool_t of the engine (NULL when single threaded). */
 void *ptl_threadpool(void);

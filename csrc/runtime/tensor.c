@@ -444,8 +444,60 @@ ptl_status ptl_wrap_dim(const char *op, int64_t dim, int ndim, int *out) {
 }
 
 /* ---- packed weight cache ------------------------------------------------ */
+typedef struct {
+  const ptl_tensor *weight;
+  ptl_packed *list;
+} scope_entry;
+
+struct ptl_packed_scope {
+  scope_entry *items;
+  int n, cap;
+};
+
+static _Thread_local ptl_packed_scope *tls_scope;
+
+ptl_status ptl_packed_scope_create(ptl_packed_scope **out) {
+  *out = calloc(1, sizeof **out);
+  return *out ? PTL_OK : ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+}
+
+void ptl_packed_scope_destroy(ptl_packed_scope *scope) {
+  if (!scope)
+    return;
+  for (int i = 0; i < scope->n; i++)
+    packed_free(scope->items[i].list);
+  free(scope->items);
+  free(scope);
+}
+
+void ptl_packed_scope_set(ptl_packed_scope *scope) { tls_scope = scope; }
+ptl_packed_scope *ptl_packed_scope_get(void) { return tls_scope; }
+
+/* The cache list head for weight w: the session's when a scope is active. */
+static ptl_packed **cache_head(ptl_tensor *w, bool create) {
+  ptl_packed_scope *sc = tls_scope;
+  if (!sc)
+    return &w->packed;
+  for (int i = 0; i < sc->n; i++)
+    if (sc->items[i].weight == w)
+      return &sc->items[i].list;
+  if (!create)
+    return NULL;
+  if (sc->n == sc->cap) {
+    int cap = sc->cap ? sc->cap * 2 : 64;
+    scope_entry *items = realloc(sc->items, sizeof *items * (size_t)cap);
+    if (!items)
+      return NULL;
+    sc->items = items;
+    sc->cap = cap;
+  }
+  sc->items[sc->n] = (scope_entry){w, NULL};
+  return &sc->items[sc->n++].list;
+}
+
 void *ptl_packed_find(const ptl_tensor *w, const uint64_t *key) {
-  for (ptl_packed *p = w->packed; p; p = p->next)
+  ptl_packed **head = cache_head((ptl_tensor *)w, false);
+  for (ptl_packed *p = head ? *head : NULL; p; p = p->next)
     if (memcmp(p->key, key, sizeof p->key) == 0)
       return p->object;
   return NULL;
@@ -453,7 +505,8 @@ void *ptl_packed_find(const ptl_tensor *w, const uint64_t *key) {
 
 ptl_status ptl_packed_add(ptl_tensor *w, const uint64_t *key, void *object,
                           void (*destroy)(void *)) {
-  ptl_packed *p = calloc(1, sizeof *p);
+  ptl_packed **head = cache_head(w, true);
+  ptl_packed *p = head ? calloc(1, sizeof *p) : NULL;
   if (!p) {
     if (destroy)
       destroy(object);
@@ -463,7 +516,7 @@ ptl_status ptl_packed_add(ptl_tensor *w, const uint64_t *key, void *object,
   p->object = object;
   p->destroy = destroy;
   /* entries for an older weight version are stale: drop them (key[0] holds the version) */
-  ptl_packed **pp = &w->packed;
+  ptl_packed **pp = head;
   while (*pp) {
     if ((*pp)->key[0] != key[0]) {
       ptl_packed *dead = *pp;
@@ -474,8 +527,8 @@ ptl_status ptl_packed_add(ptl_tensor *w, const uint64_t *key, void *object,
       pp = &(*pp)->next;
     }
   }
-  p->next = w->packed;
-  w->packed = p;
+  p->next = *head;
+  *head = p;
   return PTL_OK;
 }
 

@@ -1,62 +1,884 @@
-/* pool.c - pool kernels: infer, reference and fast paths. STUB: to be implemented. */
+/* pool.c - 2-d pooling and resampling on logical NCHW tensors (3-d C,H,W inputs
+ * are one unbatched image): MAX_POOL2D, AVG_POOL2D, ADAPTIVE_{AVG,MAX}_POOL2D,
+ * UPSAMPLE_NEAREST2D, UPSAMPLE_BILINEAR2D.
+ *
+ * The reference kernels follow torch's CPU kernels formula for formula (window
+ * bounds, divisors, source indices, order of the float operations) and accept
+ * any input and output strides. Outputs are channels-last when the input is
+ * (as torch does), so conv -> pool -> conv chains never transpose. The fast
+ * paths use XNNPACK's NHWC operators only for the cases where XNNPACK computes
+ * the same thing as torch; everything else falls back to the reference. */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
 #include "../internal.h"
 
+/* ---- shared helpers ----------------------------------------------------- */
+
+static int64_t attr_i(const ptl_attrs *a, int k, int64_t dflt) {
+  return a->n_ints > k ? a->ints[k] : dflt;
+}
+
+static double attr_f(const ptl_attrs *a, int k, double dflt) {
+  return a->n_floats > k ? a->floats[k] : dflt;
+}
+
+/* Checks the dtype (float32 or float16: half runs through a float32 copy). */
+static ptl_status check_float(const char *op, const ptl_tensor *x) {
+  if (x->dtype != PTL_FLOAT32 && x->dtype != PTL_FLOAT16)
+    return ptl_error(PTL_ERR_DTYPE, "\"%s\" not implemented for '%s' (expected float32 or float16)",
+                     op, ptl_dtype_name(x->dtype));
+  return PTL_OK;
+}
+
+/* Pooling input: 3-d (C, H, W) or 4-d (N, C, H, W) with non-empty C, H, W. */
+static ptl_status check_pool_input(const char *op, const ptl_tensor *x) {
+  char b[PTL_SHAPE_BUF];
+  if (x->ndim != 3 && x->ndim != 4)
+    return ptl_error(PTL_ERR_SHAPE,
+                     "%s: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size "
+                     "for input, but got: %s",
+                     op, ptl_shape_str(x, b, sizeof b));
+  for (int d = x->ndim - 3; d < x->ndim; d++)
+    if (x->shape[d] == 0)
+      return ptl_error(PTL_ERR_SHAPE,
+                       "%s: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch "
+                       "size for input, but got: %s",
+                       op, ptl_shape_str(x, b, sizeof b));
+  return check_float(op, x);
+}
+
+/* Output desc: input's N and C with the new spatial size; channels-last
+ * memory when the input is channels-last (and not also plain contiguous,
+ * which is what torch's suggest_memory_format does for ambiguous shapes). */
+static void pool_out_desc(const ptl_tensor *x, int64_t oh, int64_t ow, ptl_tensor_desc *out) {
+  out->dtype = x->dtype;
+  out->ndim = x->ndim;
+  memcpy(out->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+  out->shape[x->ndim - 2] = oh;
+  out->shape[x->ndim - 1] = ow;
+  if (x->ndim == 4 && ptl_tensor_is_channels_last(x) && !ptl_tensor_is_contiguous(x)) {
+    out->has_strides = true;
+    ptl_channels_last_strides(out->shape, out->strides);
+  }
+}
+
+/* torch's pooling_output_shape_pad_lr, incl. the ceil_mode rule that the last
+ * window must start inside the input or the left padding. */
+static int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
+                             bool ceil_mode) {
+  int64_t num = in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+  int64_t q = num / stride;
+  if ((num % stride != 0) && ((num < 0) != (stride < 0)))
+    q--; /* floor division */
+  int64_t out = q + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad)
+    out--;
+  return out;
+}
+
+/* 4-d view of the geometry of x and y: an unbatched 3-d input is one image. */
+typedef struct {
+  int64_t n, c, ih, iw, oh, ow;
+  int64_t xs[4], ys[4]; /* element strides along n, c, h, w */
+  const float *x;
+  float *y;
+} geom;
+
+static void geom_init(const ptl_tensor *x, const ptl_tensor *y, geom *g) {
+  int b = x->ndim == 4;
+  g->n = b ? x->shape[0] : 1;
+  g->c = x->shape[b];
+  g->ih = x->shape[b + 1];
+  g->iw = x->shape[b + 2];
+  g->oh = y->shape[b + 1];
+  g->ow = y->shape[b + 2];
+  g->xs[0] = b ? x->strides[0] : 0;
+  g->ys[0] = b ? y->strides[0] : 0;
+  for (int d = 0; d < 3; d++) {
+    g->xs[d + 1] = x->strides[b + d];
+    g->ys[d + 1] = y->strides[b + d];
+  }
+  g->x = (const float *)ptl_tensor_data(x);
+  g->y = (float *)ptl_tensor_data(y);
+}
+
+/* Runs fn once per (n, c) plane, on the threadpool when the work is large
+ * enough to pay for it. Planes are independent, so results do not depend on
+ * the thread count. */
+typedef void (*plane_fn)(void *ctx, size_t plane);
+static void for_each_plane(const geom *g, plane_fn fn, void *ctx, int64_t work_per_plane) {
+  size_t planes = (size_t)(g->n * g->c);
+  if (planes > 1 && (int64_t)planes * work_per_plane >= 32768) {
+    ptl_parallel_for(fn, ctx, planes);
+    return;
+  }
+  for (size_t p = 0; p < planes; p++)
+    fn(ctx, p);
+}
+
+static void plane_ptrs(const geom *g, size_t p, const float **x, float **y) {
+  int64_t n = (int64_t)p / g->c, c = (int64_t)p % g->c;
+  *x = g->x + n * g->xs[0] + c * g->xs[1];
+  *y = g->y + n * g->ys[0] + c * g->ys[1];
+}
+
+/* Half tensors: run the float32 kernel on a float32 copy and convert back. */
+static ptl_status run_as_f32(const ptl_call *call, ptl_kernel_fn kernel) {
+  ptl_tensor *x = call->in[0], *y = call->out[0];
+  ptl_attrs to32 = {0}, back = {0};
+  to32.n_ints = back.n_ints = 2;
+  to32.ints[0] = PTL_FLOAT32;
+  to32.ints[1] = 1; /* keep a dense input's layout */
+  back.ints[0] = y->dtype;
+  back.ints[1] = 1;
+  ptl_tensor *xf = NULL, *yf = NULL;
+  PTL_CHECK(ptl_op_run(PTL_OP_COPY, &to32, &x, 1, &xf, 1));
+  ptl_tensor_desc d = {0};
+  d.dtype = PTL_FLOAT32;
+  d.ndim = y->ndim;
+  memcpy(d.shape, y->shape, sizeof(int64_t) * (size_t)y->ndim);
+  d.has_strides = ptl_tensor_is_dense(y);
+  if (d.has_strides)
+    memcpy(d.strides, y->strides, sizeof(int64_t) * (size_t)y->ndim);
+  ptl_status s = ptl_tensor_from_desc(&d, &yf);
+  if (s == PTL_OK) {
+    ptl_tensor *in[1] = {xf};
+    ptl_call c = *call;
+    c.in = in;
+    c.out = &yf;
+    s = kernel(&c);
+  }
+  if (s == PTL_OK)
+    s = ptl_op_run(PTL_OP_COPY, &back, &yf, 1, &y, 1);
+  ptl_tensor_release(xf);
+  ptl_tensor_release(yf);
+  return s;
+}
+
+/* ---- XNNPACK operator cache ----------------------------------------------
+ * Pooling and resize operators hold no weights, but XNNPACK builds their
+ * indirection buffers in setup and reuses them while the input size stays the
+ * same, so keeping the operators around saves both the creation and that
+ * work. A small round-robin cache under one mutex; the mutex is held through
+ * setup and run because an operator is not reentrant. */
+#define XCACHE_SLOTS 16
+#define XKEY_WORDS 12
+typedef struct {
+  uint64_t key[XKEY_WORDS];
+  xnn_operator_t op;
+} xcache_entry;
+
+static pthread_mutex_t g_xlock = PTHREAD_MUTEX_INITIALIZER;
+static xcache_entry g_xcache[XCACHE_SLOTS];
+static unsigned g_xnext;
+
+static xnn_operator_t xcache_find(const uint64_t *key) {
+  for (int i = 0; i < XCACHE_SLOTS; i++)
+    if (g_xcache[i].op && memcmp(g_xcache[i].key, key, sizeof g_xcache[i].key) == 0)
+      return g_xcache[i].op;
+  return NULL;
+}
+
+static void xcache_add(const uint64_t *key, xnn_operator_t op) {
+  xcache_entry *e = &g_xcache[g_xnext++ % XCACHE_SLOTS];
+  if (e->op)
+    xnn_delete_operator(e->op);
+  memcpy(e->key, key, sizeof e->key);
+  e->op = op;
+}
+
+enum { XK_MAXPOOL = 1, XK_AVGPOOL, XK_GAP, XK_RESIZE };
+
+/* Channels-last float32 input and output that XNNPACK can address as NHWC
+ * with a pixel stride of C. */
+static bool nhwc_ok(const ptl_tensor *x, const ptl_tensor *y) {
+  return x->ndim == 4 && x->dtype == PTL_FLOAT32 && y->dtype == PTL_FLOAT32 &&
+         ptl_tensor_is_channels_last(x) && ptl_tensor_is_channels_last(y) &&
+         ptl_tensor_numel(x) > 0 && ptl_tensor_numel(y) > 0;
+}
+
+/* ---- max_pool2d ----------------------------------------------------------- */
+
+typedef struct {
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+  bool ceil_mode;
+} pool_params;
+
+static ptl_status max_params(const ptl_attrs *a, pool_params *p) {
+  p->kh = attr_i(a, 0, 1);
+  p->kw = attr_i(a, 1, p->kh);
+  p->sh = attr_i(a, 2, p->kh);
+  p->sw = attr_i(a, 3, p->kw);
+  p->ph = attr_i(a, 4, 0);
+  p->pw = attr_i(a, 5, 0);
+  p->dh = attr_i(a, 6, 1);
+  p->dw = attr_i(a, 7, 1);
+  p->ceil_mode = attr_i(a, 8, 0) != 0;
+  return PTL_OK;
+}
+
+static ptl_status avg_params(const ptl_attrs *a, pool_params *p) {
+  p->kh = attr_i(a, 0, 1);
+  p->kw = attr_i(a, 1, p->kh);
+  p->sh = attr_i(a, 2, p->kh);
+  p->sw = attr_i(a, 3, p->kw);
+  p->ph = attr_i(a, 4, 0);
+  p->pw = attr_i(a, 5, 0);
+  p->dh = p->dw = 1;
+  p->ceil_mode = attr_i(a, 6, 0) != 0;
+  return PTL_OK;
+}
+
+/* torch's checks (pooling_output_shape and pool2d_shape_check), in its order. */
+static ptl_status pool_infer(const char *op, const ptl_tensor *x, const pool_params *p,
+                             ptl_tensor_desc *out) {
+  PTL_CHECK(check_pool_input(op, x));
+  if (p->kh <= 0 || p->kw <= 0)
+    return ptl_error(PTL_ERR_VALUE,
+                     "%s: kernel size should be greater than zero, but got kH: %lld kW: %lld", op,
+                     (long long)p->kh, (long long)p->kw);
+  if (p->sh <= 0 || p->sw <= 0)
+    return ptl_error(PTL_ERR_VALUE,
+                     "%s: stride should be greater than zero, but got dH: %lld dW: %lld", op,
+                     (long long)p->sh, (long long)p->sw);
+  if (p->dh <= 0 || p->dw <= 0)
+    return ptl_error(PTL_ERR_VALUE,
+                     "%s: dilation should be greater than zero, but got dilationH: %lld "
+                     "dilationW: %lld",
+                     op, (long long)p->dh, (long long)p->dw);
+  const int64_t k[2] = {p->kh, p->kw}, pad[2] = {p->ph, p->pw}, dil[2] = {p->dh, p->dw};
+  for (int i = 0; i < 2; i++) {
+    if (pad[i] < 0)
+      return ptl_error(PTL_ERR_VALUE, "%s: pad must be non-negative, but got pad: %lld", op,
+                       (long long)pad[i]);
+    if (pad[i] > ((k[i] - 1) * dil[i] + 1) / 2)
+      return ptl_error(PTL_ERR_VALUE,
+                       "%s: pad should be at most half of effective kernel size, but got "
+                       "pad=%lld, kernel_size=%lld and dilation=%lld",
+                       op, (long long)pad[i], (long long)k[i], (long long)dil[i]);
+  }
+  if (p->kw / 2 < p->pw || p->kh / 2 < p->ph)
+    return ptl_error(PTL_ERR_VALUE,
+                     "%s: pad should be smaller than or equal to half of kernel size, but got "
+                     "padW = %lld, padH = %lld, kW = %lld, kH = %lld",
+                     op, (long long)p->pw, (long long)p->ph, (long long)p->kw, (long long)p->kh);
+  int b = x->ndim - 3;
+  int64_t c = x->shape[b], ih = x->shape[b + 1], iw = x->shape[b + 2];
+  int64_t oh = pool_out_size(ih, p->kh, p->ph, p->sh, p->dh, p->ceil_mode);
+  int64_t ow = pool_out_size(iw, p->kw, p->pw, p->sw, p->dw, p->ceil_mode);
+  if (oh < 1 || ow < 1)
+    return ptl_error(PTL_ERR_VALUE,
+                     "%s: Given input size: (%lldx%lldx%lld). Calculated output size: "
+                     "(%lldx%lldx%lld). Output size is too small",
+                     op, (long long)c, (long long)ih, (long long)iw, (long long)c, (long long)oh,
+                     (long long)ow);
+  pool_out_desc(x, oh, ow, out);
+  return PTL_OK;
+}
+
 ptl_status ptl_max_pool2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
-  (void)out;
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  pool_params p;
+  max_params(call->attrs, &p);
+  return pool_infer("max_pool2d", call->in[0], &p, out);
+}
+
+typedef struct {
+  geom g;
+  pool_params p;
+  int64_t divisor; /* avg: divisor_override, 0 none */
+  bool include_pad;
+} pool_ctx;
+
+static void max_plane(void *vctx, size_t plane) {
+  const pool_ctx *c = vctx;
+  const geom *g = &c->g;
+  const pool_params *p = &c->p;
+  const float *x;
+  float *y;
+  plane_ptrs(g, plane, &x, &y);
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    int64_t hs = oh * p->sh - p->ph;
+    for (int64_t ow = 0; ow < g->ow; ow++) {
+      int64_t ws = ow * p->sw - p->pw;
+      float m = -INFINITY;
+      for (int64_t ky = 0; ky < p->kh; ky++) {
+        int64_t ih = hs + ky * p->dh;
+        if (ih < 0 || ih >= g->ih)
+          continue;
+        const float *row = x + ih * g->xs[2];
+        for (int64_t kx = 0; kx < p->kw; kx++) {
+          int64_t iw = ws + kx * p->dw;
+          if (iw < 0 || iw >= g->iw)
+            continue;
+          float v = row[iw * g->xs[3]];
+          if (v > m || isnan(v)) /* torch propagates NaN */
+            m = v;
+        }
+      }
+      y[oh * g->ys[2] + ow * g->ys[3]] = m;
+    }
+  }
 }
 
 ptl_status ptl_max_pool2d_ref(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  if (call->in[0]->dtype != PTL_FLOAT32)
+    return run_as_f32(call, ptl_max_pool2d_ref);
+  pool_ctx c;
+  geom_init(call->in[0], call->out[0], &c.g);
+  max_params(call->attrs, &c.p);
+  for_each_plane(&c.g, max_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
+  return PTL_OK;
 }
 
-ptl_status ptl_max_pool2d_fast(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+/* Extra bottom/right padding that makes XNNPACK's floor output size equal
+ * torch's (ceil_mode) size. */
+static int64_t extra_pad(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
+                         int64_t out) {
+  int64_t need = (out - 1) * stride + (k - 1) * dil + 1 - (in + 2 * pad);
+  return need > 0 ? need : 0;
 }
+
+/* XNNPACK pools read a padded position as the nearest input pixel (the
+ * indirection buffer clamps), which equals torch's "padding never wins"
+ * only when that pixel is inside the window: always true for dilation 1
+ * (every window holds an input pixel, torch's padding and ceil_mode rules
+ * guarantee it), and trivially when nothing is padded. */
+ptl_status ptl_max_pool2d_fast(const ptl_call *call) {
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  if (!nhwc_ok(x, y))
+    return PTL_ERR_UNSUPPORTED;
+  pool_params p;
+  max_params(call->attrs, &p);
+  geom g;
+  geom_init(x, y, &g);
+  int64_t eb = extra_pad(g.ih, p.kh, p.ph, p.sh, p.dh, g.oh);
+  int64_t er = extra_pad(g.iw, p.kw, p.pw, p.sw, p.dw, g.ow);
+  bool padded = p.ph || p.pw || eb || er;
+  if ((p.dh != 1 || p.dw != 1) && padded)
+    return PTL_ERR_UNSUPPORTED;
+  if (p.kh * p.kw == 1 || p.kh > UINT32_MAX || p.kw > UINT32_MAX || p.sh > UINT32_MAX ||
+      p.sw > UINT32_MAX)
+    return PTL_ERR_UNSUPPORTED; /* XNNPACK rejects 1x1 pooling */
+  if (ptl_xnn_init() != PTL_OK)
+    return PTL_ERR_UNSUPPORTED;
+  uint64_t key[XKEY_WORDS] = {XK_MAXPOOL, (uint64_t)p.ph, (uint64_t)(p.pw + er),
+                              (uint64_t)(p.ph + eb), (uint64_t)p.pw, (uint64_t)p.kh,
+                              (uint64_t)p.kw, (uint64_t)p.sh, (uint64_t)p.sw,
+                              (uint64_t)p.dh, (uint64_t)p.dw, (uint64_t)g.c};
+  ptl_status s = PTL_ERR_UNSUPPORTED;
+  pthread_mutex_lock(&g_xlock);
+  xnn_operator_t op = xcache_find(key);
+  if (!op) {
+    if (xnn_create_max_pooling2d_nhwc_f32((uint32_t)p.ph, (uint32_t)(p.pw + er),
+                                          (uint32_t)(p.ph + eb), (uint32_t)p.pw, (uint32_t)p.kh,
+                                          (uint32_t)p.kw, (uint32_t)p.sh, (uint32_t)p.sw,
+                                          (uint32_t)p.dh, (uint32_t)p.dw, (size_t)g.c,
+                                          (size_t)g.c, (size_t)g.c, -INFINITY, INFINITY, 0,
+                                          &op) != xnn_status_success)
+      op = NULL;
+    else
+      xcache_add(key, op);
+  }
+  if (op &&
+      xnn_setup_max_pooling2d_nhwc_f32(op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw, g.x, g.y,
+                                       (pthreadpool_t)ptl_threadpool()) == xnn_status_success &&
+      xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
+    s = PTL_OK;
+  pthread_mutex_unlock(&g_xlock);
+  return s;
+}
+
+/* ---- avg_pool2d ----------------------------------------------------------- */
 
 ptl_status ptl_avg_pool2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
-  (void)out;
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  pool_params p;
+  avg_params(call->attrs, &p);
+  /* i[8] divisor_override: 0 means none (torch rejects an explicit 0 in Python) */
+  return pool_infer("avg_pool2d", call->in[0], &p, out);
+}
+
+/* torch's avg_pool2d: the window is clipped to the padded input for the
+ * count_include_pad divisor, then to the input for the sum. */
+static void avg_plane(void *vctx, size_t plane) {
+  const pool_ctx *c = vctx;
+  const geom *g = &c->g;
+  const pool_params *p = &c->p;
+  const float *x;
+  float *y;
+  plane_ptrs(g, plane, &x, &y);
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    for (int64_t ow = 0; ow < g->ow; ow++) {
+      int64_t h0 = oh * p->sh - p->ph, w0 = ow * p->sw - p->pw;
+      int64_t h1 = h0 + p->kh, w1 = w0 + p->kw;
+      if (h1 > g->ih + p->ph)
+        h1 = g->ih + p->ph;
+      if (w1 > g->iw + p->pw)
+        w1 = g->iw + p->pw;
+      int64_t pool_size = (h1 - h0) * (w1 - w0);
+      h0 = h0 > 0 ? h0 : 0;
+      w0 = w0 > 0 ? w0 : 0;
+      h1 = h1 < g->ih ? h1 : g->ih;
+      w1 = w1 < g->iw ? w1 : g->iw;
+      float *dst = y + oh * g->ys[2] + ow * g->ys[3];
+      if (h0 >= h1 || w0 >= w1) {
+        *dst = 0.0f;
+        continue;
+      }
+      int64_t div = c->divisor         ? c->divisor
+                    : c->include_pad ? pool_size
+                                     : (h1 - h0) * (w1 - w0);
+      float sum = 0.0f;
+      for (int64_t ih = h0; ih < h1; ih++)
+        for (int64_t iw = w0; iw < w1; iw++)
+          sum += x[ih * g->xs[2] + iw * g->xs[3]];
+      *dst = sum / (float)div;
+    }
+  }
 }
 
 ptl_status ptl_avg_pool2d_ref(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  if (call->in[0]->dtype != PTL_FLOAT32)
+    return run_as_f32(call, ptl_avg_pool2d_ref);
+  pool_ctx c;
+  geom_init(call->in[0], call->out[0], &c.g);
+  avg_params(call->attrs, &c.p);
+  c.include_pad = attr_i(call->attrs, 7, 1) != 0;
+  c.divisor = attr_i(call->attrs, 8, 0);
+  for_each_plane(&c.g, avg_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
+  return PTL_OK;
 }
 
+/* XNNPACK divides a window by the number of input pixels in it whenever the
+ * operator has padding (and by kh*kw otherwise, when every window is full).
+ * That is torch's divisor exactly when there is no divisor_override and
+ * either count_include_pad is off or there is no user padding (then torch's
+ * clipped ceil_mode windows also count only input pixels). */
 ptl_status ptl_avg_pool2d_fast(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  if (!nhwc_ok(x, y))
+    return PTL_ERR_UNSUPPORTED;
+  pool_params p;
+  avg_params(call->attrs, &p);
+  bool include_pad = attr_i(call->attrs, 7, 1) != 0;
+  if (attr_i(call->attrs, 8, 0) != 0 || (include_pad && (p.ph || p.pw)))
+    return PTL_ERR_UNSUPPORTED;
+  geom g;
+  geom_init(x, y, &g);
+  int64_t eb = extra_pad(g.ih, p.kh, p.ph, p.sh, 1, g.oh);
+  int64_t er = extra_pad(g.iw, p.kw, p.pw, p.sw, 1, g.ow);
+  if (p.kh * p.kw == 1 || p.kh > UINT32_MAX || p.kw > UINT32_MAX || p.sh > UINT32_MAX ||
+      p.sw > UINT32_MAX)
+    return PTL_ERR_UNSUPPORTED;
+  if (ptl_xnn_init() != PTL_OK)
+    return PTL_ERR_UNSUPPORTED;
+  uint64_t key[XKEY_WORDS] = {XK_AVGPOOL,         (uint64_t)p.ph, (uint64_t)(p.pw + er),
+                              (uint64_t)(p.ph + eb), (uint64_t)p.pw, (uint64_t)p.kh,
+                              (uint64_t)p.kw,     (uint64_t)p.sh, (uint64_t)p.sw,
+                              (uint64_t)g.c,      0,              0};
+  ptl_status s = PTL_ERR_UNSUPPORTED;
+  pthread_mutex_lock(&g_xlock);
+  xnn_operator_t op = xcache_find(key);
+  if (!op) {
+    if (xnn_create_average_pooling2d_nhwc_f32(
+            (uint32_t)p.ph, (uint32_t)(p.pw + er), (uint32_t)(p.ph + eb), (uint32_t)p.pw,
+            (uint32_t)p.kh, (uint32_t)p.kw, (uint32_t)p.sh, (uint32_t)p.sw, (size_t)g.c,
+            (size_t)g.c, (size_t)g.c, -INFINITY, INFINITY, 0, &op) != xnn_status_success)
+      op = NULL;
+    else
+      xcache_add(key, op);
+  }
+  if (op &&
+      xnn_setup_average_pooling2d_nhwc_f32(op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw, g.x,
+                                           g.y, (pthreadpool_t)ptl_threadpool()) ==
+          xnn_status_success &&
+      xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
+    s = PTL_OK;
+  pthread_mutex_unlock(&g_xlock);
+  return s;
 }
+
+/* ---- adaptive pooling ----------------------------------------------------- */
 
 ptl_status ptl_adaptive_pool2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
-  (void)out;
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  const char *op = ptl_op_name(call->op);
+  const ptl_tensor *x = call->in[0];
+  char b[PTL_SHAPE_BUF];
+  if (x->ndim != 3 && x->ndim != 4)
+    return ptl_error(PTL_ERR_SHAPE, "%s(): Expected 3D or 4D tensor, but got %s", op,
+                     ptl_shape_str(x, b, sizeof b));
+  for (int d = x->ndim - 3; d < x->ndim; d++)
+    if (x->shape[d] == 0)
+      return ptl_error(PTL_ERR_SHAPE,
+                       "%s(): Expected input to have non-zero size for non-batch dimensions, "
+                       "but input has sizes %s with dimension %d being empty",
+                       op, ptl_shape_str(x, b, sizeof b), d);
+  PTL_CHECK(check_float(op, x));
+  if (call->attrs->n_ints < 2)
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: expected the output size (2 ints)", op);
+  int64_t oh = call->attrs->ints[0], ow = call->attrs->ints[1];
+  if (oh < 0 || ow < 0)
+    return ptl_error(PTL_ERR_VALUE,
+                     "%s: elements of output_size must be greater than or equal to 0 but "
+                     "received {%lld, %lld}",
+                     op, (long long)oh, (long long)ow);
+  pool_out_desc(x, oh, ow, out);
+  return PTL_OK;
+}
+
+/* torch's start_index / end_index: floor(i*in/out), ceil((i+1)*in/out). */
+static int64_t ad_start(int64_t i, int64_t out, int64_t in) {
+  return (i / out) * in + ((i % out) * in) / out;
+}
+static int64_t ad_end(int64_t i, int64_t out, int64_t in) {
+  return 1 + ((i + 1) * in - 1) / out;
+}
+
+static void adaptive_avg_plane(void *vctx, size_t plane) {
+  const geom *g = vctx;
+  const float *x;
+  float *y;
+  plane_ptrs(g, plane, &x, &y);
+  if (g->oh == 1 && g->ow == 1) {
+    /* torch takes mean() here: a double sum stays as close to its cascade sum */
+    double sum = 0.0;
+    for (int64_t ih = 0; ih < g->ih; ih++)
+      for (int64_t iw = 0; iw < g->iw; iw++)
+        sum += x[ih * g->xs[2] + iw * g->xs[3]];
+    y[0] = (float)(sum / (double)(g->ih * g->iw));
+    return;
+  }
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    int64_t h0 = ad_start(oh, g->oh, g->ih), h1 = ad_end(oh, g->oh, g->ih);
+    for (int64_t ow = 0; ow < g->ow; ow++) {
+      int64_t w0 = ad_start(ow, g->ow, g->iw), w1 = ad_end(ow, g->ow, g->iw);
+      float sum = 0.0f;
+      for (int64_t ih = h0; ih < h1; ih++)
+        for (int64_t iw = w0; iw < w1; iw++)
+          sum += x[ih * g->xs[2] + iw * g->xs[3]];
+      y[oh * g->ys[2] + ow * g->ys[3]] = sum / (float)(h1 - h0) / (float)(w1 - w0);
+    }
+  }
 }
 
 ptl_status ptl_adaptive_avg_pool2d_ref(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  if (call->in[0]->dtype != PTL_FLOAT32)
+    return run_as_f32(call, ptl_adaptive_avg_pool2d_ref);
+  geom g;
+  geom_init(call->in[0], call->out[0], &g);
+  if (g.oh * g.ow == 0)
+    return PTL_OK;
+  for_each_plane(&g, adaptive_avg_plane, &g, g.ih * g.iw);
+  return PTL_OK;
+}
+
+/* Global average of contiguous NCHW planes: eight double lanes keep the sum
+ * accurate (torch's mean is a cascade sum) and let the loop vectorize. */
+typedef struct {
+  const float *x;
+  float *y;
+  int64_t hw, c, ys0, ys1;
+} gap_ctx;
+
+static void gap_plane(void *vctx, size_t plane) {
+  const gap_ctx *c = vctx;
+  const float *x = c->x + (int64_t)plane * c->hw;
+  double acc[8] = {0};
+  int64_t i = 0;
+  for (; i + 8 <= c->hw; i += 8)
+    for (int k = 0; k < 8; k++)
+      acc[k] += x[i + k];
+  double sum = 0.0;
+  for (; i < c->hw; i++)
+    sum += x[i];
+  sum += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  int64_t n = (int64_t)plane / c->c, ch = (int64_t)plane % c->c;
+  c->y[n * c->ys0 + ch * c->ys1] = (float)(sum / (double)c->hw);
 }
 
 ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  if (x->dtype != PTL_FLOAT32 || x->ndim != 4 || y->shape[2] != 1 || y->shape[3] != 1 ||
+      ptl_tensor_numel(y) == 0)
+    return PTL_ERR_UNSUPPORTED;
+  geom g;
+  geom_init(x, y, &g);
+  if (ptl_tensor_is_contiguous(x)) {
+    gap_ctx c = {g.x, g.y, g.ih * g.iw, g.c, g.ys[0], g.ys[1]};
+    size_t planes = (size_t)(g.n * g.c);
+    if ((int64_t)planes * c.hw >= 32768 && planes > 1)
+      ptl_parallel_for(gap_plane, &c, planes);
+    else
+      for (size_t p = 0; p < planes; p++)
+        gap_plane(&c, p);
+    return PTL_OK;
+  }
+  /* the ResNet / MobileNet head: channels-last features to an [N, C] vector */
+  if (!ptl_tensor_is_channels_last(x) || (g.c > 1 && g.ys[1] != 1) ||
+      (g.n > 1 && g.ys[0] != g.c))
+    return PTL_ERR_UNSUPPORTED;
+  if (ptl_xnn_init() != PTL_OK)
+    return PTL_ERR_UNSUPPORTED;
+  uint64_t key[XKEY_WORDS] = {XK_GAP, (uint64_t)g.c};
+  ptl_status s = PTL_ERR_UNSUPPORTED;
+  pthread_mutex_lock(&g_xlock);
+  xnn_operator_t op = xcache_find(key);
+  if (!op) {
+    if (xnn_create_global_average_pooling_nwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c,
+                                                  -INFINITY, INFINITY, 0,
+                                                  &op) != xnn_status_success)
+      op = NULL;
+    else
+      xcache_add(key, op);
+  }
+  if (op &&
+      xnn_setup_global_average_pooling_nwc_f32(op, (size_t)g.n, (size_t)(g.ih * g.iw), g.x,
+                                               g.y, (pthreadpool_t)ptl_threadpool()) ==
+          xnn_status_success &&
+      xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
+    s = PTL_OK;
+  pthread_mutex_unlock(&g_xlock);
+  return s;
+}
+
+static void adaptive_max_plane(void *vctx, size_t plane) {
+  const geom *g = vctx;
+  const float *x;
+  float *y;
+  plane_ptrs(g, plane, &x, &y);
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    int64_t h0 = ad_start(oh, g->oh, g->ih), h1 = ad_end(oh, g->oh, g->ih);
+    for (int64_t ow = 0; ow < g->ow; ow++) {
+      int64_t w0 = ad_start(ow, g->ow, g->iw), w1 = ad_end(ow, g->ow, g->iw);
+      float m = -INFINITY;
+      for (int64_t ih = h0; ih < h1; ih++)
+        for (int64_t iw = w0; iw < w1; iw++) {
+          float v = x[ih * g->xs[2] + iw * g->xs[3]];
+          if (v > m || isnan(v))
+            m = v;
+        }
+      y[oh * g->ys[2] + ow * g->ys[3]] = m;
+    }
+  }
 }
 
 ptl_status ptl_adaptive_max_pool2d_ref(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  if (call->in[0]->dtype != PTL_FLOAT32)
+    return run_as_f32(call, ptl_adaptive_max_pool2d_ref);
+  geom g;
+  geom_init(call->in[0], call->out[0], &g);
+  if (g.oh * g.ow == 0)
+    return PTL_OK;
+  for_each_plane(&g, adaptive_max_plane, &g, g.ih * g.iw);
+  return PTL_OK;
 }
 
+/* ---- upsampling ----------------------------------------------------------- */
+
 ptl_status ptl_upsample2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
-  (void)out;
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  const char *op = ptl_op_name(call->op);
+  const ptl_tensor *x = call->in[0];
+  char b[PTL_SHAPE_BUF];
+  if (x->ndim != 4)
+    return ptl_error(PTL_ERR_SHAPE, "%s: expected a 4-d (N, C, H, W) input, but got %s", op,
+                     ptl_shape_str(x, b, sizeof b));
+  PTL_CHECK(check_float(op, x));
+  if (call->attrs->n_ints < 2)
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: expected the output size (2 ints)", op);
+  int64_t oh = call->attrs->ints[0], ow = call->attrs->ints[1];
+  if (x->shape[2] <= 0 || x->shape[3] <= 0 || oh <= 0 || ow <= 0)
+    return ptl_error(PTL_ERR_VALUE,
+                     "%s: Input and output sizes should be greater than 0, but got input (H: "
+                     "%lld, W: %lld) output (H: %lld, W: %lld)",
+                     op, (long long)x->shape[2], (long long)x->shape[3], (long long)oh,
+                     (long long)ow);
+  pool_out_desc(x, oh, ow, out);
+  return PTL_OK;
+}
+
+/* torch's compute_scales_value: 1/scale_factor when one was given. */
+static float scale_value(double scale, int64_t in, int64_t out) {
+  return scale > 0.0 ? (float)(1.0 / scale) : (float)in / (float)out;
+}
+
+/* torch's nearest_idx (upsample 'nearest'). */
+static int64_t nearest_idx(int64_t o, int64_t in, int64_t out, float scale) {
+  if (out == in)
+    return o;
+  if (out == 2 * in)
+    return o >> 1;
+  int64_t i = (int64_t)floorf((float)o * scale);
+  return i < in - 1 ? i : in - 1;
+}
+
+typedef struct {
+  geom g;
+  int64_t *hi, *wi; /* source rows / columns (element offsets for columns) */
+} nearest_ctx;
+
+static void nearest_plane(void *vctx, size_t plane) {
+  const nearest_ctx *c = vctx;
+  const geom *g = &c->g;
+  const float *x;
+  float *y;
+  plane_ptrs(g, plane, &x, &y);
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    const float *row = x + c->hi[oh] * g->xs[2];
+    float *dst = y + oh * g->ys[2];
+    for (int64_t ow = 0; ow < g->ow; ow++)
+      dst[ow * g->ys[3]] = row[c->wi[ow]];
+  }
 }
 
 ptl_status ptl_upsample_nearest2d_ref(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  if (call->in[0]->dtype != PTL_FLOAT32)
+    return run_as_f32(call, ptl_upsample_nearest2d_ref);
+  nearest_ctx c;
+  geom_init(call->in[0], call->out[0], &c.g);
+  const geom *g = &c.g;
+  c.hi = malloc(sizeof(int64_t) * (size_t)(g->oh + g->ow));
+  if (!c.hi)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "upsample_nearest2d: out of memory");
+  c.wi = c.hi + g->oh;
+  float sh = scale_value(attr_f(call->attrs, 0, 0.0), g->ih, g->oh);
+  float sw = scale_value(attr_f(call->attrs, 1, 0.0), g->iw, g->ow);
+  for (int64_t i = 0; i < g->oh; i++)
+    c.hi[i] = nearest_idx(i, g->ih, g->oh, sh);
+  for (int64_t i = 0; i < g->ow; i++)
+    c.wi[i] = nearest_idx(i, g->iw, g->ow, sw) * g->xs[3];
+  for_each_plane(g, nearest_plane, &c, g->oh * g->ow);
+  free(c.hi);
+  return PTL_OK;
+}
+
+/* torch's linear interpolation indices and weights along one axis
+ * (area_pixel_compute_scale / _source_index, guard_index_and_lambda). */
+typedef struct {
+  int64_t i0, off; /* first source index and the step to the second (0 or 1) */
+  float l0, l1;
+} lin_w;
+
+static void linear_weights(int64_t in, int64_t out, bool align_corners, double scale,
+                           lin_w *w) {
+  float ratio;
+  if (align_corners)
+    ratio = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
+  else
+    ratio = scale_value(scale, in, out);
+  for (int64_t o = 0; o < out; o++) {
+    if (out == in) {
+      w[o] = (lin_w){o, 0, 1.0f, 0.0f};
+      continue;
+    }
+    float real;
+    if (align_corners) {
+      real = ratio * (float)o;
+    } else {
+      real = ratio * ((float)o + 0.5f) - 0.5f;
+      if (real < 0.0f)
+        real = 0.0f;
+    }
+    int64_t i0 = (int64_t)floorf(real);
+    if (i0 > in - 1)
+      i0 = in - 1;
+    float l1 = real - (float)i0;
+    l1 = l1 < 0.0f ? 0.0f : l1 > 1.0f ? 1.0f : l1;
+    w[o] = (lin_w){i0, i0 < in - 1 ? 1 : 0, 1.0f - l1, l1};
+  }
+}
+
+typedef struct {
+  geom g;
+  lin_w *hw, *ww;
+} bilinear_ctx;
+
+static void bilinear_plane(void *vctx, size_t plane) {
+  const bilinear_ctx *c = vctx;
+  const geom *g = &c->g;
+  const float *x;
+  float *y;
+  plane_ptrs(g, plane, &x, &y);
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    const lin_w *h = &c->hw[oh];
+    const float *r0 = x + h->i0 * g->xs[2], *r1 = r0 + h->off * g->xs[2];
+    float *dst = y + oh * g->ys[2];
+    for (int64_t ow = 0; ow < g->ow; ow++) {
+      const lin_w *w = &c->ww[ow];
+      int64_t a = w->i0 * g->xs[3], b = a + w->off * g->xs[3];
+      /* the order of torch's generic kernel: width first, then height */
+      float t0 = r0[a] * w->l0 + r0[b] * w->l1;
+      float t1 = r1[a] * w->l0 + r1[b] * w->l1;
+      dst[ow * g->ys[3]] = t0 * h->l0 + t1 * h->l1;
+    }
+  }
 }
 
 ptl_status ptl_upsample_bilinear2d_ref(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  if (call->in[0]->dtype != PTL_FLOAT32)
+    return run_as_f32(call, ptl_upsample_bilinear2d_ref);
+  bilinear_ctx c;
+  geom_init(call->in[0], call->out[0], &c.g);
+  const geom *g = &c.g;
+  bool ac = attr_i(call->attrs, 2, 0) != 0;
+  c.hw = malloc(sizeof(lin_w) * (size_t)(g->oh + g->ow));
+  if (!c.hw)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "upsample_bilinear2d: out of memory");
+  c.ww = c.hw + g->oh;
+  linear_weights(g->ih, g->oh, ac, attr_f(call->attrs, 0, 0.0), c.hw);
+  linear_weights(g->iw, g->ow, ac, attr_f(call->attrs, 1, 0.0), c.ww);
+  for_each_plane(g, bilinear_plane, &c, g->oh * g->ow * 4);
+  free(c.hw);
+  return PTL_OK;
+}
+
+/* XNNPACK computes its scale as in/out from the sizes; torch uses
+ * 1/scale_factor when one was given. They agree when both give the same
+ * float (and always for align_corners, where torch ignores scale_factor, and
+ * for an unchanged size, which both copy). */
+static bool same_ratio(double scale, int64_t in, int64_t out) {
+  return scale <= 0.0 || in == out || (float)(1.0 / scale) == (float)in / (float)out;
 }
 
 ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
-  return ptl_error(PTL_ERR_UNSUPPORTED, "%s is not implemented yet", ptl_op_name(call->op));
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  if (!nhwc_ok(x, y))
+    return PTL_ERR_UNSUPPORTED;
+  geom g;
+  geom_init(x, y, &g);
+  bool ac = attr_i(call->attrs, 2, 0) != 0;
+  if (!ac && (!same_ratio(attr_f(call->attrs, 0, 0.0), g.ih, g.oh) ||
+              !same_ratio(attr_f(call->attrs, 1, 0.0), g.iw, g.ow)))
+    return PTL_ERR_UNSUPPORTED;
+  if (ptl_xnn_init() != PTL_OK)
+    return PTL_ERR_UNSUPPORTED;
+  uint32_t flags = ac ? XNN_FLAG_ALIGN_CORNERS : 0;
+  uint64_t key[XKEY_WORDS] = {XK_RESIZE, (uint64_t)g.c, flags};
+  ptl_status s = PTL_ERR_UNSUPPORTED;
+  pthread_mutex_lock(&g_xlock);
+  xnn_operator_t op = xcache_find(key);
+  if (!op) {
+    if (xnn_create_resize_bilinear2d_nhwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c, flags,
+                                              &op) != xnn_status_success)
+      op = NULL;
+    else
+      xcache_add(key, op);
+  }
+  if (op &&
+      xnn_setup_resize_bilinear2d_nhwc_f32(op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw,
+                                           (size_t)g.oh, (size_t)g.ow, g.x, g.y,
+                                           (pthreadpool_t)ptl_threadpool()) ==
+          xnn_status_success &&
+      xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
+    s = PTL_OK;
+  pthread_mutex_unlock(&g_xlock);
+  return s;
 }

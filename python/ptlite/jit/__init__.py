@@ -7,7 +7,9 @@ which calls the same kernels as eager mode, so outputs are bit-identical.
 """
 from __future__ import annotations
 
-import warnings
+import json
+import os
+import tempfile
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -17,7 +19,7 @@ from .._tensor import Tensor, TracerWarning, _TraceState
 from .._dtype import BY_CODE
 
 __all__ = ["trace", "ScriptModule", "TracerWarning", "TracingCheckError", "is_tracing",
-           "script"]
+           "script", "save", "load"]
 
 
 class TracingCheckError(RuntimeError):
@@ -87,16 +89,45 @@ class ScriptModule:
     """
 
     def __init__(self, graph, in_spec: Any, out_spec: Any, module: Any = None,
-                 name: str = "forward") -> None:
+                 name: str = "forward", extra_files: Optional[Dict[str, bytes]] = None) -> None:
         self._graph = graph
         self._in_spec = in_spec
         self._out_spec = out_spec
         self._module = module
         self._name = name
+        self._extra_files = dict(extra_files or {})
         self.training = False
         info = _C.graph_info(graph)
         self._info = info
         self._const_names = self._name_constants(info)
+        for i, n in self._const_names.items():
+            if info["values"][i][3] != n:
+                _C.graph_set_name(graph, i, n)
+
+    # -- files --
+    def save(self, f: Any, _extra_files: Optional[Dict[str, Any]] = None) -> None:
+        """Writes the module to a .ptl file (atomically: a temporary file, then rename)."""
+        _write_atomic(f, self._serialize(_extra_files))
+
+    def _save_for_lite_interpreter(self, f: Any,
+                                   _extra_files: Optional[Dict[str, Any]] = None) -> None:
+        """Same file as :meth:`save`: the lite runtime reads it."""
+        self.save(f, _extra_files=_extra_files)
+
+    def _serialize(self, extra_files: Optional[Dict[str, Any]] = None) -> bytes:
+        meta = {
+            "ptlite.version": _C.__version__.encode(),
+            "ptlite.in_spec": json.dumps(_spec_to_json(self._in_spec)).encode(),
+            "ptlite.out_spec": json.dumps(_spec_to_json(self._out_spec)).encode(),
+        }
+        files = dict(self._extra_files)
+        files.update(extra_files or {})
+        for name, content in files.items():
+            meta["extra/" + name] = content.encode() if isinstance(content, str) else bytes(content)
+        return _C.graph_save(self._graph, meta)
+
+    def get_extra_files(self) -> Dict[str, bytes]:
+        return dict(self._extra_files)
 
     # -- running --
     def forward(self, *args: Any) -> Any:
@@ -135,7 +166,8 @@ class ScriptModule:
 
     def state_dict(self, *args: Any, **kwargs: Any):
         if self._module is None:
-            return {}
+            vals = self._info["values"]
+            return {n: vals[i][4] for i, n in self._const_names.items() if not _is_anon(n)}
         return self._module.state_dict(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -147,6 +179,11 @@ class ScriptModule:
     # -- inspection --
     def _name_constants(self, info: Dict[str, Any]) -> Dict[int, str]:
         names: Dict[int, str] = {}
+        if self._module is None:
+            for i, (kind, dtype, shape, name, const) in enumerate(info["values"]):
+                if kind == 1:
+                    names[i] = name or f"c{i}"
+            return names
         by_ptr: Dict[Tuple[int, Tuple[int, ...]], str] = {}
         if self._module is not None and hasattr(self._module, "state_dict"):
             for k, v in self._module.state_dict(keep_vars=True).items():
@@ -161,8 +198,8 @@ class ScriptModule:
     def _value_name(self, i: int) -> str:
         kind, dtype, shape, name, const = self._info["values"][i]
         if kind == 1:
-            return "self." + self._const_names[i] if not self._const_names[i].startswith("c") \
-                else self._const_names[i]
+            n = self._const_names[i]
+            return n if _is_anon(n) else "self." + n
         if name and kind == 0:
             return name
         return f"v{i}"
@@ -198,6 +235,92 @@ class ScriptModule:
     def __repr__(self) -> str:
         inner = type(self._module).__name__ if self._module is not None else "function"
         return f"RecursiveScriptModule(original_name={inner})"
+
+
+def _is_anon(name: str) -> bool:
+    return name[:1] == "c" and name[1:].isdigit()
+
+
+def _spec_to_json(spec: Any) -> Any:
+    if spec[0] == "T":
+        return ["T"]
+    if spec[0] in ("tuple", "list"):
+        return [spec[0], [_spec_to_json(s) for s in spec[1]]]
+    for k in spec[1]:
+        if not isinstance(k, str):
+            raise TypeError(f"save: dict outputs need str keys, got {k!r}")
+    return ["dict", list(spec[1]), [_spec_to_json(s) for s in spec[2]]]
+
+
+def _spec_from_json(obj: Any) -> Any:
+    if obj[0] == "T":
+        return ("T",)
+    if obj[0] in ("tuple", "list"):
+        return (obj[0], tuple(_spec_from_json(s) for s in obj[1]))
+    return ("dict", tuple(obj[1]), tuple(_spec_from_json(s) for s in obj[2]))
+
+
+def _write_atomic(f: Any, data: bytes) -> None:
+    if hasattr(f, "write"):
+        f.write(data)
+        return
+    path = os.fspath(f)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".ptl-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read_source(f: Any) -> bytes:
+    if isinstance(f, (bytes, bytearray, memoryview)):
+        return bytes(f)
+    if hasattr(f, "read"):
+        return f.read()
+    with open(os.fspath(f), "rb") as fh:
+        return fh.read()
+
+
+def _from_image(data: bytes, cls: type) -> "ScriptModule":
+    graph, meta = _C.graph_load(data)
+    try:
+        in_spec = _spec_from_json(json.loads(meta["ptlite.in_spec"]))
+        out_spec = _spec_from_json(json.loads(meta["ptlite.out_spec"]))
+    except (KeyError, ValueError, IndexError, TypeError) as e:
+        from ..errors import ModelFormatError
+        raise ModelFormatError(f"the .ptl file lacks valid input/output structure metadata "
+                               f"({e})") from None
+    extra = {k[len("extra/"):]: v for k, v in meta.items() if k.startswith("extra/")}
+    return cls(graph, in_spec, out_spec, None, extra_files=extra)
+
+
+def save(m: ScriptModule, f: Any, _extra_files: Optional[Dict[str, Any]] = None) -> None:
+    """Saves a traced module to a .ptl file (or a writable file object)."""
+    if not isinstance(m, ScriptModule):
+        raise TypeError(f"jit.save expects a ScriptModule (from jit.trace), got "
+                        f"{type(m).__name__}")
+    m.save(f, _extra_files=_extra_files)
+
+
+def load(f: Any, map_location: Any = None,
+         _extra_files: Optional[Dict[str, Any]] = None) -> ScriptModule:
+    """Loads a module saved by :func:`save` (a path, a file object or bytes).
+
+    ``_extra_files``: a dict whose keys name extra files to read; their contents
+    are filled in as bytes, as torch.jit.load does.
+    """
+    m = _from_image(_read_source(f), ScriptModule)
+    if _extra_files is not None:
+        for k in list(_extra_files):
+            _extra_files[k] = m._extra_files.get(k, b"")
+    return m
 
 
 class Graph:

@@ -1,0 +1,1 @@
+"""Command-line tools: ptlite-benchmark and ptlite-inspect."""
