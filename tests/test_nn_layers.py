@@ -456,3 +456,44 @@ def _sorted_sets(msg: str) -> str:
     """The message with the items of any printed set sorted (set order is per process)."""
     return re.sub(r"\{([^{}]*)\}", lambda m: "{" + ", ".join(sorted(m.group(1).split(", ")))
                   + "}", msg)
+
+
+# ---- EmbeddingBag ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw", [dict(mode="sum"), dict(mode="mean"), dict(mode="max"),
+                                dict(mode="mean", padding_idx=1),
+                                dict(mode="sum", include_last_offset=True)],
+                         ids=["sum", "mean", "max", "mean_pad", "last_offset"])
+def test_embedding_bag_matches_torch(kw):
+    t, p = make_pair(lambda L: L.nn.EmbeddingBag(10, 3, **kw))
+    check_structure(t, p)
+    p.load_state_dict(t.state_dict())
+    ids = np.array([1, 2, 4, 5, 4, 3, 2, 9, 1, 1], np.int64)
+    offsets = np.array([0, 2, 2, 6, 8], np.int64)  # includes an empty bag
+    with torch.no_grad():
+        out_t = t(torch.from_numpy(ids), torch.from_numpy(offsets))
+    assert_close(p(ptlite.tensor(ids), ptlite.tensor(offsets)), out_t)
+    ids2 = ids.reshape(2, 5)
+    with torch.no_grad():
+        out_t = t(torch.from_numpy(ids2))
+    assert_close(p(ptlite.tensor(ids2)), out_t)
+
+
+def test_embedding_bag_per_sample_weights_and_errors():
+    t, p = make_pair(lambda L: L.nn.EmbeddingBag(6, 2, mode="sum"))
+    p.load_state_dict(t.state_dict())
+    ids = np.array([0, 5, 3, 3], np.int64)
+    off = np.array([0, 1], np.int64)
+    w = rand_input((4,))
+    with torch.no_grad():
+        out_t = t(torch.from_numpy(ids), torch.from_numpy(off), torch.from_numpy(w))
+    assert_close(p(ptlite.tensor(ids), ptlite.tensor(off), ptlite.tensor(w)), out_t)
+    for call in [lambda L, m: m(L.tensor([1, 2])),
+                 lambda L, m: m(L.tensor([[1, 2]]), L.tensor([0])),
+                 lambda L, m: m(L.tensor([1, 2]), L.tensor([[0]])),
+                 lambda L, m: m(L.tensor([[[1]]]))]:
+        with pytest.raises(ValueError) as et:
+            call(torch, t)
+        with pytest.raises(ValueError) as ep:
+            call(ptlite, p)
+        ours = str(ep.value).replace("ptlite._tensor.Tensor", "ptlite.Tensor")
+        assert ours == torch_repr(str(et.value))
