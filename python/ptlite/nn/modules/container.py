@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple, Unio
 
 from ..._tensor import Tensor
 from ..parameter import Parameter
-from .module import Module, _addindent
+from .module import Module, _addindent, _typename
 
 __all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
@@ -377,11 +377,13 @@ class ModuleDict(Module):
                 self[m[0]] = m[1]
 
 
-def _param_line(k: Any, p: Any) -> str:
+def _param_line(k: Any, p: Any, by_typename: bool = False) -> str:
+    # torch's ParameterList prints the dtype, its ParameterDict the tensor type name.
     if isinstance(p, Tensor):
         size_str = "x".join(str(size) for size in p.size())
         parastr = "{} containing: [{} of size {}]".format(
-            "Parameter" if isinstance(p, Parameter) else "Tensor", p.dtype, size_str)
+            "Parameter" if isinstance(p, Parameter) else "Tensor",
+            _typename(p) if by_typename else p.dtype, size_str)
         return "  (" + str(k) + "): " + parastr
     return "  (" + str(k) + "): Object of type: " + type(p).__name__
 
@@ -561,7 +563,7 @@ class ParameterDict(Module):
                 self[p[0]] = p[1]
 
     def extra_repr(self) -> str:
-        return "\n".join(_param_line(k, p) for k, p in self.items())
+        return "\n".join(_param_line(k, p, True) for k, p in self.items())
 
     def __call__(self, input: Any) -> Any:
         raise RuntimeError("ParameterDict should not be called.")

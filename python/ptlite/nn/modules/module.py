@@ -106,7 +106,9 @@ def _to_tensor_like(value: Any) -> Optional[Tensor]:
             return None
         if arr.dtype == np.float64:
             arr = arr.astype(np.float32)
-        return as_tensor(np.ascontiguousarray(arr))
+        if not arr.flags.c_contiguous:
+            arr = arr.copy()  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+        return as_tensor(arr)
     return None
 
 
@@ -217,7 +219,7 @@ class Module:
             raise KeyError(f"attribute '{name}' already exists")
         elif tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
-                            "(torch Tensor or None required)")
+                            "(ptlite Tensor or None required)")
         else:
             if isinstance(tensor, Buffer):
                 persistent = tensor.persistent
@@ -256,7 +258,7 @@ class Module:
             self._parameters[name] = None
         elif not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{_typename(param)}' object to parameter '{name}' "
-                            "(torch.nn.Parameter or None required)")
+                            "(ptlite.nn.Parameter or None required)")
         else:
             self._parameters[name] = param
 
@@ -382,7 +384,7 @@ class Module:
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign '{_typename(value)}' as parameter '{name}' "
-                                "(torch.nn.Parameter or None expected)")
+                                "(ptlite.nn.Parameter or None expected)")
             self.register_parameter(name, value)
         else:
             modules = self.__dict__.get("_modules")
@@ -395,14 +397,14 @@ class Module:
             elif modules is not None and name in modules:
                 if value is not None:
                     raise TypeError(f"cannot assign '{_typename(value)}' as child module "
-                                    f"'{name}' (torch.nn.Module or None expected)")
+                                    f"'{name}' (ptlite.nn.Module or None expected)")
                 modules[name] = value
             else:
                 buffers = self.__dict__.get("_buffers")
                 if isinstance(value, Buffer) or (buffers is not None and name in buffers):
                     if value is not None and not isinstance(value, Tensor):
                         raise TypeError(f"cannot assign '{_typename(value)}' as buffer "
-                                        f"'{name}' (torch.nn.Buffer, torch.Tensor or None "
+                                        f"'{name}' (ptlite.nn.Buffer, ptlite.Tensor or None "
                                         "expected)")
                     if isinstance(value, Buffer):
                         persistent = value.persistent
@@ -946,7 +948,7 @@ class Module:
                 input_param = _to_tensor_like(raw)
                 if input_param is None:
                     error_msgs.append(f'While copying the parameter named "{key}", expected '
-                                      "torch.Tensor or Tensor-like object from checkpoint but "
+                                      "ptlite.Tensor or Tensor-like object from checkpoint but "
                                       f"received {type(raw)}")
                     continue
                 # Backward compatibility: loading 1-dim tensor from 0.3.* to version 0.4+

@@ -287,18 +287,23 @@ class RNNBase(Module):
         c_out = ptlite.stack(c_n, 0) if cx is not None else None
         return layer_input, h_out, c_out
 
-    def _prepare(self, input: Tensor) -> Tuple[Tensor, bool]:
-        """(time-major 3-d input, is_batched)."""
+    def _is_batched(self, input: Tensor) -> bool:
         if input.dim() not in (2, 3):
             raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got "
                              f"{input.dim()}D instead")
-        is_batched = input.dim() == 3
-        batch_dim = 0 if self.batch_first else 1
-        if not is_batched:
-            input = input.unsqueeze(batch_dim)
-        if self.batch_first:
-            input = input.transpose(0, 1)
-        return input, is_batched
+        return input.dim() == 3
+
+    def _batched(self, input: Tensor, is_batched: bool) -> Tensor:
+        """The input with a batch dimension, in the caller's layout."""
+        if is_batched:
+            return input
+        return input.unsqueeze(0 if self.batch_first else 1)
+
+    def _time_major(self, batched: Tensor) -> Tensor:
+        return batched.transpose(0, 1) if self.batch_first else batched
+
+    def _batch_size(self, batched: Tensor) -> int:
+        return batched.size(0) if self.batch_first else batched.size(1)
 
     def _finish_output(self, output: Tensor, is_batched: bool) -> Tensor:
         if self.batch_first:
@@ -352,7 +357,7 @@ class RNN(RNNBase):
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None):
         num_directions = 2 if self.bidirectional else 1
-        x, is_batched = self._prepare(input)
+        is_batched = self._is_batched(input)
         if hx is not None:
             if not is_batched:
                 if hx.dim() != 2:
@@ -362,12 +367,12 @@ class RNN(RNNBase):
             elif hx.dim() != 3:
                 raise RuntimeError("For batched 3-D input, hx should also be 3-D but got "
                                    f"{hx.dim()}-D tensor")
-        else:
-            hx = zeros(self.num_layers * num_directions, x.size(1), self.hidden_size,
-                       dtype=input.dtype)
-        batched_input = x.transpose(0, 1) if self.batch_first else x
-        self.check_forward_args(batched_input, hx)
-        output, h_n, _ = self._run(x, hx, None)
+        batched = self._batched(input, is_batched)
+        if hx is None:
+            hx = zeros(self.num_layers * num_directions, self._batch_size(batched),
+                       self.hidden_size, dtype=input.dtype)
+        self.check_forward_args(batched, hx)
+        output, h_n, _ = self._run(self._time_major(batched), hx, None)
         output = self._finish_output(output, is_batched)
         if not is_batched:
             h_n = h_n.squeeze(1)
@@ -427,11 +432,12 @@ class LSTM(RNNBase):
     def forward(self, input: Tensor, hx: Optional[Tuple[Tensor, Tensor]] = None):
         num_directions = 2 if self.bidirectional else 1
         real_hidden_size = self.proj_size if self.proj_size > 0 else self.hidden_size
-        x, is_batched = self._prepare(input)
+        is_batched = self._is_batched(input)
         if hx is None:
-            h_zeros = zeros(self.num_layers * num_directions, x.size(1), real_hidden_size,
+            batch = input.size(0 if self.batch_first else 1) if is_batched else 1
+            h_zeros = zeros(self.num_layers * num_directions, batch, real_hidden_size,
                             dtype=input.dtype)
-            c_zeros = zeros(self.num_layers * num_directions, x.size(1), self.hidden_size,
+            c_zeros = zeros(self.num_layers * num_directions, batch, self.hidden_size,
                             dtype=input.dtype)
             hx = (h_zeros, c_zeros)
         else:
@@ -446,9 +452,9 @@ class LSTM(RNNBase):
                            f"({hx[0].dim()}-D, {hx[1].dim()}-D) tensors")
                     raise RuntimeError(msg)
                 hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1))
-        batched_input = x.transpose(0, 1) if self.batch_first else x
-        self.check_forward_args(batched_input, hx)
-        output, h_n, c_n = self._run(x, hx[0], hx[1])
+        batched = self._batched(input, is_batched)
+        self.check_forward_args(batched, hx)
+        output, h_n, c_n = self._run(self._time_major(batched), hx[0], hx[1])
         output = self._finish_output(output, is_batched)
         if not is_batched:
             h_n = h_n.squeeze(1)
@@ -492,7 +498,7 @@ class GRU(RNNBase):
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None):
         num_directions = 2 if self.bidirectional else 1
-        x, is_batched = self._prepare(input)
+        is_batched = self._is_batched(input)
         if hx is not None:
             if not is_batched:
                 if hx.dim() != 2:
@@ -502,12 +508,12 @@ class GRU(RNNBase):
             elif hx.dim() != 3:
                 raise RuntimeError("For batched 3-D input, hx should also be 3-D but got "
                                    f"{hx.dim()}-D tensor")
-        else:
-            hx = zeros(self.num_layers * num_directions, x.size(1), self.hidden_size,
-                       dtype=input.dtype)
-        batched_input = x.transpose(0, 1) if self.batch_first else x
-        self.check_forward_args(batched_input, hx)
-        output, h_n, _ = self._run(x, hx, None)
+        batched = self._batched(input, is_batched)
+        if hx is None:
+            hx = zeros(self.num_layers * num_directions, self._batch_size(batched),
+                       self.hidden_size, dtype=input.dtype)
+        self.check_forward_args(batched, hx)
+        output, h_n, _ = self._run(self._time_major(batched), hx, None)
         output = self._finish_output(output, is_batched)
         if not is_batched:
             h_n = h_n.squeeze(1)
