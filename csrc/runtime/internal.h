@@ -17,8 +17,9 @@ typedef struct ptl_storage {
   atomic_int refcount;
   void *data;
   size_t nbytes;
-  void (*release)(void *ctx); /* borrowed memory: called instead of free */
+  void (*release)(void *ctx); /* borrowed memory: called (if set) instead of free */
   void *release_ctx;
+  bool borrowed; /* data belongs to someone else: never freed here */
   atomic_uint_fast64_t version; /* bumped by every write through an op */
 } ptl_storage;
 

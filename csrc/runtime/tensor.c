@@ -67,10 +67,12 @@ static ptl_status storage_new(size_t nbytes, ptl_storage **out) {
 static void storage_release(ptl_storage *s) {
   if (!s || atomic_fetch_sub(&s->refcount, 1) != 1)
     return;
-  if (s->release)
-    s->release(s->release_ctx);
-  else
+  if (s->borrowed) {
+    if (s->release)
+      s->release(s->release_ctx);
+  } else {
     free(s->data);
+  }
   free(s);
 }
 
@@ -163,6 +165,7 @@ ptl_status ptl_tensor_create_borrowed(ptl_dtype dtype, int ndim, const int64_t *
   s->nbytes = span_bytes(t);
   s->release = release;
   s->release_ctx = ctx;
+  s->borrowed = true;
   t->storage = s;
   *out = t;
   return PTL_OK;

@@ -32,4 +32,11 @@ void test_core(void) {
   T_CHECK(ptl_get_num_threads() == 2);
   T_CHECK(ptl_physical_core_count() >= 1);
   ptl_tensor_release(a);
+
+  /* borrowed memory without a release callback is never freed by the engine */
+  static float stack_data[6] = {1, 2, 3, 4, 5, 6};
+  ptl_tensor *bt = NULL;
+  T_OK(ptl_tensor_create_borrowed(PTL_FLOAT32, 2, shape, NULL, stack_data, NULL, NULL, &bt));
+  T_CHECK(ptl_tensor_data(bt) == stack_data);
+  ptl_tensor_release(bt);
 }
