@@ -81,7 +81,8 @@ class Conv2dNormActivation(nn.Sequential):
     """Configurable block used for Convolution2d-Normalization-Activation blocks.
 
     Mirrors ``torchvision.ops.misc.Conv2dNormActivation``: a Sequential of (0) conv, (1) norm
-    layer, (2) activation, so the state_dict keys are ``<name>.0.weight``, ``<name>.1.running_mean``.
+    layer, (2) activation, so the state_dict keys are ``<name>.0.weight``,
+    ``<name>.1.running_mean``.
 
     Args:
         in_channels (int): Number of channels in the input image

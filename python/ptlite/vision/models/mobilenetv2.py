@@ -164,6 +164,8 @@ class MobileNetV2(nn.Module):
         )
 
         # weight initialization
+        # torchvision also matches nn.GroupNorm here; ptlite.nn has none yet, so the getattr
+        # falls back to BatchNorm2d (a no-op duplicate) until it exists.
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out")

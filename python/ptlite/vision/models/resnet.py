@@ -213,6 +213,8 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
 
+        # torchvision also matches nn.GroupNorm here; ptlite.nn has none yet, so the getattr
+        # falls back to BatchNorm2d (a no-op duplicate) until it exists.
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
