@@ -546,7 +546,64 @@ ptl_status ptl_softmax_ref(const ptl_call *call) {
   return PTL_OK;
 }
 
-/* XNNPACK softmax over the last dim of contiguous rows. */
+/* Contiguous float32 softmax along a non-last dim: the slices of one outer
+ * index are handled side by side in blocks of SM_BLOCK inner positions, so the
+ * loads are contiguous, and outer indices are split over the threadpool. Each
+ * output element goes through the same float operations in the same order as
+ * sm_slice, so the result equals REF bit for bit. */
+#define SM_BLOCK 64
+typedef struct {
+  const float *x;
+  float *y;
+  int64_t len, inner;
+} sm_job;
+
+static void sm_outer(void *vj, size_t o) {
+  const sm_job *j = vj;
+  const int64_t len = j->len, inner = j->inner;
+  const float *x = j->x + (int64_t)o * len * inner;
+  float *y = j->y + (int64_t)o * len * inner;
+  float mx[SM_BLOCK], sum[SM_BLOCK];
+  for (int64_t i0 = 0; i0 < inner; i0 += SM_BLOCK) {
+    int64_t b = inner - i0 < SM_BLOCK ? inner - i0 : SM_BLOCK;
+    for (int64_t i = 0; i < b; i++) {
+      mx[i] = -INFINITY;
+      sum[i] = 0;
+    }
+    for (int64_t k = 0; k < len; k++)
+      for (int64_t i = 0; i < b; i++) {
+        float v = x[k * inner + i0 + i];
+        mx[i] = v > mx[i] ? v : mx[i];
+      }
+    for (int64_t i = 0; i < b; i++)
+      if (mx[i] == -INFINITY)
+        mx[i] = 0;
+    for (int64_t k = 0; k < len; k++)
+      for (int64_t i = 0; i < b; i++) {
+        float e = expf(x[k * inner + i0 + i] - mx[i]);
+        y[k * inner + i0 + i] = e;
+        sum[i] += e;
+      }
+    for (int64_t i = 0; i < b; i++)
+      sum[i] = 1.0f / sum[i];
+    for (int64_t k = 0; k < len; k++)
+      for (int64_t i = 0; i < b; i++)
+        y[k * inner + i0 + i] *= sum[i];
+  }
+}
+
+static ptl_status softmax_inner(const ptl_tensor *x, ptl_tensor *y, int dim) {
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < dim; i++)
+    outer *= x->shape[i];
+  for (int i = dim + 1; i < x->ndim; i++)
+    inner *= x->shape[i];
+  sm_job j = {ptl_tensor_data(x), ptl_tensor_data(y), x->shape[dim], inner};
+  ptl_parallel_for(sm_outer, &j, (size_t)outer);
+  return PTL_OK;
+}
+
+/* XNNPACK softmax over the last dim of contiguous rows; own loops for other dims. */
 ptl_status ptl_softmax_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0], *y = call->out[0];
   if (x->dtype != PTL_FLOAT32 || y->dtype != PTL_FLOAT32 || x->ndim < 1 ||
@@ -556,7 +613,11 @@ ptl_status ptl_softmax_fast(const ptl_call *call) {
   PTL_CHECK(
       ptl_wrap_dim("softmax", call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1, x->ndim, &dim));
   int64_t n = ptl_tensor_numel(x);
-  if (dim != x->ndim - 1 || n == 0 || ptl_xnn_init() != PTL_OK)
+  if (n == 0)
+    return PTL_OK;
+  if (dim != x->ndim - 1)
+    return softmax_inner(x, call->out[0], dim);
+  if (ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
   /* XNNPACK's softmax differs from torch on rows holding inf or NaN */
   const float *px = ptl_tensor_data(x);
