@@ -277,7 +277,7 @@ FAST = {
     "hardtanh": (lambda x: F.hardtanh(x, -0.5, 2.0), 0.0),
     "leaky_relu": (lambda x: F.leaky_relu(x, 0.05), 0.0),
     "sigmoid": (lambda x: F.sigmoid(x), 1e-6), "elu": (lambda x: F.elu(x, 0.7), 1e-6),
-    "hardswish": (lambda x: F.hardswish(x), 1e-6),
+    "hardswish": (lambda x: F.hardswish(x), 0.0),
     "softmax": (lambda x: F.softmax(x, -1), 1e-6),
 }
 

@@ -3,10 +3,15 @@
  * REF is the definition (tanh via tanhf, gelu via erff, ...), computed in
  * float32 for float16 storage, walking any strides. FAST uses XNNPACK on dense
  * float32 tensors (output takes the input's layout, so NCHW, channels-last and
- * any other dense order are one flat array) and falls back otherwise. relu and
- * hardtanh use an own vectorized loop: XNNPACK's clamp drops NaN. Operators
- * without weights are cached in global slots keyed by their parameters;
- * prelu's operator, which packs the slopes, is cached on the weight tensor. */
+ * any other dense order are one flat array) and falls back otherwise.
+ *   exact vs REF: relu, hardtanh, hardswish (own vectorized threaded loops:
+ *     XNNPACK's clamp drops NaN, its hardswish rounds differently), leaky_relu
+ *     and prelu (XNNPACK), softmax along a non-last dim (own blocked loops);
+ *   within ~1e-6: sigmoid, elu (alpha only), softmax along the last dim
+ *     (XNNPACK; rows with inf/NaN go to REF, where XNNPACK differs from torch).
+ * Operators without weights are cached in global slots keyed by their
+ * parameters; prelu's operator, which packs the slopes, is cached on the weight
+ * tensor (key: weight version, data pointer, channels). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,7 +222,7 @@ typedef struct {
   size_t channels;
 } xnn_slot;
 
-enum { XA_SIGMOID, XA_LEAKY, XA_ELU, XA_HARDSWISH, XA_SOFTMAX, XA_COUNT };
+enum { XA_SIGMOID, XA_LEAKY, XA_ELU, XA_SOFTMAX, XA_COUNT };
 static _Atomic(xnn_slot *) g_slots[XA_COUNT];
 
 /* Takes the cached operator of `kind` if its parameters match (else NULL);
@@ -258,6 +263,7 @@ typedef struct {
   float *y;
   int64_t n;
   float lo, hi;
+  bool hardswish;
 } clamp_job;
 
 static void clamp_chunk(void *vj, size_t i) {
@@ -266,6 +272,17 @@ static void clamp_chunk(void *vj, size_t i) {
   const float *restrict x = j->x + s;
   float *restrict y = j->y + s;
   const float lo = j->lo, hi = j->hi;
+  if (j->hardswish) {
+    /* act_f's x * hardtanh(x + 3, 0, 6) / 6, same operations in the same order */
+    for (int64_t k = 0; k < len; k++) {
+      float v = x[k], t = v + 3.0f;
+      float r = t < 0.0f ? 0.0f : t;
+      r = r > 6.0f ? 6.0f : r;
+      r = t != t ? t : r;
+      y[k] = v * r / 6.0f;
+    }
+    return;
+  }
   for (int64_t k = 0; k < len; k++) {
     float v = x[k];
     float r = v < lo ? lo : v;
@@ -295,7 +312,7 @@ ptl_status ptl_activation_fast(const ptl_call *call) {
     } else if (!(c.p[0] <= c.p[1])) {
       return PTL_ERR_UNSUPPORTED;
     }
-    clamp_job j = {ptl_tensor_data(x), ptl_tensor_data(y), n, c.p[0], c.p[1]};
+    clamp_job j = {ptl_tensor_data(x), ptl_tensor_data(y), n, c.p[0], c.p[1], false};
     ptl_parallel_for(clamp_chunk, &j, (size_t)((n + CHUNK - 1) / CHUNK));
     return PTL_OK;
   }
@@ -312,7 +329,12 @@ ptl_status ptl_activation_fast(const ptl_call *call) {
     kind = XA_ELU;
     p[0] = c.p[0];
     break;
-  case PTL_OP_HARDSWISH: kind = XA_HARDSWISH; break;
+  case PTL_OP_HARDSWISH: {
+    /* XNNPACK's hardswish rounds differently (up to 0.7% relative near x = -3) */
+    clamp_job j = {ptl_tensor_data(x), ptl_tensor_data(y), n, 0, 0, true};
+    ptl_parallel_for(clamp_chunk, &j, (size_t)((n + CHUNK - 1) / CHUNK));
+    return PTL_OK;
+  }
   default: return PTL_ERR_UNSUPPORTED;
   }
   if (ptl_xnn_init() != PTL_OK)
@@ -329,8 +351,7 @@ ptl_status ptl_activation_fast(const ptl_call *call) {
     switch (kind) {
     case XA_SIGMOID: st = xnn_create_sigmoid_nc_f32(1, 1, 1, 0, &s->op); break;
     case XA_LEAKY: st = xnn_create_leaky_relu_nc_f32(1, 1, 1, p[0], 0, &s->op); break;
-    case XA_ELU: st = xnn_create_elu_nc_f32(1, 1, 1, p[0], 0, &s->op); break;
-    default: st = xnn_create_hardswish_nc_f32(1, 1, 1, 0, &s->op); break;
+    default: st = xnn_create_elu_nc_f32(1, 1, 1, p[0], 0, &s->op); break;
     }
     if (st != xnn_status_success) {
       free(s);
@@ -345,8 +366,7 @@ ptl_status ptl_activation_fast(const ptl_call *call) {
   switch (kind) {
   case XA_SIGMOID: st = xnn_setup_sigmoid_nc_f32(s->op, bn, px, py, tp); break;
   case XA_LEAKY: st = xnn_setup_leaky_relu_nc_f32(s->op, bn, px, py, tp); break;
-  case XA_ELU: st = xnn_setup_elu_nc_f32(s->op, bn, px, py, tp); break;
-  default: st = xnn_setup_hardswish_nc_f32(s->op, bn, px, py, tp); break;
+  default: st = xnn_setup_elu_nc_f32(s->op, bn, px, py, tp); break;
   }
   if (st == xnn_status_success)
     st = xnn_run_operator(s->op, tp);
