@@ -404,7 +404,7 @@ def test_chunk(n, chunks, dim):
         o.chunk(0)
 
 
-@pytest.mark.parametrize("arg", [3, [1, 4], [2, 2, 5]])
+@pytest.mark.parametrize("arg", [3, 5, [1, 4], [2, 2, 5], [4, 1], [-2, 9], []])
 def test_tensor_split(arg):
     t, o = pair((7, 2))
     ours, theirs = ptlite.tensor_split(o, arg), torch.tensor_split(t, arg)

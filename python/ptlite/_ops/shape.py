@@ -397,10 +397,11 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0):
         bounds = bounds[:-1]
     else:
         bounds = [_index(i) for i in indices_or_sections]
+    # as ATen: consecutive slices [prev, b), each clamped like Python slicing
     out, prev = [], 0
     for b in list(bounds) + [size]:
         out.append(call(_SLICE, (input,), (d, prev, b, 1)))
-        prev = builtins.max(prev, builtins.min(b, size)) if b >= 0 else prev
+        prev = b
     return tuple(out)
 
 
