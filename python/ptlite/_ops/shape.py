@@ -616,6 +616,7 @@ def _masked_fill(x: Tensor, mask: Tensor, value, out) -> Tensor:
             shape = tuple(broadcast_shapes(x._shape, mask._shape))
             out = call(_COPY, (call(_EXPAND, (x,), shape),), (-1, 0))
         np.copyto(np.asarray(out), np.asarray(v), where=np.asarray(mask))
+        _bump_version(out)
         return out
 
 
@@ -706,9 +707,9 @@ def _parse_index(self: Tensor, idx):
         if ix is None or ix is Ellipsis or ix is True or ix is False:
             continue
         if isinstance(ix, Tensor) and ix.dtype in (dt.bool, dt.uint8):
-            consumed += builtins.max(ix._ndim, 0)
-        elif isinstance(ix, Tensor) and ix._ndim == 0 and not ix.dtype.is_floating_point:
-            consumed += 1
+            consumed += ix._ndim  # a mask consumes one dim per mask dim
+        elif isinstance(ix, list) and np.asarray(ix).dtype == np.bool_:
+            consumed += np.asarray(ix).ndim
         else:
             consumed += 1
     if consumed > self._ndim:
@@ -908,6 +909,15 @@ def _setitem(self: Tensor, idx, value) -> None:
     if isinstance(value, Tensor):
         value = np.asarray(value)
     target[tuple(key)] = np.asarray(value).astype(target.dtype, copy=False)
+    _bump_version(view)
+
+
+def _bump_version(t: Tensor) -> None:
+    """Marks t's storage as written (packed-weight caches key on the version) after a
+    NumPy write: an op writing an empty view bumps it without touching data."""
+    empty = call(_SLICE, (t,), (0, 0, 0, 1)) if t._ndim else call(_RESHAPE, (t,), (1,))
+    empty = call(_SLICE, (empty,), (0, 0, 0, 1))
+    call(_FILL, (), (empty._dtype, empty._ndim) + empty._shape, (0.0,), empty)
 
 
 # ---- registration ------------------------------------------------------------------
