@@ -567,10 +567,18 @@ def test_pad_dtypes_and_value(dtype):
     check_view(PF.pad(o, (1, 2, 1, 0), value=value), TF.pad(t, (1, 2, 1, 0), value=value))
 
 
-def test_pad_channels_last_input():
-    t, o = pair((1, 3, 4, 5), make=lambda a, M: a.contiguous(memory_format=M.channels_last))
-    got, want = PF.pad(o, (1, 1, 2, 0), mode="reflect"), TF.pad(t, (1, 1, 2, 0), mode="reflect")
-    assert_close(got, want, rtol=0, atol=0)
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_channels_last_input_keeps_layout_like_torch(mode):
+    t, o = pair((2, 3, 4, 5), make=lambda a, M: a.contiguous(memory_format=M.channels_last))
+    got, want = PF.pad(o, (1, 1, 2, 0), mode=mode), TF.pad(t, (1, 1, 2, 0), mode=mode)
+    check_view(got, want)
+
+
+def test_flip_roll_keep_channels_last_like_torch():
+    t, o = pair((2, 3, 4, 5), make=lambda a, M: a.contiguous(memory_format=M.channels_last))
+    check_view(o.flip((1, 3)), t.flip((1, 3)))
+    check_view(o.roll(1, 1), t.roll(1, 1))
+    check_view(o.roll((2, -1), (2, 3)), t.roll((2, -1), (2, 3)))
 
 
 @pytest.mark.parametrize("pads,mode,exc,pattern", [

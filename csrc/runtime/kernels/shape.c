@@ -623,6 +623,10 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
   if (ptl_dtype_is_quantized(x->dtype))
     return ptl_error(PTL_ERR_UNSUPPORTED, "pad: quantized tensors are not supported");
   desc_from_dims(out, x->dtype, x->ndim, x->shape);
+  /* torch keeps channels_last through constant/reflect/replicate padding (conv nets pad
+   * between convolutions); circular padding returns a contiguous tensor */
+  bool channels_last =
+      mode != PAD_CIRCULAR && ptl_tensor_is_channels_last(x) && !ptl_tensor_is_contiguous(x);
   for (int k = 0; k < np / 2; k++) {
     int d = x->ndim - 1 - k;
     int64_t lo = a->ints[2 + 2 * k], hi = a->ints[3 + 2 * k], size = x->shape[d];
@@ -655,6 +659,10 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
                        "pad: cannot pad an empty dimension %d of input %s in "
                        "non-constant mode",
                        d, ptl_shape_str(x, b, sizeof b));
+  }
+  if (channels_last) {
+    out->has_strides = true;
+    ptl_channels_last_strides(out->shape, out->strides);
   }
   return PTL_OK;
 }

@@ -496,20 +496,35 @@ def tile(input: Tensor, dims) -> Tensor:
     return _repeat(input, reps)
 
 
+def _memory_order(x: Tensor):
+    """(x permuted so that it is contiguous, the permutation) for a dense non-contiguous
+    x such as a channels-last tensor; (x, None) otherwise. Ops that torch runs through
+    TensorIterator keep such layouts; running them on the permuted view does the same."""
+    if x._is_contiguous:
+        return x, None
+    n = x._ndim
+    strides = x._strides
+    order = sorted(range(n), key=lambda d: -strides[d])
+    xp = call(_PERMUTE, (x,), order)
+    if not xp._is_contiguous:
+        return x, None
+    return xp, order
+
+
+def _restore_order(out: Tensor, order) -> Tensor:
+    if order is None:
+        return out
+    return call(_PERMUTE, (out,), [order.index(d) for d in range(len(order))])
+
+
 def flip(input: Tensor, dims) -> Tensor:
     """A copy with the order of elements reversed along ``dims`` (keeps a dense layout)."""
     dims = [dims] if _is_int(dims) else list(dims)
     n = input._ndim
     wanted = {_wrap(d, n) for d in dims}
-    x, order = input, None
-    if not input._is_contiguous:
-        # torch's result follows the input's memory order: flip in that order, permute back
-        order = sorted(range(n), key=lambda d: -input._strides[d])
-        x = call(_PERMUTE, (input,), order)
-        if x._is_contiguous:
-            wanted = {order.index(d) for d in wanted}
-        else:
-            x, order = input, None
+    x, order = _memory_order(input)
+    if order is not None:
+        wanted = {order.index(d) for d in wanted}
     out = x
     for d in wanted:
         size = x._shape[d]
@@ -517,14 +532,11 @@ def flip(input: Tensor, dims) -> Tensor:
         out = call(_INDEX_SELECT, (out, idx), (d,))
     if out is x:
         out = call(_COPY, (x,), (-1, 1))
-    if order is not None:
-        inverse = [order.index(d) for d in range(n)]
-        out = call(_PERMUTE, (out,), inverse)
-    return out
+    return _restore_order(out, order)
 
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
-    """Rolls elements along ``dims`` (flattened when dims is None)."""
+    """Rolls elements along ``dims`` (flattened when dims is None); keeps a dense layout."""
     if dims is None:
         flat = call(_RESHAPE, (input,), (-1,))
         return call(_RESHAPE, (roll(flat, shifts, 0),), input._shape)
@@ -533,17 +545,22 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
                            f"{len(dims)}")
-    out = input
+    x, order = _memory_order(input)
+    out = x
     for s, d in zip(shifts, dims):
         d = _wrap(d, input._ndim)
-        n = input._shape[d]
+        if order is not None:
+            d = order.index(d)
+        n = x._shape[d]
         if n == 0:
             continue
         s = _index(s) % n
         if s:
             out = call(_CAT, (call(_SLICE, (out,), (d, n - s, n, 1)),
                               call(_SLICE, (out,), (d, 0, n - s, 1))), (d,))
-    return out if out is not input else input.clone()
+    if out is x:
+        out = call(_COPY, (x,), (-1, 1))
+    return _restore_order(out, order)
 
 
 def _index_tensor(index) -> Tensor:
