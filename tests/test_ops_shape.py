@@ -719,7 +719,8 @@ def test_repeat_tile(shape, reps):
 
 
 def test_repeat_error():
-    with pytest.raises(RuntimeError, match="Number of dimensions of repeat dims can not be smaller"):
+    with pytest.raises(RuntimeError,
+                       match="Number of dimensions of repeat dims can not be smaller"):
         ptlite.zeros(2, 3).repeat(2)
 
 

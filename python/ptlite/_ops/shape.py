@@ -563,12 +563,6 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     return _restore_order(out, order)
 
 
-def _index_tensor(index) -> Tensor:
-    if isinstance(index, Tensor):
-        return index
-    return _new_tensor(index, dtype=dt.int64)
-
-
 def index_select(input: Tensor, dim: int, index: Tensor, *, out=None) -> Tensor:
     """Copies the slices of ``input`` at ``index`` (int64/int32, 1-d) along ``dim``."""
     return call(_INDEX_SELECT, (input, index), (_index(dim),), None, out)
