@@ -794,6 +794,11 @@ ptl_status ptl_index_select_infer(const ptl_call *call, ptl_tensor_desc *out) {
                      "index_select(): Index to scalar can have only 1 value, got "
                      "%lld value(s)",
                      (long long)n);
+  if (size == 0 && n > 0)
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                     "index_select(): self indexing axis dim should be positive (dimension %d "
+                     "of %s is empty)",
+                     dim, ptl_shape_str(x, b, sizeof b));
   for (int64_t k = 0; k < n; k++) {
     int64_t i = index_at(idx, k);
     if (i < 0 || i >= size)

@@ -536,7 +536,7 @@ def flip(input: Tensor, dims) -> Tensor:
 
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
-    """Rolls elements along ``dims`` (flattened when dims is None); keeps a dense layout."""
+    """Rolls elements along ``dims`` (flattened when dims is None)."""
     if dims is None:
         flat = call(_RESHAPE, (input,), (-1,))
         return call(_RESHAPE, (roll(flat, shifts, 0),), input._shape)
@@ -545,7 +545,8 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
                            f"{len(dims)}")
-    x, order = _memory_order(input)
+    # torch's roll keeps channels_last (its suggested memory format), else is contiguous
+    x, order = _memory_order(input) if input._is_channels_last else (input, None)
     out = x
     for s, d in zip(shifts, dims):
         d = _wrap(d, input._ndim)
@@ -559,7 +560,7 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
             out = call(_CAT, (call(_SLICE, (out,), (d, n - s, n, 1)),
                               call(_SLICE, (out,), (d, 0, n - s, 1))), (d,))
     if out is x:
-        out = call(_COPY, (x,), (-1, 1))
+        out = call(_COPY, (x,), (-1, 0))
     return _restore_order(out, order)
 
 
