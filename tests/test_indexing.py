@@ -254,3 +254,13 @@ def test_nested_bool_list_is_a_mask():
     m = [[True, False, True, True], [False, True, False, False], [True] * 4]
     assert_close(o[m, ..., 1], t[torch.tensor(m), ..., 1], rtol=0, atol=0)
     assert_close(o[m], t[torch.tensor(m)], rtol=0, atol=0)
+
+
+def test_numpy_array_indices():
+    t, o = pair((3, 4))
+    for ix in (np.array([2, 0]), np.array([[True, False, True, True]] * 3), np.int64(1),
+               (slice(None), np.array([3, 1]))):
+        ti = tuple(torch.from_numpy(i) if isinstance(i, np.ndarray) else i for i in ix) \
+            if isinstance(ix, tuple) else (torch.from_numpy(ix) if isinstance(ix, np.ndarray)
+                                           else ix)
+        assert_close(o[ix], t[ti], rtol=0, atol=0)

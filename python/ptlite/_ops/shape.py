@@ -720,7 +720,7 @@ def _parse_index(self: Tensor, idx):
             continue
         if isinstance(ix, Tensor) and ix.dtype in (dt.bool, dt.uint8):
             consumed += ix._ndim  # a mask consumes one dim per mask dim
-        elif isinstance(ix, list) and np.asarray(ix).dtype == np.bool_:
+        elif isinstance(ix, (list, np.ndarray)) and np.asarray(ix).dtype == np.bool_:
             consumed += np.asarray(ix).ndim
         else:
             consumed += 1
@@ -768,7 +768,7 @@ def _parse_index(self: Tensor, idx):
             i = _check_int_index(_index(ix), out._shape[d], src_dim)
             out = call(_SELECT, (out,), (d, i))
             src_dim += 1
-        elif isinstance(ix, (Tensor, list, tuple)):
+        elif isinstance(ix, (Tensor, list, tuple, np.ndarray)):
             a = _adv_array(ix)
             if a.dtype == np.bool_:
                 k = a.ndim
