@@ -119,8 +119,9 @@ ptl_status ptl_fill_infer(const ptl_call *call, ptl_tensor_desc *out) {
     out->shape[i] = a->ints[2 + i];
     if (out->shape[i] < 0) {
       char b[PTL_SHAPE_BUF];
-      return ptl_error(PTL_ERR_VALUE, "%s: negative dimension in size %s", op,
-                       ptl_dims_str(out->ndim, out->shape, b, sizeof b));
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                       "%s: Trying to create tensor with negative dimension %lld: %s", op,
+                       (long long)out->shape[i], ptl_dims_str(out->ndim, out->shape, b, sizeof b));
     }
   }
   /* a caller-provided output (fill_) keeps its own layout */
