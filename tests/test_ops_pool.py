@@ -115,15 +115,24 @@ def test_pool_unbatched_and_empty_batch(backend):
     assert F.avg_pool2d(e, 2).shape == (0, 3, 3, 3)
 
 
-def test_max_pool_nan_and_inf(backend):
-    a = np.random.randn(1, 2, 6, 6).astype(np.float32)
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_pools_propagate_nan_and_inf(backend, layout):
+    """NaN wins a max and poisons an average, as in torch (XNNPACK alone would drop it)."""
+    a = np.random.randn(2, 4, 6, 6).astype(np.float32)
     a[0, 0, 1, 1] = np.nan
+    a[1, 3, 5, 5] = np.nan
     a[0, 1, :3, :3] = -np.inf
-    x = ptlite.tensor(a)
-    np.testing.assert_array_equal(F.max_pool2d(x, 3).numpy(),
-                                  TF.max_pool2d(torch.tensor(a), 3).numpy())
-    np.testing.assert_array_equal(F.adaptive_max_pool2d(x, 2).numpy(),
-                                  TF.adaptive_max_pool2d(torch.tensor(a), 2).numpy())
+    a[1, 2, 0, 4] = np.inf
+    x, xt = make(a, layout)
+    for fo, ft in [(lambda t: F.max_pool2d(t, 3), lambda t: TF.max_pool2d(t, 3)),
+                   (lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: TF.max_pool2d(t, 3, 2, 1)),
+                   (lambda t: F.adaptive_max_pool2d(t, 2), lambda t: TF.adaptive_max_pool2d(t, 2)),
+                   (lambda t: F.avg_pool2d(t, 2), lambda t: TF.avg_pool2d(t, 2)),
+                   (lambda t: F.adaptive_avg_pool2d(t, 1), lambda t: TF.adaptive_avg_pool2d(t, 1)),
+                   (lambda t: F.adaptive_avg_pool2d(t, 3), lambda t: TF.adaptive_avg_pool2d(t, 3))]:
+        got, want = fo(x).numpy(), ft(xt).numpy()
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)

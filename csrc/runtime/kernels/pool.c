@@ -203,6 +203,27 @@ static bool nhwc_ok(const ptl_tensor *x, const ptl_tensor *y) {
          ptl_tensor_numel(x) > 0 && ptl_tensor_numel(y) > 0;
 }
 
+/* XNNPACK's max pooling drops NaN (its max instructions return the other
+ * operand) and its output clamp turns a NaN average into -inf, where torch
+ * propagates NaN. NaN inputs are rare, so the fast paths check: max pooling
+ * scans its input (one vectorized pass over the dense NHWC block), averages
+ * scan their much smaller output and hand non-finite results to the
+ * reference, which recomputes every element. */
+static bool any_nan(const float *x, int64_t n) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    bad |= x[i] != x[i];
+  return bad != 0;
+}
+
+static bool any_nonfinite_nhwc(const geom *g) {
+  int64_t n = g->n * g->oh * g->ow * g->c;
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    bad |= !(fabsf(g->y[i]) < INFINITY); /* NaN or inf */
+  return bad != 0;
+}
+
 /* ---- max_pool2d ----------------------------------------------------------- */
 
 typedef struct {
@@ -366,7 +387,7 @@ ptl_status ptl_max_pool2d_fast(const ptl_call *call) {
   if (p.kh * p.kw == 1 || p.kh > UINT32_MAX || p.kw > UINT32_MAX || p.sh > UINT32_MAX ||
       p.sw > UINT32_MAX)
     return PTL_ERR_UNSUPPORTED; /* XNNPACK rejects 1x1 pooling */
-  if (ptl_xnn_init() != PTL_OK)
+  if (any_nan(g.x, g.n * g.ih * g.iw * g.c) || ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
   uint64_t key[XKEY_WORDS] = {XK_MAXPOOL, (uint64_t)p.ph, (uint64_t)(p.pw + er),
                               (uint64_t)(p.ph + eb), (uint64_t)p.pw, (uint64_t)p.kh,
@@ -502,6 +523,8 @@ ptl_status ptl_avg_pool2d_fast(const ptl_call *call) {
       xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
     s = PTL_OK;
   pthread_mutex_unlock(&g_xlock);
+  if (s == PTL_OK && any_nonfinite_nhwc(&g))
+    s = PTL_ERR_UNSUPPORTED;
   return s;
 }
 
@@ -646,6 +669,8 @@ ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
       xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
     s = PTL_OK;
   pthread_mutex_unlock(&g_xlock);
+  if (s == PTL_OK && any_nonfinite_nhwc(&g))
+    s = PTL_ERR_UNSUPPORTED;
   return s;
 }
 
