@@ -122,6 +122,24 @@ static void for_each_plane(const geom *g, plane_fn fn, void *ctx, int64_t work_p
     fn(ctx, p);
 }
 
+/* Channels-last (channel stride 1 in and out, C > 1): the reference then
+ * walks output rows (n, oh) and keeps channels innermost, which is the same
+ * arithmetic per element as the plane loops but reads memory in order and
+ * vectorizes over C. */
+static bool pixel_major(const geom *g) {
+  return g->c > 1 && g->xs[1] == 1 && g->ys[1] == 1;
+}
+
+static void for_each_out_row(const geom *g, plane_fn fn, void *ctx, int64_t work_per_row) {
+  size_t rows = (size_t)(g->n * g->oh);
+  if (rows > 1 && (int64_t)rows * work_per_row >= 32768) {
+    ptl_parallel_for(fn, ctx, rows);
+    return;
+  }
+  for (size_t r = 0; r < rows; r++)
+    fn(ctx, r);
+}
+
 static void plane_ptrs(const geom *g, size_t p, const float **x, float **y) {
   int64_t n = (int64_t)p / g->c, c = (int64_t)p % g->c;
   *x = g->x + n * g->xs[0] + c * g->xs[1];
@@ -316,6 +334,28 @@ typedef struct {
   bool include_pad;
 } pool_ctx;
 
+/* Kernel taps [*lo, *hi) of a window starting at `start` that land inside [0, in). */
+static void tap_range(int64_t start, int64_t k, int64_t dil, int64_t in, int64_t *lo,
+                      int64_t *hi) {
+  int64_t a = start < 0 ? (-start + dil - 1) / dil : 0;
+  int64_t b = in > start ? (in - start + dil - 1) / dil : 0;
+  *lo = a;
+  *hi = b < k ? b : k;
+}
+
+/* Output columns [*lo, *hi) whose tap at input offset ow * stride + off is
+ * inside [0, in). */
+static void col_range(int64_t off, int64_t stride, int64_t in, int64_t out, int64_t *lo,
+                      int64_t *hi) {
+  int64_t a = off < 0 ? (-off + stride - 1) / stride : 0;
+  int64_t b = in > off ? (in - off + stride - 1) / stride : 0;
+  *lo = a;
+  *hi = b < out ? b : out;
+}
+
+/* Plane loops go tap by tap over a whole output row (ky, kx outer, ow inner):
+ * each output still sees its taps in torch's order (rows, then columns), but
+ * the inner loop is branch-free and streams through memory. */
 static void max_plane(void *vctx, size_t plane) {
   const pool_ctx *c = vctx;
   const geom *g = &c->g;
@@ -323,27 +363,51 @@ static void max_plane(void *vctx, size_t plane) {
   const float *x;
   float *y;
   plane_ptrs(g, plane, &x, &y);
+  const int64_t xs3 = g->xs[3], ys3 = g->ys[3], sw = p->sw;
   for (int64_t oh = 0; oh < g->oh; oh++) {
-    int64_t hs = oh * p->sh - p->ph;
-    for (int64_t ow = 0; ow < g->ow; ow++) {
-      int64_t ws = ow * p->sw - p->pw;
-      float m = -INFINITY;
-      for (int64_t ky = 0; ky < p->kh; ky++) {
-        int64_t ih = hs + ky * p->dh;
-        if (ih < 0 || ih >= g->ih)
-          continue;
-        const float *row = x + ih * g->xs[2];
-        for (int64_t kx = 0; kx < p->kw; kx++) {
-          int64_t iw = ws + kx * p->dw;
-          if (iw < 0 || iw >= g->iw)
-            continue;
-          float v = row[iw * g->xs[3]];
-          if (v > m || isnan(v)) /* torch propagates NaN */
-            m = v;
+    float *yr = y + oh * g->ys[2];
+    for (int64_t ow = 0; ow < g->ow; ow++)
+      yr[ow * ys3] = -INFINITY;
+    int64_t hs = oh * p->sh - p->ph, ky0, ky1;
+    tap_range(hs, p->kh, p->dh, g->ih, &ky0, &ky1);
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+      const float *xr = x + (hs + ky * p->dh) * g->xs[2];
+      for (int64_t kx = 0; kx < p->kw; kx++) {
+        int64_t off = kx * p->dw - p->pw, o0, o1;
+        col_range(off, sw, g->iw, g->ow, &o0, &o1);
+        for (int64_t ow = o0; ow < o1; ow++) {
+          float v = xr[(ow * sw + off) * xs3], m = yr[ow * ys3];
+          yr[ow * ys3] = (v > m || isnan(v)) ? v : m; /* torch propagates NaN */
         }
       }
-      y[oh * g->ys[2] + ow * g->ys[3]] = m;
     }
+  }
+}
+
+static void max_row_nhwc(void *vctx, size_t r) {
+  const pool_ctx *c = vctx;
+  const geom *g = &c->g;
+  const pool_params *p = &c->p;
+  int64_t n = (int64_t)r / g->oh, oh = (int64_t)r % g->oh, C = g->c;
+  const float *xb = g->x + n * g->xs[0];
+  float *yr = g->y + n * g->ys[0] + oh * g->ys[2];
+  int64_t hs = oh * p->sh - p->ph, ky0, ky1;
+  tap_range(hs, p->kh, p->dh, g->ih, &ky0, &ky1);
+  for (int64_t ow = 0; ow < g->ow; ow++) {
+    float *restrict yp = yr + ow * g->ys[3];
+    int64_t ws = ow * p->sw - p->pw, kx0, kx1;
+    tap_range(ws, p->kw, p->dw, g->iw, &kx0, &kx1);
+    for (int64_t ch = 0; ch < C; ch++)
+      yp[ch] = -INFINITY;
+    for (int64_t ky = ky0; ky < ky1; ky++)
+      for (int64_t kx = kx0; kx < kx1; kx++) {
+        const float *restrict xp =
+            xb + (hs + ky * p->dh) * g->xs[2] + (ws + kx * p->dw) * g->xs[3];
+        for (int64_t ch = 0; ch < C; ch++) {
+          float v = xp[ch], m = yp[ch];
+          yp[ch] = (v > m || isnan(v)) ? v : m;
+        }
+      }
   }
 }
 
@@ -353,7 +417,10 @@ ptl_status ptl_max_pool2d_ref(const ptl_call *call) {
   pool_ctx c;
   geom_init(call->in[0], call->out[0], &c.g);
   max_params(call->attrs, &c.p);
-  for_each_plane(&c.g, max_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
+  if (pixel_major(&c.g))
+    for_each_out_row(&c.g, max_row_nhwc, &c, c.g.ow * c.g.c * c.p.kh * c.p.kw);
+  else
+    for_each_plane(&c.g, max_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
   return PTL_OK;
 }
 
@@ -426,7 +493,8 @@ ptl_status ptl_avg_pool2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
 }
 
 /* torch's avg_pool2d: the window is clipped to the padded input for the
- * count_include_pad divisor, then to the input for the sum. */
+ * count_include_pad divisor, then to the input for the sum. Sums are built
+ * tap by tap over the output row, in torch's per-output order. */
 static void avg_plane(void *vctx, size_t plane) {
   const pool_ctx *c = vctx;
   const geom *g = &c->g;
@@ -434,33 +502,79 @@ static void avg_plane(void *vctx, size_t plane) {
   const float *x;
   float *y;
   plane_ptrs(g, plane, &x, &y);
+  const int64_t xs3 = g->xs[3], ys3 = g->ys[3], sw = p->sw;
   for (int64_t oh = 0; oh < g->oh; oh++) {
+    float *yr = y + oh * g->ys[2];
+    for (int64_t ow = 0; ow < g->ow; ow++)
+      yr[ow * ys3] = 0.0f;
+    int64_t hs = oh * p->sh - p->ph, ky0, ky1;
+    tap_range(hs, p->kh, 1, g->ih, &ky0, &ky1);
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+      const float *xr = x + (hs + ky) * g->xs[2];
+      for (int64_t kx = 0; kx < p->kw; kx++) {
+        int64_t off = kx - p->pw, o0, o1;
+        col_range(off, sw, g->iw, g->ow, &o0, &o1);
+        for (int64_t ow = o0; ow < o1; ow++)
+          yr[ow * ys3] += xr[(ow * sw + off) * xs3];
+      }
+    }
+    int64_t h0 = hs, h1 = h0 + p->kh;
+    h1 = h1 < g->ih + p->ph ? h1 : g->ih + p->ph;
+    int64_t ph = h1 - h0;
+    h0 = h0 > 0 ? h0 : 0;
+    h1 = h1 < g->ih ? h1 : g->ih;
     for (int64_t ow = 0; ow < g->ow; ow++) {
-      int64_t h0 = oh * p->sh - p->ph, w0 = ow * p->sw - p->pw;
-      int64_t h1 = h0 + p->kh, w1 = w0 + p->kw;
-      if (h1 > g->ih + p->ph)
-        h1 = g->ih + p->ph;
-      if (w1 > g->iw + p->pw)
-        w1 = g->iw + p->pw;
-      int64_t pool_size = (h1 - h0) * (w1 - w0);
-      h0 = h0 > 0 ? h0 : 0;
+      int64_t w0 = ow * sw - p->pw, w1 = w0 + p->kw;
+      w1 = w1 < g->iw + p->pw ? w1 : g->iw + p->pw;
+      int64_t pool_size = ph * (w1 - w0);
       w0 = w0 > 0 ? w0 : 0;
-      h1 = h1 < g->ih ? h1 : g->ih;
       w1 = w1 < g->iw ? w1 : g->iw;
-      float *dst = y + oh * g->ys[2] + ow * g->ys[3];
       if (h0 >= h1 || w0 >= w1) {
-        *dst = 0.0f;
+        yr[ow * ys3] = 0.0f;
         continue;
       }
       int64_t div = c->divisor         ? c->divisor
                     : c->include_pad ? pool_size
                                      : (h1 - h0) * (w1 - w0);
-      float sum = 0.0f;
-      for (int64_t ih = h0; ih < h1; ih++)
-        for (int64_t iw = w0; iw < w1; iw++)
-          sum += x[ih * g->xs[2] + iw * g->xs[3]];
-      *dst = sum / (float)div;
+      yr[ow * ys3] = yr[ow * ys3] / (float)div;
     }
+  }
+}
+
+static void avg_row_nhwc(void *vctx, size_t r) {
+  const pool_ctx *c = vctx;
+  const geom *g = &c->g;
+  const pool_params *p = &c->p;
+  int64_t n = (int64_t)r / g->oh, oh = (int64_t)r % g->oh, C = g->c;
+  const float *xb = g->x + n * g->xs[0];
+  float *yr = g->y + n * g->ys[0] + oh * g->ys[2];
+  for (int64_t ow = 0; ow < g->ow; ow++) {
+    float *restrict yp = yr + ow * g->ys[3];
+    int64_t h0 = oh * p->sh - p->ph, w0 = ow * p->sw - p->pw;
+    int64_t h1 = h0 + p->kh, w1 = w0 + p->kw;
+    h1 = h1 < g->ih + p->ph ? h1 : g->ih + p->ph;
+    w1 = w1 < g->iw + p->pw ? w1 : g->iw + p->pw;
+    int64_t pool_size = (h1 - h0) * (w1 - w0);
+    h0 = h0 > 0 ? h0 : 0;
+    w0 = w0 > 0 ? w0 : 0;
+    h1 = h1 < g->ih ? h1 : g->ih;
+    w1 = w1 < g->iw ? w1 : g->iw;
+    for (int64_t ch = 0; ch < C; ch++)
+      yp[ch] = 0.0f;
+    if (h0 >= h1 || w0 >= w1)
+      continue;
+    int64_t div = c->divisor         ? c->divisor
+                  : c->include_pad ? pool_size
+                                   : (h1 - h0) * (w1 - w0);
+    for (int64_t ih = h0; ih < h1; ih++)
+      for (int64_t iw = w0; iw < w1; iw++) {
+        const float *restrict xp = xb + ih * g->xs[2] + iw * g->xs[3];
+        for (int64_t ch = 0; ch < C; ch++)
+          yp[ch] += xp[ch];
+      }
+    float fd = (float)div;
+    for (int64_t ch = 0; ch < C; ch++)
+      yp[ch] = yp[ch] / fd;
   }
 }
 
@@ -472,7 +586,10 @@ ptl_status ptl_avg_pool2d_ref(const ptl_call *call) {
   avg_params(call->attrs, &c.p);
   c.include_pad = attr_i(call->attrs, 7, 1) != 0;
   c.divisor = attr_i(call->attrs, 8, 0);
-  for_each_plane(&c.g, avg_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
+  if (pixel_major(&c.g))
+    for_each_out_row(&c.g, avg_row_nhwc, &c, c.g.ow * c.g.c * c.p.kh * c.p.kw);
+  else
+    for_each_plane(&c.g, avg_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
   return PTL_OK;
 }
 
@@ -687,8 +804,7 @@ static void adaptive_max_plane(void *vctx, size_t plane) {
       for (int64_t ih = h0; ih < h1; ih++)
         for (int64_t iw = w0; iw < w1; iw++) {
           float v = x[ih * g->xs[2] + iw * g->xs[3]];
-          if (v > m || isnan(v))
-            m = v;
+          m = (v > m || isnan(v)) ? v : m;
         }
       y[oh * g->ys[2] + ow * g->ys[3]] = m;
     }
@@ -763,6 +879,16 @@ static void nearest_plane(void *vctx, size_t plane) {
   }
 }
 
+static void nearest_row_nhwc(void *vctx, size_t r) {
+  const nearest_ctx *c = vctx;
+  const geom *g = &c->g;
+  int64_t n = (int64_t)r / g->oh, oh = (int64_t)r % g->oh;
+  const float *row = g->x + n * g->xs[0] + c->hi[oh] * g->xs[2];
+  float *yr = g->y + n * g->ys[0] + oh * g->ys[2];
+  for (int64_t ow = 0; ow < g->ow; ow++)
+    memcpy(yr + ow * g->ys[3], row + c->wi[ow], sizeof(float) * (size_t)g->c);
+}
+
 ptl_status ptl_upsample_nearest2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
     return run_as_f32(call, ptl_upsample_nearest2d_ref);
@@ -779,7 +905,10 @@ ptl_status ptl_upsample_nearest2d_ref(const ptl_call *call) {
     c.hi[i] = nearest_idx(i, g->ih, g->oh, sh);
   for (int64_t i = 0; i < g->ow; i++)
     c.wi[i] = nearest_idx(i, g->iw, g->ow, sw) * g->xs[3];
-  for_each_plane(g, nearest_plane, &c, g->oh * g->ow);
+  if (pixel_major(g))
+    for_each_out_row(g, nearest_row_nhwc, &c, g->ow * g->c);
+  else
+    for_each_plane(g, nearest_plane, &c, g->oh * g->ow);
   free(c.hi);
   return PTL_OK;
 }
@@ -849,6 +978,27 @@ static void bilinear_plane(void *vctx, size_t plane) {
   }
 }
 
+static void bilinear_row_nhwc(void *vctx, size_t r) {
+  const bilinear_ctx *c = vctx;
+  const geom *g = &c->g;
+  int64_t n = (int64_t)r / g->oh, oh = (int64_t)r % g->oh, C = g->c;
+  const lin_w *h = &c->hw[oh];
+  const float *r0 = g->x + n * g->xs[0] + h->i0 * g->xs[2], *r1 = r0 + h->off * g->xs[2];
+  float *yr = g->y + n * g->ys[0] + oh * g->ys[2];
+  for (int64_t ow = 0; ow < g->ow; ow++) {
+    const lin_w *w = &c->ww[ow];
+    int64_t a = w->i0 * g->xs[3], b = a + w->off * g->xs[3];
+    const float *restrict p00 = r0 + a, *restrict p01 = r0 + b, *restrict p10 = r1 + a,
+                          *restrict p11 = r1 + b;
+    float *restrict yp = yr + ow * g->ys[3];
+    for (int64_t ch = 0; ch < C; ch++) {
+      float t0 = p00[ch] * w->l0 + p01[ch] * w->l1;
+      float t1 = p10[ch] * w->l0 + p11[ch] * w->l1;
+      yp[ch] = t0 * h->l0 + t1 * h->l1;
+    }
+  }
+}
+
 ptl_status ptl_upsample_bilinear2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
     return run_as_f32(call, ptl_upsample_bilinear2d_ref);
@@ -862,7 +1012,10 @@ ptl_status ptl_upsample_bilinear2d_ref(const ptl_call *call) {
   c.ww = c.hw + g->oh;
   linear_weights(g->ih, g->oh, ac, attr_f(call->attrs, 0, 0.0), c.hw);
   linear_weights(g->iw, g->ow, ac, attr_f(call->attrs, 1, 0.0), c.ww);
-  for_each_plane(g, bilinear_plane, &c, g->oh * g->ow * 4);
+  if (pixel_major(g))
+    for_each_out_row(g, bilinear_row_nhwc, &c, g->ow * g->c * 4);
+  else
+    for_each_plane(g, bilinear_plane, &c, g->oh * g->ow * 4);
   free(c.hw);
   return PTL_OK;
 }
