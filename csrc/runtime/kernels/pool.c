@@ -294,8 +294,8 @@ static ptl_status pool_infer(const char *op, const ptl_tensor *x, const pool_par
   const int64_t k[2] = {p->kh, p->kw}, pad[2] = {p->ph, p->pw}, dil[2] = {p->dh, p->dw};
   for (int i = 0; i < 2; i++) {
     if (pad[i] < 0)
-      return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: pad must be non-negative, but got pad: %lld", op,
-                       (long long)pad[i]);
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: pad must be non-negative, but got pad: %lld",
+                       op, (long long)pad[i]);
     if (pad[i] > ((k[i] - 1) * dil[i] + 1) / 2)
       return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                        "%s: pad should be at most half of effective kernel size, but got "
@@ -335,8 +335,7 @@ typedef struct {
 } pool_ctx;
 
 /* Kernel taps [*lo, *hi) of a window starting at `start` that land inside [0, in). */
-static void tap_range(int64_t start, int64_t k, int64_t dil, int64_t in, int64_t *lo,
-                      int64_t *hi) {
+static void tap_range(int64_t start, int64_t k, int64_t dil, int64_t in, int64_t *lo, int64_t *hi) {
   int64_t a = start < 0 ? (-start + dil - 1) / dil : 0;
   int64_t b = in > start ? (in - start + dil - 1) / dil : 0;
   *lo = a;
@@ -401,8 +400,7 @@ static void max_row_nhwc(void *vctx, size_t r) {
       yp[ch] = -INFINITY;
     for (int64_t ky = ky0; ky < ky1; ky++)
       for (int64_t kx = kx0; kx < kx1; kx++) {
-        const float *restrict xp =
-            xb + (hs + ky * p->dh) * g->xs[2] + (ws + kx * p->dw) * g->xs[3];
+        const float *restrict xp = xb + (hs + ky * p->dh) * g->xs[2] + (ws + kx * p->dw) * g->xs[3];
         for (int64_t ch = 0; ch < C; ch++) {
           float v = xp[ch], m = yp[ch];
           yp[ch] = (v > m || isnan(v)) ? v : m;
@@ -456,20 +454,19 @@ ptl_status ptl_max_pool2d_fast(const ptl_call *call) {
     return PTL_ERR_UNSUPPORTED; /* XNNPACK rejects 1x1 pooling */
   if (any_nan(g.x, g.n * g.ih * g.iw * g.c) || ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
-  uint64_t key[XKEY_WORDS] = {XK_MAXPOOL, (uint64_t)p.ph, (uint64_t)(p.pw + er),
-                              (uint64_t)(p.ph + eb), (uint64_t)p.pw, (uint64_t)p.kh,
-                              (uint64_t)p.kw, (uint64_t)p.sh, (uint64_t)p.sw,
-                              (uint64_t)p.dh, (uint64_t)p.dw, (uint64_t)g.c};
+  uint64_t key[XKEY_WORDS] = {
+      XK_MAXPOOL,     (uint64_t)p.ph, (uint64_t)(p.pw + er), (uint64_t)(p.ph + eb),
+      (uint64_t)p.pw, (uint64_t)p.kh, (uint64_t)p.kw,        (uint64_t)p.sh,
+      (uint64_t)p.sw, (uint64_t)p.dh, (uint64_t)p.dw,        (uint64_t)g.c};
   ptl_status s = PTL_ERR_UNSUPPORTED;
   pthread_mutex_lock(&g_xlock);
   xnn_operator_t op = xcache_find(key);
   if (!op) {
-    if (xnn_create_max_pooling2d_nhwc_f32((uint32_t)p.ph, (uint32_t)(p.pw + er),
-                                          (uint32_t)(p.ph + eb), (uint32_t)p.pw, (uint32_t)p.kh,
-                                          (uint32_t)p.kw, (uint32_t)p.sh, (uint32_t)p.sw,
-                                          (uint32_t)p.dh, (uint32_t)p.dw, (size_t)g.c,
-                                          (size_t)g.c, (size_t)g.c, -INFINITY, INFINITY, 0,
-                                          &op) != xnn_status_success)
+    if (xnn_create_max_pooling2d_nhwc_f32(
+            (uint32_t)p.ph, (uint32_t)(p.pw + er), (uint32_t)(p.ph + eb), (uint32_t)p.pw,
+            (uint32_t)p.kh, (uint32_t)p.kw, (uint32_t)p.sh, (uint32_t)p.sw, (uint32_t)p.dh,
+            (uint32_t)p.dw, (size_t)g.c, (size_t)g.c, (size_t)g.c, -INFINITY, INFINITY, 0,
+            &op) != xnn_status_success)
       op = NULL;
     else
       xcache_add(key, op);
@@ -533,9 +530,7 @@ static void avg_plane(void *vctx, size_t plane) {
         yr[ow * ys3] = 0.0f;
         continue;
       }
-      int64_t div = c->divisor         ? c->divisor
-                    : c->include_pad ? pool_size
-                                     : (h1 - h0) * (w1 - w0);
+      int64_t div = c->divisor ? c->divisor : c->include_pad ? pool_size : (h1 - h0) * (w1 - w0);
       yr[ow * ys3] = yr[ow * ys3] / (float)div;
     }
   }
@@ -563,9 +558,7 @@ static void avg_row_nhwc(void *vctx, size_t r) {
       yp[ch] = 0.0f;
     if (h0 >= h1 || w0 >= w1)
       continue;
-    int64_t div = c->divisor         ? c->divisor
-                  : c->include_pad ? pool_size
-                                   : (h1 - h0) * (w1 - w0);
+    int64_t div = c->divisor ? c->divisor : c->include_pad ? pool_size : (h1 - h0) * (w1 - w0);
     for (int64_t ih = h0; ih < h1; ih++)
       for (int64_t iw = w0; iw < w1; iw++) {
         const float *restrict xp = xb + ih * g->xs[2] + iw * g->xs[3];
@@ -617,10 +610,18 @@ ptl_status ptl_avg_pool2d_fast(const ptl_call *call) {
     return PTL_ERR_UNSUPPORTED;
   if (ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
-  uint64_t key[XKEY_WORDS] = {XK_AVGPOOL,         (uint64_t)p.ph, (uint64_t)(p.pw + er),
-                              (uint64_t)(p.ph + eb), (uint64_t)p.pw, (uint64_t)p.kh,
-                              (uint64_t)p.kw,     (uint64_t)p.sh, (uint64_t)p.sw,
-                              (uint64_t)g.c,      0,              0};
+  uint64_t key[XKEY_WORDS] = {XK_AVGPOOL,
+                              (uint64_t)p.ph,
+                              (uint64_t)(p.pw + er),
+                              (uint64_t)(p.ph + eb),
+                              (uint64_t)p.pw,
+                              (uint64_t)p.kh,
+                              (uint64_t)p.kw,
+                              (uint64_t)p.sh,
+                              (uint64_t)p.sw,
+                              (uint64_t)g.c,
+                              0,
+                              0};
   ptl_status s = PTL_ERR_UNSUPPORTED;
   pthread_mutex_lock(&g_xlock);
   xnn_operator_t op = xcache_find(key);
@@ -634,9 +635,8 @@ ptl_status ptl_avg_pool2d_fast(const ptl_call *call) {
       xcache_add(key, op);
   }
   if (op &&
-      xnn_setup_average_pooling2d_nhwc_f32(op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw, g.x,
-                                           g.y, (pthreadpool_t)ptl_threadpool()) ==
-          xnn_status_success &&
+      xnn_setup_average_pooling2d_nhwc_f32(op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw, g.x, g.y,
+                                           (pthreadpool_t)ptl_threadpool()) == xnn_status_success &&
       xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
     s = PTL_OK;
   pthread_mutex_unlock(&g_xlock);
@@ -762,8 +762,7 @@ ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
     return PTL_OK;
   }
   /* the ResNet / MobileNet head: channels-last features to an [N, C] vector */
-  if (!ptl_tensor_is_channels_last(x) || (g.c > 1 && g.ys[1] != 1) ||
-      (g.n > 1 && g.ys[0] != g.c))
+  if (!ptl_tensor_is_channels_last(x) || (g.c > 1 && g.ys[1] != 1) || (g.n > 1 && g.ys[0] != g.c))
     return PTL_ERR_UNSUPPORTED;
   if (ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
@@ -772,16 +771,15 @@ ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
   pthread_mutex_lock(&g_xlock);
   xnn_operator_t op = xcache_find(key);
   if (!op) {
-    if (xnn_create_global_average_pooling_nwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c,
-                                                  -INFINITY, INFINITY, 0,
-                                                  &op) != xnn_status_success)
+    if (xnn_create_global_average_pooling_nwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c, -INFINITY,
+                                                  INFINITY, 0, &op) != xnn_status_success)
       op = NULL;
     else
       xcache_add(key, op);
   }
   if (op &&
-      xnn_setup_global_average_pooling_nwc_f32(op, (size_t)g.n, (size_t)(g.ih * g.iw), g.x,
-                                               g.y, (pthreadpool_t)ptl_threadpool()) ==
+      xnn_setup_global_average_pooling_nwc_f32(op, (size_t)g.n, (size_t)(g.ih * g.iw), g.x, g.y,
+                                               (pthreadpool_t)ptl_threadpool()) ==
           xnn_status_success &&
       xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
     s = PTL_OK;
@@ -920,8 +918,7 @@ typedef struct {
   float l0, l1;
 } lin_w;
 
-static void linear_weights(int64_t in, int64_t out, bool align_corners, double scale,
-                           lin_w *w) {
+static void linear_weights(int64_t in, int64_t out, bool align_corners, double scale, lin_w *w) {
   float ratio;
   if (align_corners)
     ratio = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
@@ -1061,8 +1058,8 @@ ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
   pthread_mutex_lock(&g_xlock);
   xnn_operator_t op = xcache_find(key);
   if (!op) {
-    if (xnn_create_resize_bilinear2d_nhwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c, flags,
-                                              &op) != xnn_status_success)
+    if (xnn_create_resize_bilinear2d_nhwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c, flags, &op) !=
+        xnn_status_success)
       op = NULL;
     else
       xcache_add(key, op);
@@ -1070,8 +1067,7 @@ ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
   if (op &&
       xnn_setup_resize_bilinear2d_nhwc_f32(op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw,
                                            (size_t)g.oh, (size_t)g.ow, g.x, g.y,
-                                           (pthreadpool_t)ptl_threadpool()) ==
-          xnn_status_success &&
+                                           (pthreadpool_t)ptl_threadpool()) == xnn_status_success &&
       xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
     s = PTL_OK;
   pthread_mutex_unlock(&g_xlock);
