@@ -149,12 +149,13 @@ def test_adaptive_pools_sweep(backend, layout):
 
 def test_global_avg_pool_head(backend):
     """The ResNet / MobileNet head: channels-last features to [N, C, 1, 1]."""
-    a = np.random.randn(4, 64, 7, 7).astype(np.float32) + 3.0
-    for layout in ("contiguous", "channels_last"):
-        x, xt = make(a, layout)
-        y = F.adaptive_avg_pool2d(x, 1)
-        assert_close(y, TF.adaptive_avg_pool2d(xt, 1), rtol=1e-6, atol=1e-6)
-        assert_close(y, TF.adaptive_avg_pool2d(xt, (1, 1)), rtol=1e-6, atol=1e-6)
+    for shape in [(4, 64, 7, 7), (1, 16, 1, 1), (2, 24, 56, 56), (1, 8, 112, 112)]:
+        a = np.random.randn(*shape).astype(np.float32) + 3.0
+        for layout in ("contiguous", "channels_last"):
+            x, xt = make(a, layout)
+            y = F.adaptive_avg_pool2d(x, 1)
+            assert_close(y, TF.adaptive_avg_pool2d(xt, 1), rtol=1e-6, atol=1e-6)
+            assert_close(y, TF.adaptive_avg_pool2d(xt, (1, 1)), rtol=1e-6, atol=1e-6)
 
 
 def test_pool_float16(backend):
