@@ -226,6 +226,21 @@ def test_interpolate_sweep(backend, layout):
                           x, xt, exact=mode == "nearest", atol=2e-6)
 
 
+def test_interpolate_1d_and_area(backend):
+    a = np.random.randn(2, 3, 11).astype(np.float32)
+    x, xt = ptlite.tensor(a), torch.tensor(a)
+    for kw in [dict(size=17), dict(size=4), dict(scale_factor=1.7), dict(scale_factor=0.5)]:
+        assert_close(F.interpolate(x, **kw), TF.interpolate(xt, **kw))
+        assert_close(F.interpolate(x, mode="area", **kw), TF.interpolate(xt, mode="area", **kw))
+        for ac in (False, True):
+            assert_close(F.interpolate(x, mode="linear", align_corners=ac, **kw),
+                         TF.interpolate(xt, mode="linear", align_corners=ac, **kw), atol=2e-6)
+    b = np.random.randn(2, 3, 9, 7).astype(np.float32)
+    for kw in [dict(size=(4, 3)), dict(size=5), dict(scale_factor=0.5)]:
+        assert_close(F.interpolate(ptlite.tensor(b), mode="area", **kw),
+                     TF.interpolate(torch.tensor(b), mode="area", **kw))
+
+
 def test_upsample_aliases():
     a = np.random.randn(1, 2, 4, 5).astype(np.float32)
     x, xt = ptlite.tensor(a), torch.tensor(a)
