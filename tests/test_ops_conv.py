@@ -162,6 +162,24 @@ def test_conv2d_mobilenet_shapes(backend, shape):
     check(PF.conv2d(pt(x), pt(wt), pt(b), s, p, 1, g), F.conv2d(x, wt, b, s, p, 1, g))
 
 
+@pytest.mark.parametrize("shape", [
+    # (N, C, H, W, O, kh, kw, stride, padding, dilation)
+    (1, 256, 5, 6, 40, 3, 3, 1, 1, 1),     # K = 2304: weight panels in several blocks
+    (2, 4, 12, 11, 20, 9, 9, 1, 4, 2),     # 81 taps: indirection beyond the stack buffer
+    (1, 3, 23, 19, 64, 7, 7, 2, 3, 1),     # resnet stem (padded dense copy, 7 row taps)
+    (3, 5, 9, 9, 7, 1, 1, 1, 0, 1),        # pointwise, pixel count not a multiple of 6
+    (1, 12, 7, 7, 9, 3, 1, 2, (1, 0), 1),  # O <= 8 tail after a full panel
+])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "slice"])
+def test_conv2d_dense_kernel_edges(backend, shape, layout):
+    n, c, h, w, o, kh, kw, s, p, d = shape
+    x = torch.randn(n, c, h, w)
+    wt = torch.randn(o, c, kh, kw) * 0.1
+    b = torch.randn(o)
+    check(PF.conv2d(make_input(x, layout), pt(wt), pt(b), s, p, d),
+          F.conv2d(x, wt, b, s, p, d))
+
+
 def test_conv2d_unbatched(backend):
     x = torch.randn(4, 9, 7)
     wt = torch.randn(6, 2, 3, 3)
