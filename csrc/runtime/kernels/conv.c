@@ -487,28 +487,41 @@ static float *repack_weights(const ptl_tensor *w, const conv_geom *g) {
 
 /* Own GEMM panels: weight (o, ci, ky, kx) at [o / 16][(ky * kW + kx) * C + ci][o % 16],
  * matching NHWC input where a pixel's channels are adjacent. */
+/* Own GEMM panels, 16 output channels each, per group: panel pn covers group
+ * pn / ppg, channels (pn % ppg) * 16 ... of it (ppg = panels per group). Weight
+ * (o, ci, ky, kx) sits at [pn][(ky * kW + kx) * (C/g) + ci][o % 16], matching NHWC
+ * input where a pixel's channels are adjacent. */
+static int64_t own_panels_per_group(const conv_geom *g) {
+  return (g->og + 15) / 16;
+}
+
 static ptl_status pack_own(const ptl_tensor *w, const ptl_tensor *b, const conv_geom *g,
                            packed_conv *p) {
-  int64_t panels = (g->o + 15) / 16, k = g->kh * g->kw * g->ig;
+  int64_t ppg = own_panels_per_group(g), panels = ppg * g->groups;
+  int64_t k = g->kh * g->kw * g->ig;
   size_t wbytes = sizeof(float) * (size_t)(panels * k * 16);
   p->panels = aligned_alloc(64, (wbytes + 63) & ~(size_t)63);
   p->panel_bias = calloc((size_t)panels * 16, sizeof(float));
-  p->zeros = calloc((size_t)g->ig + 16, sizeof(float));
+  p->zeros = calloc((size_t)g->c + 16, sizeof(float));
   if (!p->panels || !p->panel_bias || !p->zeros)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "conv2d: out of memory packing weights");
   memset(p->panels, 0, wbytes);
   const float *s = ptl_tensor_data(w);
   const int64_t *st = w->strides;
-  for (int64_t o = 0; o < g->o; o++)
+  const float *bs = b ? ptl_tensor_data(b) : NULL;
+  for (int64_t o = 0; o < g->o; o++) {
+    int64_t grp = o / g->og, j = o % g->og;
+    int64_t pn = grp * ppg + j / 16;
     for (int64_t ky = 0; ky < g->kh; ky++)
       for (int64_t kx = 0; kx < g->kw; kx++)
         for (int64_t ci = 0; ci < g->ig; ci++) {
           int64_t kk = (ky * g->kw + kx) * g->ig + ci;
-          p->panels[((o / 16) * k + kk) * 16 + o % 16] =
+          p->panels[(pn * k + kk) * 16 + j % 16] =
               s[o * st[0] + ci * st[1] + ky * st[2] + kx * st[3]];
         }
-  if (b)
-    read_vec(b, p->panel_bias);
+    if (bs)
+      p->panel_bias[pn * 16 + j % 16] = bs[o * b->strides[0]];
+  }
   return PTL_OK;
 }
 
@@ -662,14 +675,17 @@ static bool cpu_has_avx2_fma(void) {
     }                                                                                              \
   } while (0)
 
-/* One 6x16 tile: a[t * 6 + r] is row r's input pixel for tap t (c channels each). */
+/* One 6x16 tile: a[t * 6 + r] + a_off is row r's input pixel for tap t (c channels
+ * each; a_off selects the group's channels). */
 __attribute__((target("avx2,fma"))) static void
-gemm_6x16(size_t taps, size_t c, const float *const *a, const float *w, const float *bias,
-          float *out, size_t out_pix, size_t mr, size_t nr, bool clamp, float lo, float hi) {
+gemm_6x16(size_t taps, size_t c, const float *const *a, size_t a_off, const float *w,
+          const float *bias, float *out, size_t out_pix, size_t mr, size_t nr, bool clamp, float lo,
+          float hi) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (size_t t = 0; t < taps; t++, a += CONV_MR) {
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    const float *a0 = a[0] + a_off, *a1 = a[1] + a_off, *a2 = a[2] + a_off;
+    const float *a3 = a[3] + a_off, *a4 = a[4] + a_off, *a5 = a[5] + a_off;
     for (size_t k = 0; k < c; k++, w += CONV_NR) {
       const __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8);
       ROW_FMA(0);
@@ -706,11 +722,13 @@ gemm_6x16(size_t taps, size_t c, const float *const *a, const float *w, const fl
 
 /* The last panel when at most 8 of its 16 columns are real channels: half the FMAs. */
 __attribute__((target("avx2,fma"))) static void
-gemm_6x8(size_t taps, size_t c, const float *const *a, const float *w, const float *bias,
-         float *out, size_t out_pix, size_t mr, size_t nr, bool clamp, float lo, float hi) {
+gemm_6x8(size_t taps, size_t c, const float *const *a, size_t a_off, const float *w,
+         const float *bias, float *out, size_t out_pix, size_t mr, size_t nr, bool clamp, float lo,
+         float hi) {
   __m256 c00 = _mm256_setzero_ps(), c10 = c00, c20 = c00, c30 = c00, c40 = c00, c50 = c00;
   for (size_t t = 0; t < taps; t++, a += CONV_MR) {
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5];
+    const float *a0 = a[0] + a_off, *a1 = a[1] + a_off, *a2 = a[2] + a_off;
+    const float *a3 = a[3] + a_off, *a4 = a[4] + a_off, *a5 = a[5] + a_off;
     for (size_t k = 0; k < c; k++, w += CONV_NR) {
       const __m256 w0 = _mm256_load_ps(w);
       ROW_FMA8(0);
@@ -746,6 +764,7 @@ static void own_task(void *vctx, size_t idx) {
   const conv_geom *g = c->g;
   int64_t nb = (int64_t)idx / c->m_tasks, mt = (int64_t)idx % c->m_tasks;
   int64_t taps = g->kh * g->kw, k = taps * g->ig, plane = g->oh * g->ow;
+  int64_t ppg = own_panels_per_group(g);
   const float *stack_ptrs[OWN_PTRS_ON_STACK];
   const float **ptrs = stack_ptrs;
   if (taps * CONV_MR > OWN_PTRS_ON_STACK) {
@@ -785,11 +804,12 @@ static void own_task(void *vctx, size_t idx) {
       }
     }
     for (int64_t pn = p0; pn < p1; pn++) {
-      int64_t nr = g->o - pn * CONV_NR < CONV_NR ? g->o - pn * CONV_NR : CONV_NR;
-      (nr > 8 ? gemm_6x16
-              : gemm_6x8)((size_t)taps, (size_t)g->ig, ptrs, c->p->panels + pn * k * CONV_NR,
-                          c->p->panel_bias + pn * CONV_NR, c->y + m0 * c->out_pix + pn * CONV_NR,
-                          (size_t)c->out_pix, (size_t)mr, (size_t)nr, g->clamp, g->cmin, g->cmax);
+      int64_t grp = pn / ppg, j0 = (pn % ppg) * CONV_NR;
+      int64_t nr = g->og - j0 < CONV_NR ? g->og - j0 : CONV_NR;
+      (nr > 8 ? gemm_6x16 : gemm_6x8)(
+          (size_t)taps, (size_t)g->ig, ptrs, (size_t)(grp * g->ig), c->p->panels + pn * k * CONV_NR,
+          c->p->panel_bias + pn * CONV_NR, c->y + m0 * c->out_pix + grp * g->og + j0,
+          (size_t)c->out_pix, (size_t)mr, (size_t)nr, g->clamp, g->cmin, g->cmax);
     }
   }
   if (ptrs != stack_ptrs)
@@ -797,14 +817,17 @@ static void own_task(void *vctx, size_t idx) {
 }
 
 static bool use_own_gemm(const conv_geom *g) {
-  return !g->transposed && g->groups == 1 && cpu_has_avx2_fma();
+  /* depthwise and thin groups stay on XNNPACK (its dwconv kernels are good; a
+   * 16-wide panel per group of a few channels would mostly multiply zeros) */
+  bool dense_groups = g->groups == 1 || (g->og >= 8 && g->ig >= 2);
+  return !g->transposed && dense_groups && cpu_has_avx2_fma();
 }
 
 /* Small-channel convs (stems: C = 3, 7x7 or 3x3) spend their time switching taps.
  * From a zero-padded dense NHWC copy each kernel row is one contiguous run of
  * kW * C floats, so a row becomes a single tap of kW * C channels. */
 static bool own_stem_mode(const conv_geom *g) {
-  return g->dw == 1 && g->kw > 1 && g->ig * g->kw <= 64;
+  return g->groups == 1 && g->dw == 1 && g->kw > 1 && g->ig * g->kw <= 64;
 }
 
 /* Zero-padded dense NHWC copy of x (any strides), [N, H + pt + pb, W + pl + pr, C]. */
@@ -850,7 +873,9 @@ static ptl_status own_gemm_run(const conv_geom *g, const packed_conv *p, const p
     g = &g2;
     x = xpad;
   }
-  own_ctx c = {g, p, x, y, in_pix, out_pix, g->n * g->oh * g->ow, 8, 0, (g->o + 15) / 16, 1};
+  own_ctx c = {
+      g, p, x, y, in_pix, out_pix, g->n * g->oh * g->ow, 8, 0, own_panels_per_group(g) * g->groups,
+      1};
   int64_t k = g->kh * g->kw * g->ig;
   /* weights of one block of panels stay in L2 while all pixel tiles pass */
   int64_t per_panel = k * CONV_NR * (int64_t)sizeof(float);
