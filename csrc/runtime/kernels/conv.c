@@ -776,6 +776,10 @@ static void own_task(void *vctx, size_t idx) {
   if (p1 > c->panels)
     p1 = c->panels;
   int64_t tile0 = mt * c->tiles_per_task, tile1 = tile0 + c->tiles_per_task;
+  bool unpadded = (g->pt | g->pl | g->pb | g->pr) == 0 && taps <= OWN_PTRS_ON_STACK / CONV_MR;
+  int64_t tap_off[OWN_PTRS_ON_STACK / CONV_MR];
+  for (int64_t t = 0; unpadded && t < taps; t++)
+    tap_off[t] = ((t / g->kw) * g->dh * g->w + (t % g->kw) * g->dw) * c->in_pix;
   for (int64_t tile = tile0; tile < tile1; tile++) {
     int64_t m0 = tile * CONV_MR;
     if (m0 >= c->m_total)
@@ -792,6 +796,12 @@ static void own_task(void *vctx, size_t idx) {
         }
       }
       const float *xn = c->x + n * g->h * g->w * c->in_pix;
+      if (unpadded) { /* every tap in bounds: a fixed offset from the row's first tap */
+        const float *base = xn + (oy * g->sh * g->w + ox * g->sw) * c->in_pix;
+        for (int64_t t = 0; t < taps; t++)
+          ptrs[t * CONV_MR + r] = base + tap_off[t];
+        continue;
+      }
       for (int64_t ky = 0; ky < g->kh; ky++) {
         int64_t iy = oy * g->sh - g->pt + ky * g->dh;
         bool row_in = iy >= 0 && iy < g->h;
@@ -833,14 +843,24 @@ static bool own_stem_mode(const conv_geom *g) {
 /* Zero-padded dense NHWC copy of x (any strides), [N, H + pt + pb, W + pl + pr, C]. */
 static float *padded_nhwc(const conv_geom *g, const ptl_tensor *x4) {
   int64_t hp = g->h + g->pt + g->pb, wp = g->w + g->pl + g->pr, C = g->ig;
-  float *d = calloc((size_t)(g->n * hp * wp * C) + 16, sizeof(float));
+  float *d = malloc(sizeof(float) * (size_t)(g->n * hp * wp * C + 16));
   if (!d)
     return NULL;
   const float *s = ptl_tensor_data(x4);
   const int64_t *st = x4->strides;
-  for (int64_t n = 0; n < g->n; n++)
+  size_t row = sizeof(float) * (size_t)(wp * C);
+  for (int64_t n = 0; n < g->n; n++) {
+    /* only the border is zeroed: the interior is overwritten right away */
+    float *img = d + n * hp * wp * C;
+    memset(img, 0, row * (size_t)g->pt);
+    memset(img + (g->pt + g->h) * wp * C, 0, row * (size_t)g->pb);
     for (int64_t iy = 0; iy < g->h; iy++) {
-      float *drow = d + ((n * hp + iy + g->pt) * wp + g->pl) * C;
+      float *line = img + (iy + g->pt) * wp * C;
+      memset(line, 0, sizeof(float) * (size_t)(g->pl * C));
+      memset(line + (g->pl + g->w) * C, 0, sizeof(float) * (size_t)(g->pr * C));
+    }
+    for (int64_t iy = 0; iy < g->h; iy++) {
+      float *drow = img + ((iy + g->pt) * wp + g->pl) * C;
       if ((C == 1 || st[1] == 1) && (g->w == 1 || st[3] == C)) { /* NHWC row: one copy */
         memcpy(drow, s + n * st[0] + iy * st[2], sizeof(float) * (size_t)(g->w * C));
         continue;
@@ -851,6 +871,7 @@ static float *padded_nhwc(const conv_geom *g, const ptl_tensor *x4) {
           drow[ix * C + ci] = srow[ix * st[3]];
       }
     }
+  }
   return d;
 }
 
