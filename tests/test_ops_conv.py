@@ -380,7 +380,8 @@ def test_conv_transpose1d(backend):
     b = torch.randn(3)
     check(PF.conv_transpose1d(pt(x), pt(w), pt(b), 2, 1, 1),
           F.conv_transpose1d(x, w, b, 2, 1, 1))
-    check(ptlite.conv_transpose1d(pt(x[0]), pt(w), None, 3), torch.conv_transpose1d(x[0], w, None, 3))
+    check(ptlite.conv_transpose1d(pt(x[0]), pt(w), None, 3),
+          torch.conv_transpose1d(x[0], w, None, 3))
 
 
 # ---- errors -----------------------------------------------------------------------------
