@@ -643,3 +643,14 @@ def test_identity_and_module_dict_in_state_dict():
     x = ptlite.tensor(_arr(2))
     assert ident(x) is x
     assert repr(ident) == repr(torch.nn.Identity(3, foo=4))
+
+
+def test_load_state_dict_assign():
+    m = nn.Module()
+    m.w = nn.Parameter(ptlite.zeros(2, 2), requires_grad=False)
+    m.register_buffer("b", ptlite.zeros(3))
+    new_w, new_b = ptlite.tensor(_arr(2, 2)), ptlite.tensor(_arr(3))
+    old = m.w
+    m.load_state_dict({"w": new_w, "b": new_b}, assign=True)
+    assert m.w is not old and isinstance(m.w, nn.Parameter) and m.w.requires_grad is False
+    assert m.w.data_ptr() == new_w.data_ptr() and m.b.data_ptr() == new_b.data_ptr()
