@@ -63,9 +63,11 @@ runtime: build/libptlite_runtime.a build/libptlite_runtime.so build/run_model
 	@if nm -g build/libptlite_runtime.so | grep -q ' Py'; then echo "runtime links Python symbols"; exit 1; fi
 
 C_TESTS := $(wildcard csrc/tests/*.c)
+# the C tests also exercise the compiler side (writer, tracer), which is not in the runtime library
+COMPILER_SRCS := $(wildcard csrc/compiler/*.c)
 
-build/test_runtime: $(C_TESTS) csrc/tests/test_util.h build/libptlite_runtime.a
-	$(CC) $(RT_CFLAGS) $(C_TESTS) build/libptlite_runtime.a $(RT_LIBS) -o $@
+build/test_runtime: $(C_TESTS) $(COMPILER_SRCS) csrc/tests/test_util.h build/libptlite_runtime.a
+	$(CC) $(RT_CFLAGS) $(C_TESTS) $(COMPILER_SRCS) build/libptlite_runtime.a $(RT_LIBS) -o $@
 
 test-c: runtime build/test_runtime
 	./build/test_runtime
@@ -74,7 +76,7 @@ test-c: runtime build/test_runtime
 sanitize: $(VENV)/.sys-stamp
 	@mkdir -p build/asan
 	$(CC) $(RT_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-	  -fno-omit-frame-pointer $(C_TESTS) $(RT_SRCS) $(RT_LIBS) -o build/asan/test_runtime
+	  -fno-omit-frame-pointer $(C_TESTS) $(RT_SRCS) $(COMPILER_SRCS) $(RT_LIBS) -o build/asan/test_runtime
 	ASAN_OPTIONS=detect_leaks=1 ./build/asan/test_runtime
 
 demo: build

@@ -186,6 +186,24 @@ static ptl_status read_header(const uint8_t *data, size_t size, section *secs, i
                        section_name(s->kind), (unsigned long long)s->offset,
                        (unsigned long long)s->size);
   }
+  /* Bytes outside every section (alignment padding) must be zero, so that no
+   * byte of the file goes unchecked. */
+  size_t pos = table_end;
+  while (pos < size) {
+    size_t next = size, next_end = size;
+    for (uint32_t i = 0; i < count; i++)
+      if (secs[i].offset >= pos && secs[i].offset < next) {
+        next = (size_t)secs[i].offset;
+        next_end = (size_t)(secs[i].offset + secs[i].size);
+      }
+    for (size_t k = pos; k < next; k++)
+      if (data[k] != 0)
+        return ptl_error(PTL_ERR_CORRUPT_FILE,
+                         "corrupt .ptl file: non-zero padding byte at offset %zu", k);
+    if (next == size)
+      break;
+    pos = next_end > next ? next_end : next + 1;
+  }
   *n_secs = (int)count;
   return PTL_OK;
 }

@@ -52,4 +52,5 @@ void test_linear(void);
 void test_conv(void);
 void test_pool(void);
 void test_norm(void);
+void test_model(void);
 #endif

@@ -16,7 +16,9 @@
 
 #include "../internal.h"
 
-static bool is_float(ptl_dtype d) { return d == PTL_FLOAT32 || d == PTL_FLOAT16; }
+static bool is_float(ptl_dtype d) {
+  return d == PTL_FLOAT32 || d == PTL_FLOAT16;
+}
 
 static inline float ld_f(ptl_dtype d, const char *p, int64_t i) {
   switch (d) {
@@ -61,8 +63,10 @@ static ptl_status check_out(const ptl_call *call, ptl_dtype rt, ptl_tensor_desc 
   const ptl_tensor *o = call->out[0];
   if (o && o->dtype != rt) {
     if (is_float(rt) && !is_float(o->dtype))
-      return ptl_error(PTL_ERR_DTYPE, "%s: result type Float can't be cast to the desired "
-                       "output type %s", ptl_op_name(call->op), torch_dtype_name(o->dtype));
+      return ptl_error(PTL_ERR_DTYPE,
+                       "%s: result type Float can't be cast to the desired "
+                       "output type %s",
+                       ptl_op_name(call->op), torch_dtype_name(o->dtype));
     out->dtype = o->dtype;
   }
   return PTL_OK;
@@ -87,8 +91,8 @@ ptl_status ptl_activation_infer(const ptl_call *call, ptl_tensor_desc *out) {
   if (call->op == PTL_OP_DROPOUT) {
     double p = call->attrs->n_floats > 0 ? call->attrs->floats[0] : 0.5;
     if (!(p >= 0 && p <= 1))
-      return ptl_error(PTL_ERR_VALUE,
-                       "dropout probability has to be between 0 and 1, but got %g", p);
+      return ptl_error(PTL_ERR_VALUE, "dropout probability has to be between 0 and 1, but got %g",
+                       p);
   }
   if (call->op == PTL_OP_GELU && call->attrs->n_ints > 0 &&
       (call->attrs->ints[0] < 0 || call->attrs->ints[0] > 1))
@@ -115,7 +119,7 @@ static inline float hardtanh_f(float x, float lo, float hi) {
 
 static inline float act_f(const act_ctx *c, float x) {
   switch (c->op) {
-  case PTL_OP_RELU: return x != x ? x : x > 0 ? x : 0.0f;
+  case PTL_OP_RELU: return x < 0 ? 0.0f : x; /* NaN and -0.0 pass through, as torch */
   case PTL_OP_HARDTANH: return hardtanh_f(x, c->p[0], c->p[1]);
   case PTL_OP_SIGMOID: return 1.0f / (1.0f + expf(-x));
   case PTL_OP_TANH: return tanhf(x);
@@ -131,8 +135,8 @@ static inline float act_f(const act_ctx *c, float x) {
   case PTL_OP_ELU:
     /* torch: x > 0 ? x * scale : (exp(x * input_scale) - 1) * alpha * scale */
     return x > 0 ? x * c->p[1] : expm1f(x * c->p[2]) * c->p[0] * c->p[1];
-  case PTL_OP_HARDSWISH: return x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
-  case PTL_OP_HARDSIGMOID: return fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) / 6.0f;
+  case PTL_OP_HARDSWISH: return x * hardtanh_f(x + 3.0f, 0.0f, 6.0f) / 6.0f;
+  case PTL_OP_HARDSIGMOID: return hardtanh_f(x + 3.0f, 0.0f, 6.0f) / 6.0f;
   default: return 0;
   }
 }
@@ -404,7 +408,9 @@ ptl_status ptl_prelu_ref(const ptl_call *call) {
   return PTL_OK;
 }
 
-static void delete_op(void *op) { xnn_delete_operator((xnn_operator_t)op); }
+static void delete_op(void *op) {
+  xnn_delete_operator((xnn_operator_t)op);
+}
 
 /* XNNPACK prelu is NC: channels innermost. That is a 2-d [N, C] contiguous
  * input or a channels-last 4-d one, with the output in the same layout. */
@@ -432,8 +438,7 @@ ptl_status ptl_prelu_fast(const ptl_call *call) {
   key[3] = (uint64_t)(uintptr_t)slopes;
   xnn_operator_t op = ptl_packed_find(w, key);
   if (!op) {
-    if (xnn_create_prelu_nc_f32(channels, channels, channels, slopes, 0, &op) !=
-        xnn_status_success)
+    if (xnn_create_prelu_nc_f32(channels, channels, channels, slopes, 0, &op) != xnn_status_success)
       return PTL_ERR_UNSUPPORTED;
     PTL_CHECK(ptl_packed_add(w, key, op, delete_op));
   }
@@ -451,12 +456,14 @@ ptl_status ptl_softmax_infer(const ptl_call *call, ptl_tensor_desc *out) {
   const ptl_tensor *x = call->in[0];
   const char *op = ptl_op_name(call->op);
   if (!is_float(x->dtype))
-    return ptl_error(PTL_ERR_DTYPE, "%s: \"%s_lastdim_kernel_impl\" not implemented for '%s'",
-                     op, op, torch_dtype_name(x->dtype));
+    return ptl_error(PTL_ERR_DTYPE, "%s: \"%s_lastdim_kernel_impl\" not implemented for '%s'", op,
+                     op, torch_dtype_name(x->dtype));
   int dim;
-  PTL_CHECK(ptl_wrap_dim(op, call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1, x->ndim,
-                         &dim));
-  same_as_input(x, x->dtype, out);
+  PTL_CHECK(ptl_wrap_dim(op, call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1, x->ndim, &dim));
+  /* torch's softmax output is always contiguous (no preserve-format) */
+  out->dtype = x->dtype;
+  out->ndim = x->ndim;
+  memcpy(out->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
   return check_out(call, x->dtype, out);
 }
 
@@ -507,12 +514,19 @@ static void sm_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) {
 ptl_status ptl_softmax_ref(const ptl_call *call) {
   const ptl_tensor *x = call->in[0], *y = call->out[0];
   int dim;
-  PTL_CHECK(ptl_wrap_dim(ptl_op_name(call->op),
-                         call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1, x->ndim, &dim));
+  PTL_CHECK(ptl_wrap_dim(ptl_op_name(call->op), call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1,
+                         x->ndim, &dim));
   if (ptl_tensor_numel(x) == 0)
     return PTL_OK;
-  sm_ctx c = {call->op == PTL_OP_LOG_SOFTMAX, 1, 0, 0, x->dtype, y->dtype,
-              ptl_tensor_data(x), ptl_tensor_data(y), NULL};
+  sm_ctx c = {call->op == PTL_OP_LOG_SOFTMAX,
+              1,
+              0,
+              0,
+              x->dtype,
+              y->dtype,
+              ptl_tensor_data(x),
+              ptl_tensor_data(y),
+              NULL};
   int nd = x->ndim;
   int64_t shape[PTL_MAX_DIMS], st[2][PTL_MAX_DIMS];
   memcpy(shape, x->shape, sizeof(int64_t) * (size_t)nd);
@@ -539,8 +553,8 @@ ptl_status ptl_softmax_fast(const ptl_call *call) {
       !ptl_tensor_is_contiguous(x) || !ptl_tensor_is_contiguous(y))
     return PTL_ERR_UNSUPPORTED;
   int dim;
-  PTL_CHECK(ptl_wrap_dim("softmax", call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1,
-                         x->ndim, &dim));
+  PTL_CHECK(
+      ptl_wrap_dim("softmax", call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1, x->ndim, &dim));
   int64_t n = ptl_tensor_numel(x);
   if (dim != x->ndim - 1 || n == 0 || ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
@@ -557,8 +571,7 @@ ptl_status ptl_softmax_fast(const ptl_call *call) {
     if (!s)
       return PTL_ERR_UNSUPPORTED;
     s->channels = channels;
-    if (xnn_create_softmax_nc_f32(channels, channels, channels, 0, &s->op) !=
-        xnn_status_success) {
+    if (xnn_create_softmax_nc_f32(channels, channels, channels, 0, &s->op) != xnn_status_success) {
       free(s);
       return PTL_ERR_UNSUPPORTED;
     }
@@ -591,7 +604,8 @@ static void drop_row(void *vc, const int64_t *off, const int64_t *st, int64_t n)
 
 ptl_status ptl_dropout_ref(const ptl_call *call) {
   double p = call->attrs->n_floats > 0 ? call->attrs->floats[0] : 0.5;
-  drop_ctx c = {(float)p, p < 1 ? (float)(1.0 / (1.0 - p)) : 0.0f,
+  drop_ctx c = {(float)p,
+                p < 1 ? (float)(1.0 / (1.0 - p)) : 0.0f,
                 {call->out[0]->dtype, call->in[0]->dtype},
                 {ptl_tensor_data(call->out[0]), ptl_tensor_data(call->in[0])}};
   walk2(call->out[0], call->in[0], drop_row, &c);

@@ -114,21 +114,24 @@ static ptl_status conv_parse(const ptl_call *call, conv_geom *g) {
     }
   }
   if (g->sh <= 0 || g->sw <= 0)
-    return ptl_error(PTL_ERR_VALUE, "%s: non-positive stride is not supported (got [%lld, %lld])",
-                     op, (long long)g->sh, (long long)g->sw);
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                     "%s: non-positive stride is not supported (got [%lld, %lld])", op,
+                     (long long)g->sh, (long long)g->sw);
   if (g->pt < 0 || g->pl < 0 || g->pb < 0 || g->pr < 0)
-    return ptl_error(PTL_ERR_VALUE, "%s: negative padding is not supported (got [%lld, %lld])", op,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                     "%s: negative padding is not supported (got [%lld, %lld])", op,
                      (long long)g->pt, (long long)g->pl);
   if (g->transposed && (g->oph < 0 || g->opw < 0))
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: negative output_padding is not supported (got [%lld, %lld])", op,
                      (long long)g->oph, (long long)g->opw);
   if (g->dh <= 0 || g->dw <= 0)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: dilation should be greater than zero, but got [%lld, %lld]", op,
                      (long long)g->dh, (long long)g->dw);
   if (g->groups <= 0)
-    return ptl_error(PTL_ERR_VALUE, "%s: non-positive groups is not supported (got %lld)", op,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                     "%s: non-positive groups is not supported (got %lld)", op,
                      (long long)g->groups);
   if (w->shape[0] < g->groups)
     return ptl_error(PTL_ERR_SHAPE,
@@ -187,7 +190,7 @@ static ptl_status conv_parse(const ptl_call *call, conv_geom *g) {
     g->ow = (pw - ekw) / g->sw + 1;
   } else {
     if ((g->oph >= g->sh && g->oph >= g->dh) || (g->opw >= g->sw && g->opw >= g->dw))
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                        "%s: output padding must be smaller than either stride or dilation, but "
                        "got output_padding_height: %lld output_padding_width: %lld "
                        "stride_height: %lld stride_width: %lld dilation_height: %lld "

@@ -34,7 +34,9 @@ static int dtype_rank(ptl_dtype d) {
   }
 }
 
-static bool is_float(ptl_dtype d) { return d == PTL_FLOAT32 || d == PTL_FLOAT16; }
+static bool is_float(ptl_dtype d) {
+  return d == PTL_FLOAT32 || d == PTL_FLOAT16;
+}
 
 static ptl_dtype promote2(ptl_dtype a, ptl_dtype b) {
   if (a == b)
@@ -58,8 +60,7 @@ static ptl_dtype combine(ptl_dtype higher, bool have_h, ptl_dtype lower, bool ha
 
 static ptl_status check_dtype(const char *op, const ptl_tensor *t) {
   if (dtype_rank(t->dtype) < 0)
-    return ptl_error(PTL_ERR_DTYPE, "%s: not supported for dtype %s", op,
-                     ptl_dtype_name(t->dtype));
+    return ptl_error(PTL_ERR_DTYPE, "%s: not supported for dtype %s", op, ptl_dtype_name(t->dtype));
   return PTL_OK;
 }
 
@@ -110,9 +111,10 @@ static ptl_status out_dtype(const ptl_call *call, ptl_dtype res, ptl_dtype *ot) 
   const ptl_tensor *o = call->out[0];
   if (o) {
     if (!can_cast(res, o->dtype))
-      return ptl_error(PTL_ERR_DTYPE, "%s: result type %s can't be cast to the desired output "
-                       "type %s", ptl_op_name(call->op), torch_dtype_name(res),
-                       torch_dtype_name(o->dtype));
+      return ptl_error(PTL_ERR_DTYPE,
+                       "%s: result type %s can't be cast to the desired output "
+                       "type %s",
+                       ptl_op_name(call->op), torch_dtype_name(res), torch_dtype_name(o->dtype));
     *ot = o->dtype;
   }
   return PTL_OK;
@@ -125,8 +127,9 @@ static void strides_ignoring_ones(const ptl_tensor *t, int64_t *s) {
 }
 
 /* Output shape = broadcast of the inputs. Layout: the first input that has the
- * full output shape and is dense lends its strides (torch keeps channels-last
- * for x + bias[C,1,1]), provided every other full-size input agrees. */
+ * full output shape lends its strides when it is dense, else contiguous. That is
+ * torch's result for the common cases: x_cl + bias[C,1,1] and x_cl + y stay
+ * channels-last, y + x_cl is contiguous (the first operand decides). */
 static ptl_status broadcast_desc(const char *op, ptl_tensor *const *in, int n,
                                  ptl_tensor_desc *out) {
   int nd = 0;
@@ -140,27 +143,16 @@ static ptl_status broadcast_desc(const char *op, ptl_tensor *const *in, int n,
   }
   out->ndim = nd;
   memcpy(out->shape, shape, sizeof(int64_t) * (size_t)nd);
-  const ptl_tensor *lead = NULL;
-  int64_t ls[PTL_MAX_DIMS], s[PTL_MAX_DIMS];
   for (int i = 0; i < n; i++) {
     const ptl_tensor *t = in[i];
     if (t->ndim != nd || memcmp(t->shape, shape, sizeof(int64_t) * (size_t)nd) != 0 ||
         ptl_numel_of(nd, shape) <= 1)
       continue;
-    if (!lead) {
-      if (!ptl_tensor_is_dense(t) || ptl_tensor_is_contiguous(t))
-        return PTL_OK;
-      lead = t;
-      strides_ignoring_ones(t, ls);
-    } else {
-      strides_ignoring_ones(t, s);
-      if (memcmp(s, ls, sizeof(int64_t) * (size_t)nd) != 0)
-        return PTL_OK;
+    if (ptl_tensor_is_dense(t) && !ptl_tensor_is_contiguous(t)) {
+      out->has_strides = true;
+      memcpy(out->strides, t->strides, sizeof(int64_t) * (size_t)nd);
     }
-  }
-  if (lead) {
-    out->has_strides = true;
-    memcpy(out->strides, lead->strides, sizeof(int64_t) * (size_t)nd);
+    return PTL_OK;
   }
   return PTL_OK;
 }
@@ -237,7 +229,9 @@ static inline void st_i(ptl_dtype d, char *p, int64_t i, int64_t v) {
   }
 }
 
-static inline float round_half(float v) { return ptl_half_to_float(ptl_float_to_half(v)); }
+static inline float round_half(float v) {
+  return ptl_half_to_float(ptl_float_to_half(v));
+}
 
 /* v converted to integral dtype d and back (torch converts operands to the common dtype) */
 static inline int64_t wrap_i(ptl_dtype d, int64_t v) {
@@ -251,9 +245,13 @@ static inline int64_t wrap_i(ptl_dtype d, int64_t v) {
 }
 
 /* ---- scalar definitions (shared by REF and FAST) ---------------------------- */
-/* NaN propagates (torch.maximum / minimum); otherwise the larger / smaller */
-static inline float max_f(float a, float b) { return a != a ? a : b != b ? b : a > b ? a : b; }
-static inline float min_f(float a, float b) { return a != a ? a : b != b ? b : a < b ? a : b; }
+/* NaN propagates (torch.maximum / minimum); ties (-0.0 vs 0.0) give a, as torch */
+static inline float max_f(float a, float b) {
+  return a != a ? a : b != b ? b : a < b ? b : a;
+}
+static inline float min_f(float a, float b) {
+  return a != a ? a : b != b ? b : a > b ? b : a;
+}
 
 static inline float floordiv_f(float a, float b) {
   /* torch's div_floor_floating */
@@ -285,8 +283,7 @@ static inline float bin_f(int op, float a, float b, float alpha, int mode) {
   case PTL_OP_ADD: return a + alpha * b;
   case PTL_OP_SUB: return a - alpha * b;
   case PTL_OP_MUL: return a * b;
-  case PTL_OP_DIV:
-    return mode == 0 ? a / b : mode == 1 ? truncf(a / b) : floordiv_f(a, b);
+  case PTL_OP_DIV: return mode == 0 ? a / b : mode == 1 ? truncf(a / b) : floordiv_f(a, b);
   case PTL_OP_POW:
     switch (mode) {
     case POW_SQR: return a * a;
@@ -372,16 +369,20 @@ static ptl_status binary_types(const ptl_call *call, ptl_dtype *ct, ptl_dtype *r
   *rt = *ct;
   switch (call->op) {
   case PTL_OP_SUB:
-    if (*ct == PTL_BOOL)
+    /* torch's sub_check: any bool operand, even a Python bool */
+    if (call->in[0]->dtype == PTL_BOOL || call->in[1]->dtype == PTL_BOOL)
       return ptl_error(PTL_ERR_INVALID_ARGUMENT,
-                       "sub: subtraction, the `-` operator, with two bool tensors is not "
-                       "supported. Use the `^` or `logical_xor()` operator instead.");
+                       "sub: Subtraction, the `-` operator, with a bool tensor is not "
+                       "supported. If you are trying to invert a mask, use the `~` or "
+                       "`logical_not()` operator instead.");
     break;
   case PTL_OP_DIV: {
     int64_t mode = call->attrs->n_ints > 0 ? call->attrs->ints[0] : 0;
     if (mode < 0 || mode > 2)
-      return ptl_error(PTL_ERR_VALUE, "div: rounding_mode code %lld is not 0 (None), 1 (trunc) "
-                       "or 2 (floor)", (long long)mode);
+      return ptl_error(PTL_ERR_VALUE,
+                       "div: rounding_mode code %lld is not 0 (None), 1 (trunc) "
+                       "or 2 (floor)",
+                       (long long)mode);
     if (mode == 0 && !is_float(*ct))
       *ct = *rt = PTL_FLOAT32; /* true division of integers is floating */
     break;
@@ -401,7 +402,8 @@ static ptl_status binary_types(const ptl_call *call, ptl_dtype *ct, ptl_dtype *r
     if (alpha != floor(alpha))
       return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                        "%s: for integral input tensors, argument alpha must not be a floating "
-                       "point number.", op);
+                       "point number.",
+                       op);
   }
   return PTL_OK;
 }
@@ -433,8 +435,13 @@ static void bin_setup(const ptl_call *call, bin_ctx *c) {
   if (call->op == PTL_OP_POW && is_float(c->ct) && call->in[1]->wrapped_number) {
     /* torch's pow(Tensor, Scalar) special-cases these exponents */
     float e = ld_f(c->dt[2], c->base[2], 0);
-    c->mode = e == 2 ? POW_SQR : e == 3 ? POW_CUBE : e == 0.5f ? POW_SQRT : e == -0.5f ? POW_RSQRT
-              : e == -1 ? POW_RECIP : e == -2 ? POW_RECIP_SQR : POW_GENERIC;
+    c->mode = e == 2       ? POW_SQR
+              : e == 3     ? POW_CUBE
+              : e == 0.5f  ? POW_SQRT
+              : e == -0.5f ? POW_RSQRT
+              : e == -1    ? POW_RECIP
+              : e == -2    ? POW_RECIP_SQR
+                           : POW_GENERIC;
   }
 }
 
@@ -483,45 +490,45 @@ ptl_status ptl_binary_ref(const ptl_call *call) {
 }
 
 /* float32 loops: one per op and operand pattern, simple enough to vectorize */
-#define F32_LOOPS(NAME, EXPR)                                                                \
-  static void NAME##_vv(float *restrict y, const float *restrict a, const float *restrict b, \
-                        int64_t n, float alpha) {                                            \
-    (void)alpha;                                                                             \
-    for (int64_t i = 0; i < n; i++) {                                                        \
-      float x1 = a[i], x2 = b[i];                                                            \
-      y[i] = EXPR;                                                                           \
-    }                                                                                        \
-  }                                                                                          \
-  static void NAME##_vs(float *restrict y, const float *restrict a, const float *restrict b, \
-                        int64_t n, float alpha) {                                            \
-    (void)alpha;                                                                             \
-    const float x2 = b[0];                                                                   \
-    for (int64_t i = 0; i < n; i++) {                                                        \
-      float x1 = a[i];                                                                       \
-      y[i] = EXPR;                                                                           \
-    }                                                                                        \
-  }                                                                                          \
-  static void NAME##_sv(float *restrict y, const float *restrict a, const float *restrict b, \
-                        int64_t n, float alpha) {                                            \
-    (void)alpha;                                                                             \
-    const float x1 = a[0];                                                                   \
-    for (int64_t i = 0; i < n; i++) {                                                        \
-      float x2 = b[i];                                                                       \
-      y[i] = EXPR;                                                                           \
-    }                                                                                        \
+#define F32_LOOPS(NAME, EXPR)                                                                      \
+  static void NAME##_vv(float *restrict y, const float *restrict a, const float *restrict b,       \
+                        int64_t n, float alpha) {                                                  \
+    (void)alpha;                                                                                   \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+      float x1 = a[i], x2 = b[i];                                                                  \
+      y[i] = EXPR;                                                                                 \
+    }                                                                                              \
+  }                                                                                                \
+  static void NAME##_vs(float *restrict y, const float *restrict a, const float *restrict b,       \
+                        int64_t n, float alpha) {                                                  \
+    (void)alpha;                                                                                   \
+    const float x2 = b[0];                                                                         \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+      float x1 = a[i];                                                                             \
+      y[i] = EXPR;                                                                                 \
+    }                                                                                              \
+  }                                                                                                \
+  static void NAME##_sv(float *restrict y, const float *restrict a, const float *restrict b,       \
+                        int64_t n, float alpha) {                                                  \
+    (void)alpha;                                                                                   \
+    const float x1 = a[0];                                                                         \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+      float x2 = b[i];                                                                             \
+      y[i] = EXPR;                                                                                 \
+    }                                                                                              \
   }
 
 F32_LOOPS(add1, x1 + x2)
 F32_LOOPS(add, x1 + alpha * x2)
 F32_LOOPS(sub1, x1 - x2)
 F32_LOOPS(sub, x1 - alpha * x2)
-F32_LOOPS(mul, x1 * x2)
+F32_LOOPS(mul, x1 *x2)
 F32_LOOPS(div, x1 / x2)
 F32_LOOPS(maximum, max_f(x1, x2))
 F32_LOOPS(minimum, min_f(x1, x2))
 
-typedef void (*f32_loop)(float *restrict, const float *restrict, const float *restrict,
-                         int64_t, float);
+typedef void (*f32_loop)(float *restrict, const float *restrict, const float *restrict, int64_t,
+                         float);
 typedef struct {
   f32_loop vv, vs, sv;
 } f32_loops;
@@ -529,8 +536,12 @@ typedef struct {
 static bool f32_loops_for(const bin_ctx *c, f32_loops *l) {
   bool one = c->alpha_f == 1.0f;
   switch (c->op) {
-  case PTL_OP_ADD: *l = one ? (f32_loops){add1_vv, add1_vs, add1_sv} : (f32_loops){add_vv, add_vs, add_sv}; return true;
-  case PTL_OP_SUB: *l = one ? (f32_loops){sub1_vv, sub1_vs, sub1_sv} : (f32_loops){sub_vv, sub_vs, sub_sv}; return true;
+  case PTL_OP_ADD:
+    *l = one ? (f32_loops){add1_vv, add1_vs, add1_sv} : (f32_loops){add_vv, add_vs, add_sv};
+    return true;
+  case PTL_OP_SUB:
+    *l = one ? (f32_loops){sub1_vv, sub1_vs, sub1_sv} : (f32_loops){sub_vv, sub_vs, sub_sv};
+    return true;
   case PTL_OP_MUL: *l = (f32_loops){mul_vv, mul_vs, mul_sv}; return true;
   case PTL_OP_DIV:
     if (c->mode != 0)
@@ -663,7 +674,9 @@ typedef struct {
 #define N_XNN_SLOTS 24
 static _Atomic(xnn_slot *) g_slots[N_XNN_SLOTS];
 
-static xnn_slot *slot_take(int kind) { return atomic_exchange(&g_slots[kind], NULL); }
+static xnn_slot *slot_take(int kind) {
+  return atomic_exchange(&g_slots[kind], NULL);
+}
 
 static void slot_put(int kind, xnn_slot *s) {
   xnn_slot *expected = NULL;
@@ -673,8 +686,7 @@ static void slot_put(int kind, xnn_slot *s) {
   }
 }
 
-enum { XK_ABS, XK_NEG, XK_SQRT, XK_FLOOR, XK_CEIL, XK_ROUND,
-       XK_CLAMP };
+enum { XK_ABS, XK_NEG, XK_SQRT, XK_FLOOR, XK_CEIL, XK_ROUND, XK_CLAMP };
 
 #define XNN_MIN_NUMEL 65536
 
@@ -758,8 +770,9 @@ static void cmp_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) 
       }
       r = cmp_f(c->op, a, b);
     } else {
-      r = cmp_i(c->op, ld_i(c->dt[1], c->base[1], off[1] + i * st[1]),
-                ld_i(c->dt[2], c->base[2], off[2] + i * st[2]));
+      /* operands convert to the common dtype first: uint8 < -3 compares with 253 */
+      r = cmp_i(c->op, wrap_i(c->ct, ld_i(c->dt[1], c->base[1], off[1] + i * st[1])),
+                wrap_i(c->ct, ld_i(c->dt[2], c->base[2], off[2] + i * st[2])));
     }
     st_i(c->dt[0], c->base[0], off[0] + i * st[0], r);
   }
@@ -786,7 +799,8 @@ ptl_status ptl_where_infer(const ptl_call *call, ptl_tensor_desc *out) {
   if (cond->dtype != PTL_BOOL)
     return ptl_error(PTL_ERR_DTYPE,
                      "where: expected condition to be a boolean tensor, but got a tensor with "
-                     "dtype %s", torch_dtype_name(cond->dtype));
+                     "dtype %s",
+                     torch_dtype_name(cond->dtype));
   ptl_dtype rt;
   PTL_CHECK(result_type("where", call->in + 1, 2, &rt));
   PTL_CHECK(out_dtype(call, rt, &out->dtype));
@@ -852,7 +866,7 @@ static ptl_status unary_type(const ptl_call *call, ptl_dtype *rt) {
                      "neg: negation, the `-` operator, on a bool tensor is not supported. If "
                      "you are trying to invert a mask, use the `~` or `logical_not()` operator "
                      "instead.");
-  else if (x->dtype == PTL_BOOL && call->op != PTL_OP_ABS)
+  else if (x->dtype == PTL_BOOL)
     return ptl_error(PTL_ERR_DTYPE, "%s: not implemented for 'Bool'", op);
   return PTL_OK;
 }

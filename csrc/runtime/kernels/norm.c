@@ -227,7 +227,7 @@ ptl_status ptl_batch_norm_fast(const ptl_call *call) {
     nhwc = true;
   float *alpha, *beta;
   PTL_CHECK(bn_terms(call, c, &alpha, &beta));
-  bn_fast_ctx fc = {ptl_tensor_data(x), ptl_tensor_data(y), alpha, beta, c, numel / c, 0, 0};
+  bn_fast_ctx fc = {ptl_tensor_data(x), ptl_tensor_data(y), alpha, beta, c, inner, 0, 0};
   void (*fn)(void *, size_t);
   if (nhwc) {
     fn = bn_nhwc_chunk;

@@ -240,31 +240,31 @@ static ptl_status pool_infer(const char *op, const ptl_tensor *x, const pool_par
                              ptl_tensor_desc *out) {
   PTL_CHECK(check_pool_input(op, x));
   if (p->kh <= 0 || p->kw <= 0)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: kernel size should be greater than zero, but got kH: %lld kW: %lld", op,
                      (long long)p->kh, (long long)p->kw);
   if (p->sh <= 0 || p->sw <= 0)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: stride should be greater than zero, but got dH: %lld dW: %lld", op,
                      (long long)p->sh, (long long)p->sw);
   if (p->dh <= 0 || p->dw <= 0)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: dilation should be greater than zero, but got dilationH: %lld "
                      "dilationW: %lld",
                      op, (long long)p->dh, (long long)p->dw);
   const int64_t k[2] = {p->kh, p->kw}, pad[2] = {p->ph, p->pw}, dil[2] = {p->dh, p->dw};
   for (int i = 0; i < 2; i++) {
     if (pad[i] < 0)
-      return ptl_error(PTL_ERR_VALUE, "%s: pad must be non-negative, but got pad: %lld", op,
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: pad must be non-negative, but got pad: %lld", op,
                        (long long)pad[i]);
     if (pad[i] > ((k[i] - 1) * dil[i] + 1) / 2)
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                        "%s: pad should be at most half of effective kernel size, but got "
                        "pad=%lld, kernel_size=%lld and dilation=%lld",
                        op, (long long)pad[i], (long long)k[i], (long long)dil[i]);
   }
   if (p->kw / 2 < p->pw || p->kh / 2 < p->ph)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: pad should be smaller than or equal to half of kernel size, but got "
                      "padW = %lld, padH = %lld, kW = %lld, kH = %lld",
                      op, (long long)p->pw, (long long)p->ph, (long long)p->kw, (long long)p->kh);
@@ -273,7 +273,7 @@ static ptl_status pool_infer(const char *op, const ptl_tensor *x, const pool_par
   int64_t oh = pool_out_size(ih, p->kh, p->ph, p->sh, p->dh, p->ceil_mode);
   int64_t ow = pool_out_size(iw, p->kw, p->pw, p->sw, p->dw, p->ceil_mode);
   if (oh < 1 || ow < 1)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: Given input size: (%lldx%lldx%lld). Calculated output size: "
                      "(%lldx%lldx%lld). Output size is too small",
                      op, (long long)c, (long long)ih, (long long)iw, (long long)c, (long long)oh,
@@ -525,7 +525,7 @@ ptl_status ptl_adaptive_pool2d_infer(const ptl_call *call, ptl_tensor_desc *out)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: expected the output size (2 ints)", op);
   int64_t oh = call->attrs->ints[0], ow = call->attrs->ints[1];
   if (oh < 0 || ow < 0)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: elements of output_size must be greater than or equal to 0 but "
                      "received {%lld, %lld}",
                      op, (long long)oh, (long long)ow);
@@ -695,7 +695,7 @@ ptl_status ptl_upsample2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: expected the output size (2 ints)", op);
   int64_t oh = call->attrs->ints[0], ow = call->attrs->ints[1];
   if (x->shape[2] <= 0 || x->shape[3] <= 0 || oh <= 0 || ow <= 0)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: Input and output sizes should be greater than 0, but got input (H: "
                      "%lld, W: %lld) output (H: %lld, W: %lld)",
                      op, (long long)x->shape[2], (long long)x->shape[3], (long long)oh,
@@ -782,7 +782,10 @@ static void linear_weights(int64_t in, int64_t out, bool align_corners, double s
     if (align_corners) {
       real = ratio * (float)o;
     } else {
-      real = ratio * ((float)o + 0.5f) - 0.5f;
+      /* torch's r * (o + 0.5) - 0.5 is compiled into one fused multiply-add
+       * (GCC contracts it on x86-64 AVX2 and AArch64 builds); rounding it in
+       * two steps moves the coordinate by an ulp, ~3e-6 in the output */
+      real = fmaf(ratio, (float)o + 0.5f, -0.5f);
       if (real < 0.0f)
         real = 0.0f;
     }
@@ -847,6 +850,19 @@ static bool same_ratio(double scale, int64_t in, int64_t out) {
   return scale <= 0.0 || in == out || (float)(1.0 / scale) == (float)in / (float)out;
 }
 
+/* XNNPACK's half-pixel source coordinate is o * r + (0.5 * r - 0.5), torch's
+ * r * (o + 0.5) - 0.5: the same float only when every step is exact, i.e. for
+ * a power-of-two ratio (x2, x4 upsampling, /2 downsampling) on sizes well
+ * inside float's mantissa. Other ratios differ by a few ulps of the
+ * coordinate, which shows as ~1e-5 relative in the output: reference then. */
+static bool half_pixel_exact(int64_t in, int64_t out) {
+  if (in == out)
+    return true;
+  int e;
+  float r = (float)in / (float)out;
+  return frexpf(r, &e) == 0.5f && in < (1 << 16) && out < (1 << 16);
+}
+
 ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
@@ -856,7 +872,8 @@ ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
   geom_init(x, y, &g);
   bool ac = attr_i(call->attrs, 2, 0) != 0;
   if (!ac && (!same_ratio(attr_f(call->attrs, 0, 0.0), g.ih, g.oh) ||
-              !same_ratio(attr_f(call->attrs, 1, 0.0), g.iw, g.ow)))
+              !same_ratio(attr_f(call->attrs, 1, 0.0), g.iw, g.ow) ||
+              !half_pixel_exact(g.ih, g.oh) || !half_pixel_exact(g.iw, g.ow)))
     return PTL_ERR_UNSUPPORTED;
   if (ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;

@@ -20,6 +20,10 @@
 
 #include "../internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define SUM_DTYPE_ATTR 31 /* SUM/MEAN i[31]: output dtype, -1 default */
 
 typedef enum { R_SUM, R_MAX, R_MIN, R_SQDEV } rkind;
@@ -57,8 +61,9 @@ static ptl_status reduce_dtype(const ptl_call *call, const char *op, ptl_dtype *
   ptl_dtype xd = call->in[0]->dtype;
   const ptl_attrs *a = call->attrs;
   if (ptl_dtype_is_quantized(xd))
-    return ptl_error(PTL_ERR_DTYPE, "%s: not supported for quantized tensors (%s); dequantize first",
-                     op, ptl_dtype_name(xd));
+    return ptl_error(PTL_ERR_DTYPE,
+                     "%s: not supported for quantized tensors (%s); dequantize first", op,
+                     ptl_dtype_name(xd));
   int64_t req = a->n_ints > SUM_DTYPE_ATTR ? a->ints[SUM_DTYPE_ATTR] : -1;
   if (req >= 0 && (call->op == PTL_OP_SUM || call->op == PTL_OP_MEAN)) {
     if (req >= PTL_DTYPE_COUNT || ptl_dtype_is_quantized((ptl_dtype)req))
@@ -149,8 +154,12 @@ static void store_i(ptl_dtype d, void *y, int64_t i, int64_t v) {
 }
 
 /* NaN propagates: once the accumulator is NaN it stays NaN. */
-static inline double max_d(double m, double v) { return (v > m || v != v) ? v : m; }
-static inline double min_d(double m, double v) { return (v < m || v != v) ? v : m; }
+static inline double max_d(double m, double v) {
+  return (v > m || v != v) ? v : m;
+}
+static inline double min_d(double m, double v) {
+  return (v < m || v != v) ? v : m;
+}
 
 /* ---- plan ----------------------------------------------------------------------- */
 
@@ -168,9 +177,9 @@ typedef struct {
   int64_t *resi;      /* per output (int accumulation) */
   const double *mean; /* R_SQDEV: per output */
   /* column loop */
-  int col;          /* index into kept dims of the innermost kept dim */
-  int64_t n_tiles;  /* tiles along it */
-  int64_t n_outer;  /* positions of the other kept dims */
+  int col;         /* index into kept dims of the innermost kept dim */
+  int64_t n_tiles; /* tiles along it */
+  int64_t n_outer; /* positions of the other kept dims */
   /* split row loop */
   int64_t n_chunks; /* chunks of the single reduced row per output (>1: split) */
   double *part;
@@ -178,6 +187,7 @@ typedef struct {
 } plan;
 
 #define COL_TILE 256
+#define COL_FLUSH 16
 #define ROW_CHUNK 65536
 #define TASK_WORK 32768 /* elements per parallel task, about */
 
@@ -189,27 +199,81 @@ static int64_t identity_i(rkind k) {
   return k == R_MAX ? INT64_MIN : k == R_MIN ? INT64_MAX : 0;
 }
 
+/* Sum of n contiguous floats with float64 accumulation: 8 independent double
+ * accumulators (SSE2 on x86-64) so the adds pipeline; float64-accurate. */
+static double sum_f32(const float *x, int64_t n) {
+  int64_t i = 0;
+  double acc = 0.0;
+#ifdef __SSE2__
+  if (n >= 16) {
+    __m128d a[8];
+    for (int t = 0; t < 8; t++)
+      a[t] = _mm_setzero_pd();
+    for (; i + 16 <= n; i += 16) {
+      __m128 v0 = _mm_loadu_ps(x + i), v1 = _mm_loadu_ps(x + i + 4);
+      __m128 v2 = _mm_loadu_ps(x + i + 8), v3 = _mm_loadu_ps(x + i + 12);
+      a[0] = _mm_add_pd(a[0], _mm_cvtps_pd(v0));
+      a[1] = _mm_add_pd(a[1], _mm_cvtps_pd(_mm_movehl_ps(v0, v0)));
+      a[2] = _mm_add_pd(a[2], _mm_cvtps_pd(v1));
+      a[3] = _mm_add_pd(a[3], _mm_cvtps_pd(_mm_movehl_ps(v1, v1)));
+      a[4] = _mm_add_pd(a[4], _mm_cvtps_pd(v2));
+      a[5] = _mm_add_pd(a[5], _mm_cvtps_pd(_mm_movehl_ps(v2, v2)));
+      a[6] = _mm_add_pd(a[6], _mm_cvtps_pd(v3));
+      a[7] = _mm_add_pd(a[7], _mm_cvtps_pd(_mm_movehl_ps(v3, v3)));
+    }
+    __m128d s = _mm_add_pd(_mm_add_pd(_mm_add_pd(a[0], a[1]), _mm_add_pd(a[2], a[3])),
+                           _mm_add_pd(_mm_add_pd(a[4], a[5]), _mm_add_pd(a[6], a[7])));
+    double l[2];
+    _mm_storeu_pd(l, s);
+    acc = l[0] + l[1];
+  }
+#endif
+  for (; i < n; i++)
+    acc += x[i];
+  return acc;
+}
+
+/* Max (or min) of n contiguous floats, NaN propagating. NaNs are tracked apart
+ * from the lanes so the loop stays in vector registers. */
+static double extreme_f32(const float *x, int64_t n, bool is_max, double acc) {
+  int64_t i = 0;
+  bool nan = false;
+#ifdef __SSE2__
+  if (n >= 8) {
+    __m128 m0 = _mm_set1_ps(is_max ? -INFINITY : INFINITY), m1 = m0;
+    __m128 n0 = _mm_setzero_ps(), n1 = n0;
+    for (; i + 8 <= n; i += 8) {
+      __m128 v0 = _mm_loadu_ps(x + i), v1 = _mm_loadu_ps(x + i + 4);
+      /* maxps(a, b) is a > b ? a : b: a NaN in v leaves m unchanged, caught by n */
+      m0 = is_max ? _mm_max_ps(v0, m0) : _mm_min_ps(v0, m0);
+      m1 = is_max ? _mm_max_ps(v1, m1) : _mm_min_ps(v1, m1);
+      n0 = _mm_or_ps(n0, _mm_cmpunord_ps(v0, v0));
+      n1 = _mm_or_ps(n1, _mm_cmpunord_ps(v1, v1));
+    }
+    nan = _mm_movemask_ps(_mm_or_ps(n0, n1)) != 0;
+    float l[8];
+    _mm_storeu_ps(l, m0);
+    _mm_storeu_ps(l + 4, m1);
+    for (int t = 0; t < 8; t++)
+      acc = is_max ? max_d(acc, l[t]) : min_d(acc, l[t]);
+  }
+#endif
+  if (nan)
+    return NAN;
+  for (; i < n; i++)
+    acc = is_max ? max_d(acc, x[i]) : min_d(acc, x[i]);
+  return acc;
+}
+
 /* Reduces n elements from x[off], x[off + s], ... into acc (float accumulation). */
 static double row_d(const plan *p, int64_t off, int64_t s, int64_t n, double acc, double m) {
   rkind k = p->kind;
   if (p->xd == PTL_FLOAT32) {
     const float *x = (const float *)p->x + off;
-    if (k == R_SUM && s == 1) {
-      /* 8 float lanes over blocks of 128 elements, each block added to a double:
-       * fast (vectorizable, no reassociation needed) and accurate */
-      int64_t i = 0;
-      for (; i + 128 <= n; i += 128) {
-        float l[8] = {0};
-        for (int64_t j = 0; j < 128; j += 8)
-          for (int t = 0; t < 8; t++)
-            l[t] += x[i + j + t];
-        acc += ((double)l[0] + l[1]) + ((double)l[2] + l[3]) + ((double)l[4] + l[5]) +
-               ((double)l[6] + l[7]);
-      }
-      for (; i < n; i++)
-        acc += x[i];
-      return acc;
-    }
+    if (k == R_SUM && s == 1)
+      return acc + sum_f32(x, n);
+    if ((k == R_MAX || k == R_MIN) && s == 1)
+      return acc != acc ? acc : extreme_f32(x, n, k == R_MAX, acc);
     if (k == R_SUM) {
       for (int64_t i = 0; i < n; i++)
         acc += x[i * s];
@@ -282,8 +346,8 @@ static int64_t kept_offset(const plan *p, int64_t o, int skip, int64_t *lin) {
 }
 
 /* Reduces everything for output `o`, elements [r0, r1) of the (single) row when split. */
-static void reduce_one(const plan *p, int64_t base, int64_t o, int64_t r0, int64_t r1,
-                       double *rd, int64_t *ri) {
+static void reduce_one(const plan *p, int64_t base, int64_t o, int64_t r0, int64_t r1, double *rd,
+                       int64_t *ri) {
   int nr = p->nr;
   int64_t rs = p->rstride[nr - 1];
   double m = p->mean ? p->mean[o] : 0.0;
@@ -333,10 +397,23 @@ static void row_block(void *vctx, size_t t) {
   int64_t o0 = (int64_t)t * c->per_task, o1 = o0 + c->per_task;
   if (o1 > p->out_n)
     o1 = p->out_n;
+  /* walk the kept dims with an odometer: no divisions per output */
+  int64_t idx[PTL_MAX_DIMS] = {0}, q = o0, base = 0;
+  for (int d = p->nk - 1; d >= 0; d--) {
+    idx[d] = q % p->kshape[d];
+    q /= p->kshape[d];
+    base += idx[d] * p->kstride[d];
+  }
   for (int64_t o = o0; o < o1; o++) {
-    int64_t base = kept_offset(p, o, -1, NULL);
     reduce_one(p, base, o, 0, p->rshape[p->nr - 1], p->res ? &p->res[o] : NULL,
                p->resi ? &p->resi[o] : NULL);
+    for (int d = p->nk - 1; d >= 0; d--) {
+      base += p->kstride[d];
+      if (++idx[d] < p->kshape[d])
+        break;
+      base -= p->kstride[d] * p->kshape[d];
+      idx[d] = 0;
+    }
   }
 }
 
@@ -354,7 +431,10 @@ static void col_block(void *vctx, size_t t) {
   lin += j0 * cl;
   double accd[COL_TILE], m[COL_TILE];
   int64_t acci[COL_TILE];
+  float accf[COL_TILE];
+  int pending = 0;
   for (int64_t j = 0; j < nj; j++) {
+    accf[j] = 0.0f;
     accd[j] = identity_d(p->kind);
     acci[j] = identity_i(p->kind);
     m[j] = p->mean ? p->mean[lin + j * cl] : 0.0;
@@ -367,9 +447,26 @@ static void col_block(void *vctx, size_t t) {
       for (int64_t j = 0; j < nj; j++)
         acci[j] = combine_i(p->kind, acci[j], load_i(p->xd, p->x, off + j * cs));
     } else if (f32 && p->kind == R_SUM && cs == 1) {
+      /* float partial sums over COL_FLUSH rows, then into the doubles: float adds
+       * vectorize twice as wide, and 16-term float sums lose nothing measurable */
       const float *x = (const float *)p->x + off;
       for (int64_t j = 0; j < nj; j++)
-        accd[j] += x[j];
+        accf[j] += x[j];
+      if (++pending == COL_FLUSH) {
+        for (int64_t j = 0; j < nj; j++) {
+          accd[j] += accf[j];
+          accf[j] = 0.0f;
+        }
+        pending = 0;
+      }
+    } else if (f32 && (p->kind == R_MAX || p->kind == R_MIN)) {
+      const float *x = (const float *)p->x + off;
+      if (p->kind == R_MAX)
+        for (int64_t j = 0; j < nj; j++)
+          accd[j] = max_d(accd[j], x[j * cs]);
+      else
+        for (int64_t j = 0; j < nj; j++)
+          accd[j] = min_d(accd[j], x[j * cs]);
     } else if (f32 && p->kind == R_SUM) {
       const float *x = (const float *)p->x + off;
       for (int64_t j = 0; j < nj; j++)
@@ -394,6 +491,9 @@ static void col_block(void *vctx, size_t t) {
     if (d < 0)
       break;
   }
+  if (pending)
+    for (int64_t j = 0; j < nj; j++)
+      accd[j] += accf[j];
   for (int64_t j = 0; j < nj; j++) {
     if (p->int_acc)
       p->resi[lin + j * cl] = acci[j];
@@ -618,8 +718,7 @@ ptl_status ptl_argreduce_infer(const ptl_call *call, ptl_tensor_desc *out) {
   if (!has_dim) {
     if (ptl_tensor_numel(x) == 0)
       return ptl_error(PTL_ERR_INDEX,
-                       "%s(): Expected reduction dim to be specified for input.numel() == 0.",
-                       op);
+                       "%s(): Expected reduction dim to be specified for input.numel() == 0.", op);
     out->ndim = keepdim ? x->ndim : 0;
     for (int i = 0; i < out->ndim; i++)
       out->shape[i] = 1;
@@ -652,6 +751,25 @@ typedef struct {
   int64_t bi;
 } arg_ctx;
 
+/* Index of the first element equal to v (the first NaN when v is NaN); v occurs. */
+static int64_t find_first_f32(const float *x, int64_t n, float v) {
+  int64_t i = 0;
+  bool nan = v != v;
+#ifdef __SSE2__
+  __m128 vv = _mm_set1_ps(v);
+  for (; i + 4 <= n; i += 4) {
+    __m128 e = _mm_loadu_ps(x + i);
+    int mask = _mm_movemask_ps(nan ? _mm_cmpunord_ps(e, e) : _mm_cmpeq_ps(e, vv));
+    if (mask)
+      return i + __builtin_ctz((unsigned)mask);
+  }
+#endif
+  for (; i < n; i++)
+    if (nan ? x[i] != x[i] : x[i] == v)
+      return i;
+  return 0;
+}
+
 /* First occurrence wins ties; the first NaN wins over everything (NaN is max and min). */
 static inline bool better_d(bool is_max, double v, double b) {
   if (b != b)
@@ -665,7 +783,12 @@ static void arg_scan_row(void *vctx, const int64_t *off, const int64_t *st, int6
   const arg_ctx *c = vctx;
   for (int64_t r = 0; r < n; r++) {
     int64_t base = off[1] + r * st[1], best = 0;
-    if (c->is_float) {
+    if (c->xd == PTL_FLOAT32 && c->s == 1) {
+      /* vectorized extreme first, then the first element equal to it (or NaN) */
+      const float *x = (const float *)c->x + base;
+      double m = extreme_f32(x, c->n, c->is_max, c->is_max ? -INFINITY : INFINITY);
+      best = find_first_f32(x, c->n, (float)m);
+    } else if (c->is_float) {
       double b = load_d(c->xd, c->x, base);
       for (int64_t i = 1; i < c->n; i++) {
         double v = load_d(c->xd, c->x, base + i * c->s);
@@ -712,12 +835,28 @@ ptl_status ptl_argreduce_ref(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
   const ptl_attrs *a = call->attrs;
-  arg_ctx c = {call->op == PTL_OP_ARGMAX, ptl_dtype_is_float(x->dtype), x->dtype,
-               ptl_tensor_data(x), 1, 0, ptl_tensor_data(y), 0, 0, 0, 0};
+  arg_ctx c = {call->op == PTL_OP_ARGMAX,
+               ptl_dtype_is_float(x->dtype),
+               x->dtype,
+               ptl_tensor_data(x),
+               1,
+               0,
+               ptl_tensor_data(y),
+               0,
+               0,
+               0,
+               0};
   bool has_dim = a->n_ints > 1 && a->ints[1];
+  if ((!has_dim || x->ndim == 0) && x->dtype == PTL_FLOAT32 && ptl_tensor_is_contiguous(x)) {
+    const float *xf = (const float *)c.x;
+    int64_t n = ptl_tensor_numel(x);
+    c.y[0] =
+        find_first_f32(xf, n, (float)extreme_f32(xf, n, c.is_max, c.is_max ? -INFINITY : INFINITY));
+    return PTL_OK;
+  }
   if (!has_dim || x->ndim == 0) {
-    ptl_for_each_row(x->ndim, x->shape, 1, (const int64_t(*)[PTL_MAX_DIMS])x->strides,
-                     arg_flat_row, &c);
+    ptl_for_each_row(x->ndim, x->shape, 1, (const int64_t(*)[PTL_MAX_DIMS])x->strides, arg_flat_row,
+                     &c);
     c.y[0] = c.best;
     return PTL_OK;
   }

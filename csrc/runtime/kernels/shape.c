@@ -34,6 +34,53 @@ static ptl_status make_view(const ptl_call *call, int ndim, const int64_t *shape
   return ptl_tensor_view(call->in[0], ndim, shape, strides, offset, &call->out[0]);
 }
 
+/* ---- quantized views ---- */
+static bool per_channel(const ptl_tensor *t) {
+  return t->qparams && (t->qparams->scheme == PTL_QSCHEME_PER_CHANNEL_AFFINE ||
+                        t->qparams->scheme == PTL_QSCHEME_PER_CHANNEL_SYMMETRIC);
+}
+
+/* A per-channel quantized view must carry its channel axis to the new dim
+ * numbering. new_axis < 0: the view drops, slices or splits the channel axis,
+ * which would need the scales re-sliced: refused rather than silently wrong. */
+static ptl_status set_qaxis(const ptl_call *call, int new_axis) {
+  ptl_tensor *y = call->out[0];
+  if (!per_channel(call->in[0]))
+    return PTL_OK;
+  if (new_axis < 0) {
+    ptl_tensor_release(y);
+    call->out[0] = NULL;
+    return ptl_error(PTL_ERR_UNSUPPORTED,
+                     "%s: this view changes the channel axis %d of a per-channel quantized "
+                     "tensor; dequantize first",
+                     ptl_op_name(call->op), (int)call->in[0]->qparams->axis);
+  }
+  y->qparams->axis = new_axis;
+  return PTL_OK;
+}
+
+/* Gives `dst` (a fresh copy of `src`'s data) a copy of src's quantization parameters. */
+static ptl_status copy_qparams(ptl_tensor *dst, const ptl_tensor *src) {
+  if (!src->qparams || dst->qparams)
+    return PTL_OK;
+  ptl_qparams *q = calloc(1, sizeof *q);
+  if (!q)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
+  *q = *src->qparams;
+  q->scale = malloc(sizeof(float) * (size_t)q->count);
+  q->zero_point = malloc(sizeof(int32_t) * (size_t)q->count);
+  if (!q->scale || !q->zero_point) {
+    free(q->scale);
+    free(q->zero_point);
+    free(q);
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
+  }
+  memcpy(q->scale, src->qparams->scale, sizeof(float) * (size_t)q->count);
+  memcpy(q->zero_point, src->qparams->zero_point, sizeof(int32_t) * (size_t)q->count);
+  dst->qparams = q;
+  return PTL_OK;
+}
+
 /* Calls fn on every element offset of a strided geometry, row-major order. */
 typedef void (*elem_fn)(void *ctx, int64_t off);
 typedef struct {
@@ -77,7 +124,9 @@ static ptl_status reshape_shape(const ptl_call *call, int *ndim, int64_t *shape)
                        "shape %s",
                        (long long)d, i, attr_dims_str(a, 0, a->n_ints, b, sizeof b));
     } else {
-      known *= d;
+      if (__builtin_mul_overflow(known, d, &known))
+        return ptl_error(PTL_ERR_SHAPE, "reshape: shape %s is too large",
+                         attr_dims_str(a, 0, a->n_ints, b, sizeof b));
     }
     shape[i] = d;
   }
@@ -93,7 +142,7 @@ static ptl_status reshape_shape(const ptl_call *call, int *ndim, int64_t *shape)
     else
       known = -1; /* fall through to the size error */
   }
-  if (ptl_numel_of(*ndim, shape) != numel || known < 0)
+  if (known < 0 || ptl_numel_of(*ndim, shape) != numel)
     return ptl_error(PTL_ERR_SHAPE, "reshape: shape '%s' is invalid for input of size %lld",
                      attr_dims_str(a, 0, a->n_ints, b, sizeof b), (long long)numel);
   return PTL_OK;
@@ -152,15 +201,35 @@ ptl_status ptl_reshape_view(const ptl_call *call) {
   int ndim;
   int64_t shape[PTL_MAX_INT_ATTRS], strides[PTL_MAX_DIMS];
   PTL_CHECK(reshape_shape(call, &ndim, shape));
-  if (view_strides(x->ndim, x->shape, x->strides, ndim, shape, strides))
-    return make_view(call, ndim, shape, strides, x->offset);
-  /* torch.reshape: not expressible as a view, so copy to contiguous memory */
-  ptl_tensor *c = NULL;
-  PTL_CHECK(ptl_tensor_contiguous(x, &c));
-  ptl_contiguous_strides(ndim, shape, strides);
-  ptl_status s = ptl_tensor_view(c, ndim, shape, strides, c->offset, &call->out[0]);
-  ptl_tensor_release(c);
-  return s;
+  if (view_strides(x->ndim, x->shape, x->strides, ndim, shape, strides)) {
+    PTL_CHECK(make_view(call, ndim, shape, strides, x->offset));
+  } else {
+    /* torch.reshape: not expressible as a view, so copy to contiguous memory */
+    ptl_tensor *c = NULL;
+    PTL_CHECK(ptl_tensor_contiguous(x, &c));
+    ptl_contiguous_strides(ndim, shape, strides);
+    ptl_status s = ptl_tensor_view(c, ndim, shape, strides, c->offset, &call->out[0]);
+    ptl_tensor_release(c);
+    PTL_CHECK(s);
+    s = copy_qparams(call->out[0], x);
+    if (s != PTL_OK) {
+      ptl_tensor_release(call->out[0]);
+      call->out[0] = NULL;
+      return s;
+    }
+  }
+  if (!per_channel(x))
+    return PTL_OK;
+  /* the channel axis survives when some new dim has the same size and the same
+   * number of elements before it */
+  int axis = x->qparams->axis, new_axis = -1;
+  int64_t before = ptl_numel_of(axis, x->shape), acc = 1;
+  for (int j = 0; j < ndim && new_axis < 0; j++) {
+    if (acc == before && shape[j] == x->shape[axis])
+      new_axis = j;
+    acc *= shape[j];
+  }
+  return set_qaxis(call, new_axis);
 }
 
 /* ---- PERMUTE ------------------------------------------------------------- */
@@ -200,11 +269,15 @@ ptl_status ptl_permute_view(const ptl_call *call) {
   int perm[PTL_MAX_DIMS];
   int64_t shape[PTL_MAX_DIMS], strides[PTL_MAX_DIMS];
   PTL_CHECK(permute_dims(call, perm));
+  int new_axis = -1;
   for (int i = 0; i < x->ndim; i++) {
     shape[i] = x->shape[perm[i]];
     strides[i] = x->strides[perm[i]];
+    if (per_channel(x) && perm[i] == x->qparams->axis)
+      new_axis = i;
   }
-  return make_view(call, x->ndim, shape, strides, x->offset);
+  PTL_CHECK(make_view(call, x->ndim, shape, strides, x->offset));
+  return set_qaxis(call, new_axis);
 }
 
 /* ---- EXPAND -------------------------------------------------------------- */
@@ -228,7 +301,7 @@ static ptl_status expand_geometry(const ptl_call *call, int *ndim, int64_t *shap
   for (int i = n - 1; i >= 0; i--) {
     int dim = i - (n - x->ndim);
     int64_t size = dim >= 0 ? x->shape[dim] : 1;
-    int64_t stride = dim >= 0 ? x->strides[dim] : (i + 1 < n ? shape[i + 1] * strides[i + 1] : 1);
+    int64_t stride = dim >= 0 ? x->strides[dim] : (i + 1 < n ? shape[i + 1] * strides[i + 1] : 0);
     int64_t target = a->ints[i];
     if (target == -1) {
       if (dim < 0)
@@ -252,6 +325,11 @@ static ptl_status expand_geometry(const ptl_call *call, int *ndim, int64_t *shap
     shape[i] = size;
     strides[i] = stride;
   }
+  int64_t numel = 1;
+  for (int i = 0; i < n; i++)
+    if (__builtin_mul_overflow(numel, shape[i], &numel))
+      return ptl_error(PTL_ERR_SHAPE, "expand: target sizes %s overflow the element count",
+                       attr_dims_str(a, 0, n, b1, sizeof b1));
   *ndim = n;
   return PTL_OK;
 }
@@ -268,7 +346,9 @@ ptl_status ptl_expand_view(const ptl_call *call) {
   int ndim;
   int64_t shape[PTL_MAX_DIMS], strides[PTL_MAX_DIMS];
   PTL_CHECK(expand_geometry(call, &ndim, shape, strides));
-  return make_view(call, ndim, shape, strides, call->in[0]->offset);
+  const ptl_tensor *x = call->in[0];
+  PTL_CHECK(make_view(call, ndim, shape, strides, x->offset));
+  return set_qaxis(call, per_channel(x) ? x->qparams->axis + ndim - x->ndim : 0);
 }
 
 /* ---- SLICE --------------------------------------------------------------- */
@@ -327,7 +407,11 @@ ptl_status ptl_slice_view(const ptl_call *call) {
   strides[s.dim] *= s.step;
   /* an empty slice at the end keeps the offset inside the storage, as ATen does */
   int64_t offset = x->offset + s.start * x->strides[s.dim];
-  return make_view(call, x->ndim, shape, strides, offset);
+  PTL_CHECK(make_view(call, x->ndim, shape, strides, offset));
+  if (!per_channel(x))
+    return PTL_OK;
+  bool whole = s.start == 0 && s.step == 1 && s.len == x->shape[s.dim];
+  return set_qaxis(call, s.dim == x->qparams->axis && !whole ? -1 : x->qparams->axis);
 }
 
 /* ---- SELECT -------------------------------------------------------------- */
@@ -373,7 +457,11 @@ ptl_status ptl_select_view(const ptl_call *call) {
       shape[k] = x->shape[i];
       strides[k++] = x->strides[i];
     }
-  return make_view(call, x->ndim - 1, shape, strides, x->offset + index * x->strides[dim]);
+  PTL_CHECK(make_view(call, x->ndim - 1, shape, strides, x->offset + index * x->strides[dim]));
+  if (!per_channel(x))
+    return PTL_OK;
+  int axis = x->qparams->axis;
+  return set_qaxis(call, dim == axis ? -1 : (dim < axis ? axis - 1 : axis));
 }
 
 /* ---- CAT ----------------------------------------------------------------- */
@@ -426,6 +514,12 @@ ptl_status ptl_cat_infer(const ptl_call *call, ptl_tensor_desc *out) {
     const ptl_tensor *t = call->in[i];
     if (!t)
       return ptl_error(PTL_ERR_INVALID_ARGUMENT, "cat: input %d is None", i);
+    if (ptl_dtype_is_quantized(t->dtype))
+      /* the output would need merged quantization parameters */
+      return ptl_error(PTL_ERR_UNSUPPORTED,
+                       "cat: quantized inputs (%s) are not supported; "
+                       "dequantize first",
+                       ptl_dtype_name(t->dtype));
     if (t->ndim == 0)
       return ptl_error(PTL_ERR_SHAPE,
                        "cat: zero-dimensional tensor (at position %d) cannot be concatenated", i);
@@ -518,11 +612,11 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "pad: attributes must be mode, n, pads...");
   int64_t mode = a->ints[0], np = a->ints[1];
   if (mode < PAD_CONSTANT || mode > PAD_CIRCULAR)
-    return ptl_error(PTL_ERR_VALUE, "pad: unknown padding mode %lld", (long long)mode);
+    return ptl_error(PTL_ERR_SHAPE, "pad: unknown padding mode %lld", (long long)mode);
   if (np % 2 != 0)
-    return ptl_error(PTL_ERR_VALUE, "pad: Padding length must be divisible by 2");
+    return ptl_error(PTL_ERR_SHAPE, "pad: Padding length must be divisible by 2");
   if (np / 2 > x->ndim)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_SHAPE,
                      "pad: Padding length should be less than or equal to two times the input "
                      "dimension but got padding length %lld and input of dimension %d",
                      (long long)np, x->ndim);
@@ -534,24 +628,26 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
     int64_t lo = a->ints[2 + 2 * k], hi = a->ints[3 + 2 * k], size = x->shape[d];
     out->shape[d] = size + lo + hi;
     if (out->shape[d] < 0 || (mode != PAD_CONSTANT && out->shape[d] == 0))
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_SHAPE,
                        "pad: The input size %lld, plus negative padding %lld and %lld resulted "
                        "in a negative output size, which is invalid. Check dimension %d of your "
                        "input %s.",
                        (long long)size, (long long)lo, (long long)hi, d,
                        ptl_shape_str(x, b, sizeof b));
     if (mode == PAD_REFLECT && (lo >= size || hi >= size))
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_SHAPE,
                        "pad: Padding size should be less than the corresponding input dimension, "
                        "but got: padding (%lld, %lld) at dimension %d of input %s",
                        (long long)lo, (long long)hi, d, ptl_shape_str(x, b, sizeof b));
-    if (mode == PAD_CIRCULAR && (lo > size || hi > size))
-      return ptl_error(PTL_ERR_VALUE,
+    /* circular wraps within the range left after negative pads crop */
+    int64_t kept = size - (lo < 0 ? -lo : 0) - (hi < 0 ? -hi : 0);
+    if (mode == PAD_CIRCULAR && (lo > size || hi > size || kept <= 0 || lo > kept || hi > kept))
+      return ptl_error(PTL_ERR_SHAPE,
                        "pad: Padding value causes wrapping around more than once (padding "
                        "(%lld, %lld) at dimension %d of input %s).",
                        (long long)lo, (long long)hi, d, ptl_shape_str(x, b, sizeof b));
     if (mode != PAD_CONSTANT && size == 0)
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_SHAPE,
                        "pad: cannot pad an empty dimension %d of input %s in "
                        "non-constant mode",
                        d, ptl_shape_str(x, b, sizeof b));
@@ -559,15 +655,20 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
   return PTL_OK;
 }
 
-/* Maps output coordinate o along one dim to an input coordinate, -1 for fill. */
-static int64_t pad_source(int64_t mode, int64_t o, int64_t lo, int64_t size) {
+/* Maps output coordinate o along one dim to an input coordinate, -1 for fill.
+ * Negative pads crop first; circular padding then wraps within the cropped range
+ * (as ATen does), while reflect/replicate index the original input. */
+static int64_t pad_source(int64_t mode, int64_t o, int64_t lo, int64_t hi, int64_t size) {
   int64_t i = o - lo;
-  if (i >= 0 && i < size)
+  if (i >= 0 && i < size && mode != PAD_CIRCULAR)
     return i;
   switch (mode) {
   case PAD_REFLECT: return i < 0 ? -i : 2 * (size - 1) - i;
   case PAD_REPLICATE: return i < 0 ? 0 : size - 1;
-  case PAD_CIRCULAR: return ((i % size) + size) % size;
+  case PAD_CIRCULAR: {
+    int64_t a = lo < 0 ? -lo : 0, b = size - (hi < 0 ? -hi : 0), n = b - a;
+    return a + (((i - a) % n) + n) % n;
+  }
   default: return -1;
   }
 }
@@ -591,10 +692,10 @@ ptl_status ptl_pad_ref(const ptl_call *call) {
   int npairs = (int)(a->ints[1] / 2);
   for (int d = 0; d < nd; d++) {
     int k = nd - 1 - d;
-    int64_t lo = k < npairs ? a->ints[2 + 2 * k] : 0;
+    int64_t lo = k < npairs ? a->ints[2 + 2 * k] : 0, hi = k < npairs ? a->ints[3 + 2 * k] : 0;
     dmap[d] = p;
     for (int64_t o = 0; o < y->shape[d]; o++) {
-      int64_t i = pad_source(a->ints[0], o, lo, x->shape[d]);
+      int64_t i = pad_source(a->ints[0], o, lo, hi, x->shape[d]);
       p[o] = i < 0 ? -1 : i * x->strides[d];
     }
     p += y->shape[d];
@@ -657,6 +758,11 @@ static int64_t index_at(const ptl_tensor *idx, int64_t k) {
 ptl_status ptl_index_select_infer(const ptl_call *call, ptl_tensor_desc *out) {
   const ptl_tensor *x = call->in[0], *idx = call->in[1];
   char b[PTL_SHAPE_BUF];
+  if (ptl_dtype_is_quantized(x->dtype))
+    return ptl_error(PTL_ERR_UNSUPPORTED,
+                     "index_select: quantized input (%s) is not supported; "
+                     "dequantize first",
+                     ptl_dtype_name(x->dtype));
   if (idx->ndim > 1)
     return ptl_error(PTL_ERR_INDEX,
                      "index_select(): Index is supposed to be a vector, got "
@@ -745,6 +851,11 @@ ptl_status ptl_index_select_ref(const ptl_call *call) {
 ptl_status ptl_embedding_infer(const ptl_call *call, ptl_tensor_desc *out) {
   const ptl_tensor *w = call->in[0], *idx = call->in[1];
   char b[PTL_SHAPE_BUF];
+  if (ptl_dtype_is_quantized(w->dtype))
+    return ptl_error(PTL_ERR_UNSUPPORTED,
+                     "embedding: quantized weight (%s) is not supported; "
+                     "dequantize first",
+                     ptl_dtype_name(w->dtype));
   if (w->ndim != 2)
     return ptl_error(PTL_ERR_SHAPE, "embedding: 'weight' must be 2-D, got shape %s",
                      ptl_shape_str(w, b, sizeof b));
@@ -815,23 +926,25 @@ static ptl_status arange_spec_of(const ptl_call *call, ptl_dtype *dtype, arange_
   *dtype = (ptl_dtype)a->ints[0];
   double start = a->floats[0], end = a->floats[1], step = a->floats[2];
   if (!isfinite(start) || !isfinite(end))
-    return ptl_error(PTL_ERR_VALUE, "arange: unsupported range: %g -> %g", start, end);
-  if (!ptl_dtype_is_float(*dtype)) {
-    /* ATen computes integral ranges on values cast to the integer type */
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "arange: unsupported range: %g -> %g", start, end);
+  if (*dtype == PTL_INT64) {
+    /* ATen casts the bounds and step of an int64 range to int64 before sizing it */
     start = trunc(start);
     end = trunc(end);
     step = trunc(step);
+    if (step == 0)
+      return ptl_error(PTL_ERR_VALUE, "arange: step must be nonzero");
   }
   if (step == 0)
-    return ptl_error(PTL_ERR_VALUE, "arange: step must be nonzero");
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "arange: step must be nonzero");
   if (!((step > 0 && end >= start) || (step < 0 && end <= start)))
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "arange: upper bound and lower bound inconsistent with step sign "
                      "(start %g, end %g, step %g)",
                      start, end, step);
   double n = ceil((end - start) / step);
   if (!(n >= 0 && n < 9.0e18))
-    return ptl_error(PTL_ERR_VALUE, "arange: invalid size, possible overflow?");
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "arange: invalid size, possible overflow?");
   s->start = start;
   s->step = step;
   s->n = (int64_t)n;
@@ -857,7 +970,9 @@ ptl_status ptl_arange_ref(const ptl_call *call) {
     for (int64_t i = 0; i < s.n; i++)
       ptl_store_f64(dtype, base, i * st, s.start + (double)i * s.step);
   } else {
-    int64_t start = (int64_t)s.start, step = (int64_t)s.step;
+    /* other integer types: sized in double above, but the values come from the
+     * truncated start and step (what ATen's kernel does; e.g. step 0.5 repeats start) */
+    int64_t start = (int64_t)trunc(s.start), step = (int64_t)trunc(s.step);
     for (int64_t i = 0; i < s.n; i++) {
       int64_t v = start + i * step;
       if (dtype == PTL_INT64)
@@ -917,12 +1032,12 @@ ptl_status ptl_random_ref(const ptl_call *call) {
       return ptl_error(PTL_ERR_INVALID_ARGUMENT, "randint: attributes must include low, high");
     double lo = a->floats[0], hi = a->floats[1];
     if (!(hi > lo))
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                        "randint: random_ expects 'from' to be less than 'to', "
                        "but got from=%lld >= to=%lld",
                        (long long)lo, (long long)hi);
     if (!(lo >= -9.0e18 && hi <= 9.0e18))
-      return ptl_error(PTL_ERR_VALUE, "randint: range [%g, %g) is too large", lo, hi);
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT, "randint: range [%g, %g) is too large", lo, hi);
     c.low = (int64_t)lo;
     c.range = (uint64_t)((int64_t)hi - (int64_t)lo);
   }

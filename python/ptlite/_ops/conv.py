@@ -24,7 +24,7 @@ _conv2d_attrs: dict = {}
 _convt2d_attrs: dict = {}
 
 
-def _tuple(value, name: str, n: int) -> tuple:
+def _tuple(value, name: str, n: int, op: str = "conv2d") -> tuple:
     """An int or a sequence of 1 or n ints as an n-tuple (torch's expand_param)."""
     if value.__class__ is int:
         return (value,) * n
@@ -35,7 +35,7 @@ def _tuple(value, name: str, n: int) -> tuple:
     if len(vals) == 1:
         return vals * n
     if len(vals) != n:
-        raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} "
+        raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of {n} "
                            f"values to match the convolution dimensions, but got "
                            f"{name}={list(vals)}")
     return vals
@@ -68,7 +68,7 @@ def _padding_mode(padding, op: str):
         return "valid"
     if padding == "same":
         return "same"
-    raise RuntimeError(f"Invalid padding string: '{padding}'")
+    raise RuntimeError(f"{op}: Invalid padding string: '{padding}'")
 
 
 def _attrs2d(weight, stride, padding, dilation, groups) -> tuple:
@@ -82,13 +82,15 @@ def _attrs2d(weight, stride, padding, dilation, groups) -> tuple:
         ints = (_tuple(stride, "stride", 2) + _tuple(padding, "padding", 2) +
                 _tuple(dilation, "dilation", 2) + (int(groups), 0))
         return _remember(_conv2d_attrs, key, ints)
-    mode = _padding_mode(padding, "conv2d")
+    op = "conv2d"
+    mode = _padding_mode(padding, op)
     s = _tuple(stride, "stride", 2)
     d = _tuple(dilation, "dilation", 2)
     if mode == "valid":
         return s + (0, 0) + d + (int(groups), 0)
     if s != (1, 1):
-        raise RuntimeError("padding='same' is not supported for strided convolutions")
+        raise RuntimeError(f"{op}: padding='same' is not supported for strided "
+                           "convolutions")
     left, extra = _same_padding(weight, d, 2, "conv2d")
     return s + left + d + (int(groups), 0) + extra
 
@@ -118,9 +120,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         if isinstance(padding, str):
             raise TypeError("conv_transpose2d(): argument 'padding' must be tuple of ints, "
                             "not str") from None
-        ints = (_tuple(stride, "stride", 2) + _tuple(padding, "padding", 2) +
-                _tuple(output_padding, "output_padding", 2) + _tuple(dilation, "dilation", 2) +
-                (int(groups),))
+        op = "conv_transpose2d"
+        ints = (_tuple(stride, "stride", 2, op) + _tuple(padding, "padding", 2, op) +
+                _tuple(output_padding, "output_padding", 2, op) +
+                _tuple(dilation, "dilation", 2, op) + (int(groups),))
         _remember(_convt2d_attrs, key, ints)
     return call(_CONV_T2D, (input, weight, bias), ints)
 
@@ -141,12 +144,12 @@ def _view(t, shape: tuple):
     return _C.from_buffer(np.asarray(t).reshape(shape), t._dtype)
 
 
-def _weight_view(weight):
+def _weight_view(weight, op: str):
     """[O, I/g, K] weight as [O, I/g, 1, K], kept on the weight so the packed
     operator cached on the 4-d view survives across calls."""
     s = weight._shape
     if len(s) != 3:
-        raise RuntimeError(f"conv1d: expected weight to be 3-dimensional, but got weight of "
+        raise RuntimeError(f"{op}: expected weight to be 3-dimensional, but got weight of "
                            f"size {list(s)}")
     sig = (weight._data_ptr, s, weight._strides)
     cached = weight.__dict__.get("_ptl_w4")
@@ -165,7 +168,7 @@ def _input_view(input, op: str):
         return _view(input, (s[0], s[1], 1, s[2])), True
     if len(s) == 2:
         return _view(input, (s[0], 1, s[1])), False
-    raise RuntimeError(f"Expected 2D (unbatched) or 3D (batched) input to {op}, but got input "
+    raise RuntimeError(f"{op}: Expected 2D (unbatched) or 3D (batched) input to {op}, but got input "
                        f"of size: {list(s)}")
 
 
@@ -184,42 +187,45 @@ def _check1d(input, weight, ints: tuple, groups: int, op: str) -> None:
     x4 = list(xs) if len(xs) == 3 else [1] + list(xs)
     if op == "conv1d":
         if groups > 0 and c != ws[1] * groups:
-            raise RuntimeError(f"Given groups={groups}, weight of size {list(ws)}, expected "
+            raise RuntimeError(f"{op}: Given groups={groups}, weight of size {list(ws)}, expected "
                                f"input{x4} to have {ws[1] * groups} channels, but got {c} "
                                f"channels instead")
         padded = xs[-1] + 2 * ints[3] + (ints[9] if len(ints) > 9 else 0)
         ksize = ints[5] * (ws[2] - 1) + 1
         if ints[5] > 0 and ints[3] >= 0 and padded < ksize:
-            raise RuntimeError(f"Calculated padded input size per channel: ({padded}). Kernel "
+            raise RuntimeError(f"{op}: Calculated padded input size per channel: ({padded}). Kernel "
                                f"size: ({ksize}). Kernel size can't be greater than actual "
                                f"input size")
     elif c != ws[0]:
-        raise RuntimeError(f"Given transposed=1, weight of size {list(ws)}, expected "
+        raise RuntimeError(f"{op}: Given transposed=1, weight of size {list(ws)}, expected "
                            f"input{x4} to have {ws[0]} channels, but got {c} channels instead")
 
 
 def _attrs1d(weight, stride, padding, dilation, groups) -> tuple:
-    (s,) = _tuple(stride, "stride", 1)
-    (d,) = _tuple(dilation, "dilation", 1)
+    op = "conv1d"
+    (s,) = _tuple(stride, "stride", 1, op)
+    (d,) = _tuple(dilation, "dilation", 1, op)
     g = int(groups)
     if padding.__class__ is str:
-        if _padding_mode(padding, "conv1d") == "valid":
+        if _padding_mode(padding, op) == "valid":
             return (1, s, 0, 0, 1, d, g, 0)
         if s != 1:
-            raise RuntimeError("padding='same' is not supported for strided convolutions")
+            raise RuntimeError(f"{op}: padding='same' is not supported for strided "
+                           "convolutions")
         k = weight._shape[-1] if len(weight._shape) == 3 else 1
         total = d * (k - 1)
         return (1, 1, 0, total // 2, 1, d, g, 0, 0, total - 2 * (total // 2))
-    (p,) = _tuple(padding, "padding", 1)
+    (p,) = _tuple(padding, "padding", 1, op)
     return (1, s, 0, p, 1, d, g, 0)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-d convolution over an NCL (or unbatched CL) input, as torch.nn.functional.conv1d."""
+    op = "conv1d"
     ints = _attrs1d(weight, stride, padding, dilation, groups)
-    x4, batched = _input_view(input, "conv1d")
-    _check1d(input, weight, ints, ints[6], "conv1d")
-    out = call(_CONV2D, (x4, _weight_view(weight), bias), ints)
+    x4, batched = _input_view(input, op)
+    _check1d(input, weight, ints, ints[6], op)
+    out = call(_CONV2D, (x4, _weight_view(weight, op), bias), ints)
     return _squeeze_h(out, batched)
 
 
@@ -228,12 +234,13 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """1-d transposed convolution, as torch.nn.functional.conv_transpose1d."""
     if isinstance(padding, str):
         raise TypeError("conv_transpose1d(): argument 'padding' must be tuple of ints, not str")
-    (s,) = _tuple(stride, "stride", 1)
-    (p,) = _tuple(padding, "padding", 1)
-    (op,) = _tuple(output_padding, "output_padding", 1)
-    (d,) = _tuple(dilation, "dilation", 1)
-    ints = (1, s, 0, p, 0, op, 1, d, int(groups))
-    x4, batched = _input_view(input, "conv_transpose1d")
-    _check1d(input, weight, ints, int(groups), "conv_transpose1d")
-    out = call(_CONV_T2D, (x4, _weight_view(weight), bias), ints)
+    op = "conv_transpose1d"
+    (s,) = _tuple(stride, "stride", 1, op)
+    (p,) = _tuple(padding, "padding", 1, op)
+    (opad,) = _tuple(output_padding, "output_padding", 1, op)
+    (d,) = _tuple(dilation, "dilation", 1, op)
+    ints = (1, s, 0, p, 0, opad, 1, d, int(groups))
+    x4, batched = _input_view(input, op)
+    _check1d(input, weight, ints, int(groups), op)
+    out = call(_CONV_T2D, (x4, _weight_view(weight, op), bias), ints)
     return _squeeze_h(out, batched)

@@ -13,6 +13,7 @@ import collections
 import numpy as np
 
 from .. import _dtype as dt
+from .._tensor import Tensor, from_numpy
 from .table import call, op_id
 
 _SUM = op_id("sum")
@@ -70,7 +71,6 @@ def amin(input, dim=(), keepdim=False, *, out=None):
 
 
 def _extreme(name, vop, iop, result, input, dim, keepdim, other):
-    from .._tensor import Tensor
     if isinstance(dim, Tensor) and other is None:
         other, dim = dim, None
     if other is not None:
@@ -158,11 +158,10 @@ def all(input, dim=None, keepdim=False):  # noqa: A001
     if input.numel() != 0:
         r = call(_AMIN, (b,), _dims(keepdim, dim))
     else:  # count the Trues and compare with the number of elements reduced
-        from .._tensor import from_numpy
         counts = call(_SUM, (b,), _dims(keepdim, dim))
         n = counts.numel()
         reduced = input.numel() // n if n else 0
-        r = from_numpy(np.asarray(counts) == reduced)
+        r = from_numpy(np.asarray(np.asarray(counts) == reduced))
     return r if input._dtype != dt.uint8.code else call(_COPY, (r,), (dt.uint8.code, 0))
 
 

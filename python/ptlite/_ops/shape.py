@@ -69,6 +69,13 @@ def _shape_list(shape) -> str:
 
 
 # ---- views ----------------------------------------------------------------------
+def _alias_view(x: Tensor) -> Tensor:
+    """A new view with exactly x's geometry (what torch returns for no-op views)."""
+    if x._ndim == 0:
+        return call(_RESHAPE, (x,), ())
+    return call(_SLICE, (x,), (0, 0, _INT64_MAX, 1))
+
+
 def reshape(input: Tensor, shape) -> Tensor:
     """A tensor with ``input``'s data and ``shape``; a view whenever possible."""
     return call(_RESHAPE, (input,), _dims_arg((shape,)))
@@ -222,7 +229,7 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
         d = _wrap(dim, n)
         dims = [d] if n and shape[d] == 1 else []
     if not dims:
-        return call(_RESHAPE, (input,), shape)
+        return _alias_view(input)
     out = input
     for d in reversed(dims):  # select(d, 0) drops a size-1 dim and leaves strides alone
         out = call(_SELECT, (out,), (d, 0))
@@ -230,10 +237,28 @@ def squeeze(input: Tensor, dim=None) -> Tensor:
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
-    """A view with a size-1 dim inserted at ``dim``."""
+    """A view with a size-1 dim inserted at ``dim`` (stride as torch: size*stride of the
+    dim it precedes, 1 at the end)."""
     shape = input._shape
-    d = _wrap(dim, len(shape) + 1)
-    return call(_RESHAPE, (input,), shape[:d] + (1,) + shape[d:])
+    n = len(shape)
+    if type(dim) is int and -n - 1 <= dim <= n:
+        d = dim if dim >= 0 else dim + n + 1
+    else:
+        d = _wrap(dim, n + 1)
+    out = call(_RESHAPE, (input,), shape[:d] + (1,) + shape[d:])
+    if d == n:
+        return out
+    strides = input._strides
+    if out._strides[d] == shape[d] * strides[d] and out._strides[d + 1:] == strides[d:] and \
+            out._strides[:d] == strides[:d]:
+        return out
+    # reshape re-derives size-1 strides; rebuild exactly: move dim d first, let expand add
+    # a leading dim (stride = size * stride of the next dim), then restore the order
+    first = (d,) + tuple(range(d)) + tuple(range(d + 1, n))
+    x = call(_PERMUTE, (input,), first)
+    x = call(_EXPAND, (x,), (1,) + x._shape)
+    back = tuple(range(2, d + 2)) + (0, 1) + tuple(range(d + 2, n + 1))
+    return call(_PERMUTE, (x,), back)
 
 
 def _squeeze_(self: Tensor, dim=None) -> Tensor:
@@ -456,7 +481,11 @@ def _repeat(self: Tensor, *sizes) -> Tensor:
         final.append(r * s)
     x = call(_RESHAPE, (self,), inter)
     x = call(_EXPAND, (x,), target)
-    return call(_RESHAPE, (x,), final).contiguous()
+    out = call(_RESHAPE, (x,), final)
+    # reshape copies unless the result is trivially viewable (e.g. empty): always a copy
+    if out._storage_ptr == self._storage_ptr:
+        out = call(_COPY, (out,), (-1, 0))
+    return out
 
 
 def tile(input: Tensor, dims) -> Tensor:
@@ -467,14 +496,30 @@ def tile(input: Tensor, dims) -> Tensor:
 
 
 def flip(input: Tensor, dims) -> Tensor:
-    """A copy with the order of elements reversed along ``dims``."""
+    """A copy with the order of elements reversed along ``dims`` (keeps a dense layout)."""
     dims = [dims] if _is_int(dims) else list(dims)
-    out = input
-    for d in {_wrap(d, input._ndim) for d in dims}:
-        n = input._shape[d]
-        idx = _new_tensor(np.arange(n - 1, -1, -1, dtype=np.int64))
+    n = input._ndim
+    wanted = {_wrap(d, n) for d in dims}
+    x, order = input, None
+    if not input._is_contiguous:
+        # torch's result follows the input's memory order: flip in that order, permute back
+        order = sorted(range(n), key=lambda d: -input._strides[d])
+        x = call(_PERMUTE, (input,), order)
+        if x._is_contiguous:
+            wanted = {order.index(d) for d in wanted}
+        else:
+            x, order = input, None
+    out = x
+    for d in wanted:
+        size = x._shape[d]
+        idx = _new_tensor(np.arange(size - 1, -1, -1, dtype=np.int64))
         out = call(_INDEX_SELECT, (out, idx), (d,))
-    return out if out is not input else input.clone()
+    if out is x:
+        out = call(_COPY, (x,), (-1, 1))
+    if order is not None:
+        inverse = [order.index(d) for d in range(n)]
+        out = call(_PERMUTE, (out,), inverse)
+    return out
 
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
@@ -649,7 +694,9 @@ def _adv_array(ix) -> np.ndarray:
 def _parse_index(self: Tensor, idx):
     """Applies the basic part of an index (views) and collects the advanced part.
 
-    Returns (view, advanced) where advanced is a list of (dim in view, int64 array)."""
+    Returns (view, advanced, copy) where advanced is a list of (dim in view, int64 array,
+    dim in self) and copy says a bool scalar index made this advanced indexing in torch
+    (a copy, not a view)."""
     if not isinstance(idx, tuple):
         idx = (idx,)
     # how many dims the entries consume, to expand the Ellipsis
@@ -669,6 +716,7 @@ def _parse_index(self: Tensor, idx):
     d = 0          # current dim in `out`
     src_dim = 0    # dim of the original tensor (error messages)
     adv = []
+    copy = False
     seen_ellipsis = False
     for ix in idx:
         if ix is Ellipsis:
@@ -682,19 +730,11 @@ def _parse_index(self: Tensor, idx):
             out = unsqueeze(out, d)
             d += 1
         elif ix is True or ix is False:
+            copy = True
             out = unsqueeze(out, d)
             if ix is False:
                 out = call(_SLICE, (out,), (d, 0, 0, 1))
             d += 1
-        elif type(ix) is int or (not isinstance(ix, (Tensor, list, tuple, builtins.float,
-                                                    builtins.bool)) and _is_int(ix)):
-            if out._ndim == 0:
-                raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in "
-                                 "Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor "
-                                 "to a number")
-            i = _check_int_index(_index(ix), out._shape[d], src_dim)
-            out = call(_SELECT, (out,), (d, i))
-            src_dim += 1
         elif isinstance(ix, slice):
             step = 1 if ix.step is None else _index(ix.step)
             if step <= 0:
@@ -705,11 +745,21 @@ def _parse_index(self: Tensor, idx):
                 out = call(_SLICE, (out,), (d, start, stop, step))
             d += 1
             src_dim += 1
+        elif type(ix) is int or (not isinstance(ix, (Tensor, list, tuple, builtins.float,
+                                                    builtins.bool)) and _is_int(ix)):
+            if out._ndim == 0:
+                raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in "
+                                 "Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor "
+                                 "to a number")
+            i = _check_int_index(_index(ix), out._shape[d], src_dim)
+            out = call(_SELECT, (out,), (d, i))
+            src_dim += 1
         elif isinstance(ix, (Tensor, list, tuple)):
             a = _adv_array(ix)
             if a.dtype == np.bool_:
                 k = a.ndim
                 if k == 0:  # a 0-d bool tensor acts like True / False
+                    copy = True
                     out = unsqueeze(out, d)
                     if not a:
                         out = call(_SLICE, (out,), (d, 0, 0, 1))
@@ -737,7 +787,7 @@ def _parse_index(self: Tensor, idx):
             raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
                              "byte Variables are valid indices (got "
                              f"{type(ix).__name__})")
-    return out, adv
+    return out, adv, copy
 
 
 def _linear_index(view: Tensor, adv):
@@ -759,16 +809,58 @@ def _linear_index(view: Tensor, adv):
     return dims, fixed
 
 
+def _basic_fast(self: Tensor, idx: tuple):
+    """x[i, a:b:s, ...] with ints and slices only (the common case); None to fall back."""
+    shape = self._shape
+    if len(idx) > len(shape):
+        return None
+    out, d = self, 0
+    for src, ix in enumerate(idx):
+        tix = type(ix)
+        if tix is int:
+            size = shape[src]
+            if not -size <= ix < size:
+                raise IndexError(f"index {ix} is out of bounds for dimension {src} with size "
+                                 f"{size}")
+            out = call(_SELECT, (out,), (d, ix))
+        elif tix is slice:
+            step = ix.step
+            if step is None:
+                step = 1
+            elif type(step) is not int or step <= 0:
+                return None
+            start, stop = ix.start, ix.stop
+            if start is None:
+                start = 0
+            if stop is None:
+                stop = _INT64_MAX
+            if type(start) is not int or type(stop) is not int:
+                return None
+            if start != 0 or stop != _INT64_MAX or step != 1:
+                out = call(_SLICE, (out,), (d, start, stop, step))
+            d += 1
+        else:
+            return None
+    return out if out is not self else _alias_view(self)
+
+
 def _getitem(self: Tensor, idx) -> Tensor:
-    if type(idx) is int:  # the hot path: x[i]
+    tidx = type(idx)
+    if tidx is int:  # the hot path: x[i]
         if self._ndim == 0:
             raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python "
                              "or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
         return call(_SELECT, (self,), (0, _check_int_index(idx, self._shape[0], 0)))
-    view, adv = _parse_index(self, idx)
+    if tidx is tuple or tidx is slice:
+        out = _basic_fast(self, idx if tidx is tuple else (idx,))
+        if out is not None:
+            return out
+    view, adv, copy = _parse_index(self, idx)
     if not adv:
+        if copy:
+            return call(_COPY, (view,), (-1, 1))
         if view is self:  # x[:] / x[...]: still a new view object, as torch
-            return call(_RESHAPE, (self,), self._shape)
+            return _alias_view(self)
         return view
     dims, arrays = _linear_index(view, adv)
     k = len(dims)
@@ -794,7 +886,7 @@ def _getitem(self: Tensor, idx) -> Tensor:
 
 
 def _setitem(self: Tensor, idx, value) -> None:
-    view, adv = _parse_index(self, idx)
+    view, adv, _ = _parse_index(self, idx)
     if not adv:
         if isinstance(value, Tensor):
             # torch drops leading size-1 dims of the value that the target lacks
