@@ -274,7 +274,7 @@ def test_dropout_bad_p():
         assert str(ep.value) == str(et.value)
 
 
-# ---- Embedding ----------------------------------------------------------------------------------
+# ---- Embedding -------------------------------------------------------------------------------
 def test_embedding_padding_row_zero_at_init():
     ptlite.manual_seed(1)
     e = nn.Embedding(10, 4, padding_idx=2)
@@ -304,7 +304,7 @@ def test_embedding_bad_padding_idx():
         nn.Embedding(5, 2, padding_idx=-6)
 
 
-# ---- default initialisation --------------------------------------------------------------------
+# ---- default initialisation ------------------------------------------------------------------
 @pytest.mark.parametrize("make,fan_in", [
     (lambda: nn.Linear(200, 64), 200),
     (lambda: nn.Conv2d(16, 32, 3), 144),
@@ -384,7 +384,7 @@ def test_init_functions():
         nn.init.calculate_gain("nope")
 
 
-# ---- reprs of every layer (no compute needed) ----------------------------------------------------
+# ---- reprs of every layer (no compute needed) ------------------------------------------------
 REPRS = [
     lambda L: L.nn.Conv2d(3, 8, 3, stride=2, padding=1, dilation=2, groups=1, bias=False,
                           padding_mode="circular"),
@@ -428,7 +428,7 @@ def test_layer_repr(make):
     check_structure(t, p)
 
 
-# ---- bad constructor arguments: torch's exceptions and messages --------------------------------
+# ---- bad constructor arguments: torch's exceptions and messages ------------------------------
 BAD = [
     lambda L: L.nn.Conv2d(3, 8, 3, groups=0),
     lambda L: L.nn.Conv2d(3, 8, 3, groups=2),
@@ -458,7 +458,7 @@ def _sorted_sets(msg: str) -> str:
                   + "}", msg)
 
 
-# ---- EmbeddingBag ----------------------------------------------------------------------------------
+# ---- EmbeddingBag ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [dict(mode="sum"), dict(mode="mean"), dict(mode="max"),
                                 dict(mode="mean", padding_idx=1),
                                 dict(mode="sum", include_last_offset=True)],

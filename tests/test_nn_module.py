@@ -412,7 +412,7 @@ def test_load_state_dict_bumps_weight_version():
     assert m.w._version != v0  # packed-weight caches keyed on the version see the change
 
 
-# ---- modes, conversion, copies ------------------------------------------------------------------
+# ---- modes, conversion, copies ---------------------------------------------------------------
 def test_train_eval_flags(pair):
     _, p = pair
     assert p.training and all(m.training for m in p.modules())
@@ -504,7 +504,7 @@ def test_setstate_restores_missing_bookkeeping():
     assert n(5) == 5 and n.state_dict() == OrderedDict()
 
 
-# ---- hooks ---------------------------------------------------------------------------------------
+# ---- hooks -----------------------------------------------------------------------------------
 class Add(nn.Module):
     def __init__(self, k):
         super().__init__()
@@ -541,7 +541,7 @@ def test_forward_hooks():
     assert m(2) == 203 and order == ["b", "a"]
 
 
-# ---- containers ------------------------------------------------------------------------------------
+# ---- containers ------------------------------------------------------------------------------
 def test_sequential_ops_match_torch():
     def ops(lib):
         tnn = lib.nn
