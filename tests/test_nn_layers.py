@@ -190,8 +190,14 @@ def test_sequential_model_matches_torch(backend):
     t, p = make_pair(make)
     check_structure(t, p)
     p.load_state_dict(t.state_dict())
-    out_t, out_p = run_both(t, p, rand_input((2, 3, 12, 12)))
+    x = rand_input((2, 3, 12, 12))
+    out_t, out_p = run_both(t, p, x)
     assert_close(out_p, out_t)
+    # channels-last parameters and input (model.to(memory_format=...)) give the same values
+    p.to(memory_format=ptlite.channels_last)
+    assert p[0].weight.is_contiguous(memory_format=ptlite.channels_last)
+    _, out_cl = run_both(t, p, x, channels_last=True)
+    assert_close(out_cl, out_t)
 
 
 # ---- BatchNorm training mode --------------------------------------------------------------

@@ -654,3 +654,23 @@ def test_load_state_dict_assign():
     m.load_state_dict({"w": new_w, "b": new_b}, assign=True)
     assert m.w is not old and isinstance(m.w, nn.Parameter) and m.w.requires_grad is False
     assert m.w.data_ptr() == new_w.data_ptr() and m.b.data_ptr() == new_b.data_ptr()
+
+
+def test_parameter_of_integer_tensor():
+    with pytest.raises(RuntimeError) as et:
+        torch.nn.Parameter(torch.tensor([1, 2]))
+    with pytest.raises(RuntimeError) as ep:
+        nn.Parameter(ptlite.tensor([1, 2]))
+    assert str(ep.value) == str(et.value)
+    assert nn.Parameter(ptlite.tensor([1, 2]), requires_grad=False).dtype is ptlite.int64
+
+
+def test_to_channels_last_keeps_parameters():
+    m = Pickled()
+    m.conv = nn.Module()
+    m.conv.weight = nn.Parameter(ptlite.tensor(_arr(2, 3, 4, 5)))
+    w = m.conv.weight
+    assert m.to(memory_format=ptlite.channels_last) is m
+    assert m.conv.weight is w and w.is_contiguous(memory_format=ptlite.channels_last)
+    np.testing.assert_array_equal(w.numpy(), _arr(2, 3, 4, 5))
+    assert m.w.is_contiguous()  # only 4-d tensors change layout
