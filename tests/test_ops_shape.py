@@ -208,7 +208,7 @@ def test_permute_channels_last_input():
     ((1,), RuntimeError, r"permute\(sparse_coo\): number of dimensions in the tensor input does "
                          r"not match .* input.dim\(\) = 2 is not equal to len\(dims\) = 1"),
     ((0, 0), RuntimeError, r"permute\(\): duplicate dims are not allowed"),
-    ((0, 2), IndexError, r"permute: dimension out of range \(expected to be in range of "
+    ((0, 2), IndexError, r"permute: Dimension out of range \(expected to be in range of "
                          r"\[-2, 1\], but got 2\)"),
 ])
 def test_permute_errors(dims, exc, pattern):
@@ -366,7 +366,7 @@ def test_select_errors():
         o.select(0, 5)
     with pytest.raises(IndexError, match=r"select\(\) cannot be applied to a 0-dim tensor"):
         ptlite.tensor(1.0).select(0, 0)
-    with pytest.raises(IndexError, match="select: dimension out of range"):
+    with pytest.raises(IndexError, match="select: Dimension out of range"):
         o.select(2, 0)
 
 
@@ -513,7 +513,7 @@ def test_cat_errors(others, exc, pattern):
 def test_cat_bad_args():
     with pytest.raises(ValueError, match="expected a non-empty list of Tensors"):
         ptlite.cat([])
-    with pytest.raises(IndexError, match=r"cat: dimension out of range"):
+    with pytest.raises(IndexError, match=r"cat: Dimension out of range"):
         ptlite.cat([ptlite.zeros(2, 3)], 2)
 
 

@@ -51,7 +51,8 @@ static ptl_status storage_new(size_t nbytes, ptl_storage **out) {
   ptl_storage *s = calloc(1, sizeof *s);
   if (!s)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory allocating a tensor header");
-  size_t alloc = (nbytes + 63) & ~(size_t)63;
+  /* XNNPACK's vector kernels may read (never use) up to 16 bytes past the end */
+  size_t alloc = (nbytes + 16 + 63) & ~(size_t)63;
   s->data = aligned_alloc(64, alloc ? alloc : 64);
   if (!s->data) {
     free(s);
@@ -554,21 +555,8 @@ ptl_status ptl_packed_add(ptl_tensor *w, const uint64_t *key, void *object,
 void ptl_for_each_row(int ndim, const int64_t *shape, int n_ops,
                       const int64_t (*strides)[PTL_MAX_DIMS], ptl_row_fn fn, void *ctx) {
   int64_t sh[PTL_MAX_DIMS], st[PTL_ITER_MAX_OPS][PTL_MAX_DIMS];
-  /* Walk dims in the memory order of operand 0 (usually the output), so a
-   * channels-last output is written in long unit-stride rows. Stable insertion
-   * sort by decreasing |stride| keeps row-major order among equal strides. */
-  int order[PTL_MAX_DIMS];
-  for (int d = 0; d < ndim; d++) {
-    int j = d;
-    while (j > 0 && llabs(strides[0][order[j - 1]]) < llabs(strides[0][d])) {
-      order[j] = order[j - 1];
-      j--;
-    }
-    order[j] = d;
-  }
   int n = 0;
-  for (int k = 0; k < ndim; k++) {
-    int d = order[k];
+  for (int d = 0; d < ndim; d++) {
     if (shape[d] == 0)
       return;
     if (shape[d] == 1)

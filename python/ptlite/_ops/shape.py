@@ -621,15 +621,12 @@ def _masked_fill(x: Tensor, mask: Tensor, value, out) -> Tensor:
                                f"broadcast shape {_shape_list(shape)}")
     # value as a 0-d tensor of x's dtype so where() keeps x's dtype, as masked_fill does
     v = call(_FILL, (), (x._dtype, 0), (builtins.float(value),))
-    try:
-        return call(_WHERE, (mask, v, x), None, None, out)
-    except UnsupportedError:  # where() not built yet: NumPy keeps us correct meanwhile
-        if out is None:
-            shape = tuple(broadcast_shapes(x._shape, mask._shape))
-            out = call(_COPY, (call(_EXPAND, (x,), shape),), (-1, 0))
-        np.copyto(np.asarray(out), np.asarray(v), where=np.asarray(mask))
-        _bump_version(out)
-        return out
+    if out is None:
+        # torch: the result is a contiguous clone of the (broadcast) input, filled in place
+        shape = tuple(broadcast_shapes(x._shape, mask._shape))
+        out = call(_COPY, (call(_EXPAND, (x,), shape) if shape != x._shape else x,), (-1, 0))
+        x = out
+    return call(_WHERE, (mask, v, x), None, None, out)
 
 
 def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
