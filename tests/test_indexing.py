@@ -24,6 +24,8 @@ def idx_for(ix, module):
         return tuple(idx_for(i, module) for i in ix)
     if isinstance(ix, np.ndarray):
         return module.tensor(ix.tolist(), dtype=module.bool if ix.dtype == np.bool_ else None)
+    if isinstance(ix, list) and ix and isinstance(ix[0], list) and isinstance(ix[0][0], bool):
+        return module.tensor(ix)  # torch reads a nested bool list as a mask tensor
     return ix
 
 
@@ -89,6 +91,7 @@ ADVANCED = [
     np.array([True, False, True]), (slice(None), np.array([True, False, True, False])),
     np.array([[True, False, True, False], [False] * 4, [True] * 4]),
     (None, [0, 1]), ([], ), (Ellipsis, np.array([False] * 5)),
+    ([[True, False, True, True], [False, True, False, False], [True] * 4], Ellipsis, 1),
 ]
 
 
@@ -231,3 +234,33 @@ def test_setitem_errors():
         o[3] = 1.0
     with pytest.raises(IndexError, match="too many indices for tensor of dimension 2"):
         o[0, 0, 0] = 1.0
+
+
+def test_writes_bump_the_storage_version():
+    """Packed-weight caches key on the version: every write path must bump it."""
+    o = ptlite.zeros(3, 4)
+    for ix, v in [(0, 1.0), ((slice(None), 1), 2.0), ([0, 2], 3.0),
+                  (ptlite.tensor([True, False, True]), 4.0)]:
+        before = o._version
+        o[ix] = v
+        assert o._version > before, ix
+    before = o._version
+    o.masked_fill_(ptlite.tensor([True, False, False, True]), 5.0)
+    assert o._version > before
+
+
+def test_nested_bool_list_is_a_mask():
+    t, o = pair((3, 4, 5))
+    m = [[True, False, True, True], [False, True, False, False], [True] * 4]
+    assert_close(o[m, ..., 1], t[torch.tensor(m), ..., 1], rtol=0, atol=0)
+    assert_close(o[m], t[torch.tensor(m)], rtol=0, atol=0)
+
+
+def test_numpy_array_indices():
+    t, o = pair((3, 4))
+    for ix in (np.array([2, 0]), np.array([[True, False, True, True]] * 3), np.int64(1),
+               (slice(None), np.array([3, 1]))):
+        ti = tuple(torch.from_numpy(i) if isinstance(i, np.ndarray) else i for i in ix) \
+            if isinstance(ix, tuple) else (torch.from_numpy(ix) if isinstance(ix, np.ndarray)
+                                           else ix)
+        assert_close(o[ix], t[ti], rtol=0, atol=0)

@@ -73,6 +73,14 @@ CASES = [
     ("conv2d_reflect", lambda L: L.nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"),
      (1, 3, 6, 7)),
     ("conv2d_unbatched", lambda L: L.nn.Conv2d(2, 3, 3), (2, 6, 6)),
+    ("conv2d_circular", lambda L: L.nn.Conv2d(2, 3, 3, padding=(1, 2),
+                                              padding_mode="circular"), (1, 2, 5, 6)),
+    ("conv2d_replicate_same", lambda L: L.nn.Conv2d(2, 3, 4, padding="same",
+                                                    padding_mode="replicate"), (1, 2, 6, 6)),
+    ("conv1d_reflect", lambda L: L.nn.Conv1d(2, 3, 3, padding=1, padding_mode="reflect"),
+     (2, 2, 7)),
+    ("conv1d_same_dilated", lambda L: L.nn.Conv1d(2, 3, 4, padding="same", dilation=3),
+     (2, 2, 11)),
     ("convT2d", lambda L: L.nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1,
                                                output_padding=1), (2, 4, 5, 5)),
     ("convT2d_groups", lambda L: L.nn.ConvTranspose2d(4, 2, 2, stride=2, groups=2,
@@ -190,8 +198,14 @@ def test_sequential_model_matches_torch(backend):
     t, p = make_pair(make)
     check_structure(t, p)
     p.load_state_dict(t.state_dict())
-    out_t, out_p = run_both(t, p, rand_input((2, 3, 12, 12)))
+    x = rand_input((2, 3, 12, 12))
+    out_t, out_p = run_both(t, p, x)
     assert_close(out_p, out_t)
+    # channels-last parameters and input (model.to(memory_format=...)) give the same values
+    p.to(memory_format=ptlite.channels_last)
+    assert p[0].weight.is_contiguous(memory_format=ptlite.channels_last)
+    _, out_cl = run_both(t, p, x, channels_last=True)
+    assert_close(out_cl, out_t)
 
 
 # ---- BatchNorm training mode --------------------------------------------------------------
@@ -274,7 +288,7 @@ def test_dropout_bad_p():
         assert str(ep.value) == str(et.value)
 
 
-# ---- Embedding ----------------------------------------------------------------------------------
+# ---- Embedding -------------------------------------------------------------------------------
 def test_embedding_padding_row_zero_at_init():
     ptlite.manual_seed(1)
     e = nn.Embedding(10, 4, padding_idx=2)
@@ -304,7 +318,7 @@ def test_embedding_bad_padding_idx():
         nn.Embedding(5, 2, padding_idx=-6)
 
 
-# ---- default initialisation --------------------------------------------------------------------
+# ---- default initialisation ------------------------------------------------------------------
 @pytest.mark.parametrize("make,fan_in", [
     (lambda: nn.Linear(200, 64), 200),
     (lambda: nn.Conv2d(16, 32, 3), 144),
@@ -384,7 +398,7 @@ def test_init_functions():
         nn.init.calculate_gain("nope")
 
 
-# ---- reprs of every layer (no compute needed) ----------------------------------------------------
+# ---- reprs of every layer (no compute needed) ------------------------------------------------
 REPRS = [
     lambda L: L.nn.Conv2d(3, 8, 3, stride=2, padding=1, dilation=2, groups=1, bias=False,
                           padding_mode="circular"),
@@ -428,7 +442,7 @@ def test_layer_repr(make):
     check_structure(t, p)
 
 
-# ---- bad constructor arguments: torch's exceptions and messages --------------------------------
+# ---- bad constructor arguments: torch's exceptions and messages ------------------------------
 BAD = [
     lambda L: L.nn.Conv2d(3, 8, 3, groups=0),
     lambda L: L.nn.Conv2d(3, 8, 3, groups=2),
@@ -458,7 +472,7 @@ def _sorted_sets(msg: str) -> str:
                   + "}", msg)
 
 
-# ---- EmbeddingBag ----------------------------------------------------------------------------------
+# ---- EmbeddingBag ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [dict(mode="sum"), dict(mode="mean"), dict(mode="max"),
                                 dict(mode="mean", padding_idx=1),
                                 dict(mode="sum", include_last_offset=True)],

@@ -412,7 +412,7 @@ def test_load_state_dict_bumps_weight_version():
     assert m.w._version != v0  # packed-weight caches keyed on the version see the change
 
 
-# ---- modes, conversion, copies ------------------------------------------------------------------
+# ---- modes, conversion, copies ---------------------------------------------------------------
 def test_train_eval_flags(pair):
     _, p = pair
     assert p.training and all(m.training for m in p.modules())
@@ -504,7 +504,7 @@ def test_setstate_restores_missing_bookkeeping():
     assert n(5) == 5 and n.state_dict() == OrderedDict()
 
 
-# ---- hooks ---------------------------------------------------------------------------------------
+# ---- hooks -----------------------------------------------------------------------------------
 class Add(nn.Module):
     def __init__(self, k):
         super().__init__()
@@ -541,7 +541,7 @@ def test_forward_hooks():
     assert m(2) == 203 and order == ["b", "a"]
 
 
-# ---- containers ------------------------------------------------------------------------------------
+# ---- containers ------------------------------------------------------------------------------
 def test_sequential_ops_match_torch():
     def ops(lib):
         tnn = lib.nn
@@ -643,3 +643,34 @@ def test_identity_and_module_dict_in_state_dict():
     x = ptlite.tensor(_arr(2))
     assert ident(x) is x
     assert repr(ident) == repr(torch.nn.Identity(3, foo=4))
+
+
+def test_load_state_dict_assign():
+    m = nn.Module()
+    m.w = nn.Parameter(ptlite.zeros(2, 2), requires_grad=False)
+    m.register_buffer("b", ptlite.zeros(3))
+    new_w, new_b = ptlite.tensor(_arr(2, 2)), ptlite.tensor(_arr(3))
+    old = m.w
+    m.load_state_dict({"w": new_w, "b": new_b}, assign=True)
+    assert m.w is not old and isinstance(m.w, nn.Parameter) and m.w.requires_grad is False
+    assert m.w.data_ptr() == new_w.data_ptr() and m.b.data_ptr() == new_b.data_ptr()
+
+
+def test_parameter_of_integer_tensor():
+    with pytest.raises(RuntimeError) as et:
+        torch.nn.Parameter(torch.tensor([1, 2]))
+    with pytest.raises(RuntimeError) as ep:
+        nn.Parameter(ptlite.tensor([1, 2]))
+    assert str(ep.value) == str(et.value)
+    assert nn.Parameter(ptlite.tensor([1, 2]), requires_grad=False).dtype is ptlite.int64
+
+
+def test_to_channels_last_keeps_parameters():
+    m = Pickled()
+    m.conv = nn.Module()
+    m.conv.weight = nn.Parameter(ptlite.tensor(_arr(2, 3, 4, 5)))
+    w = m.conv.weight
+    assert m.to(memory_format=ptlite.channels_last) is m
+    assert m.conv.weight is w and w.is_contiguous(memory_format=ptlite.channels_last)
+    np.testing.assert_array_equal(w.numpy(), _arr(2, 3, 4, 5))
+    assert m.w.is_contiguous()  # only 4-d tensors change layout

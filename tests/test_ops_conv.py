@@ -162,6 +162,27 @@ def test_conv2d_mobilenet_shapes(backend, shape):
     check(PF.conv2d(pt(x), pt(wt), pt(b), s, p, 1, g), F.conv2d(x, wt, b, s, p, 1, g))
 
 
+@pytest.mark.parametrize("shape", [
+    # (N, C, H, W, O, kh, kw, stride, padding, dilation, groups)
+    (1, 256, 5, 6, 40, 3, 3, 1, 1, 1, 1),     # K = 2304: weight panels in several blocks
+    (2, 4, 12, 11, 20, 9, 9, 1, 4, 2, 1),     # 81 taps: indirection beyond the stack buffer
+    (1, 3, 23, 19, 64, 7, 7, 2, 3, 1, 1),     # resnet stem (padded dense copy, 7 row taps)
+    (3, 5, 9, 9, 7, 1, 1, 1, 0, 1, 1),        # pointwise, pixel count not a multiple of 6
+    (1, 12, 7, 7, 9, 3, 1, 2, (1, 0), 1, 1),  # O <= 8 tail after a full panel
+    (2, 32, 8, 9, 64, 3, 3, 1, 1, 1, 4),      # grouped: 16 outputs per group
+    (1, 16, 6, 7, 40, 3, 3, 2, 1, 1, 2),      # grouped: 20 per group, 4-wide tail panels
+    (1, 8, 6, 6, 32, 3, 3, 1, 1, 1, 4),       # grouped, 2 inputs per group
+])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "slice"])
+def test_conv2d_dense_kernel_edges(backend, shape, layout):
+    n, c, h, w, o, kh, kw, s, p, d, g = shape
+    x = torch.randn(n, c, h, w)
+    wt = torch.randn(o, c // g, kh, kw) * 0.1
+    b = torch.randn(o)
+    check(PF.conv2d(make_input(x, layout), pt(wt), pt(b), s, p, d, g),
+          F.conv2d(x, wt, b, s, p, d, g))
+
+
 def test_conv2d_unbatched(backend):
     x = torch.randn(4, 9, 7)
     wt = torch.randn(6, 2, 3, 3)
@@ -249,16 +270,22 @@ def test_conv2d_fused_clamp_attr(backend):
     check(got, F.relu6(F.conv2d(x, w, b, padding=1)))
 
 
-def test_conv2d_same_bits_any_thread_count():
-    x = torch.randn(2, 16, 15, 15)
-    w = torch.randn(32, 16, 3, 3)
-    px, pw = pt(x), pt(w)
+@pytest.mark.parametrize("kind", ["dense", "depthwise", "grouped", "transposed"])
+def test_conv2d_same_bits_any_thread_count(kind):
+    x = pt(torch.randn(2, 16, 15, 15))
+    if kind == "transposed":
+        w = pt(torch.randn(16, 8, 3, 3))
+        run = lambda: PF.conv_transpose2d(x, w, None, 2, 1)  # noqa: E731
+    else:
+        g = {"dense": 1, "depthwise": 16, "grouped": 2}[kind]
+        w = pt(torch.randn(32, 16 // g, 3, 3))
+        run = lambda: PF.conv2d(x, w, None, 1, 1, 1, g)  # noqa: E731
     prev = ptlite.get_num_threads()
     try:
         ptlite.set_num_threads(1)
-        a = PF.conv2d(px, pw, padding=1).numpy().copy()
+        a = run().numpy().copy()
         ptlite.set_num_threads(2)
-        b = PF.conv2d(px, pw, padding=1).numpy().copy()
+        b = run().numpy().copy()
     finally:
         ptlite.set_num_threads(prev)
     np.testing.assert_array_equal(a, b)
@@ -353,7 +380,8 @@ def test_conv_transpose1d(backend):
     b = torch.randn(3)
     check(PF.conv_transpose1d(pt(x), pt(w), pt(b), 2, 1, 1),
           F.conv_transpose1d(x, w, b, 2, 1, 1))
-    check(ptlite.conv_transpose1d(pt(x[0]), pt(w), None, 3), torch.conv_transpose1d(x[0], w, None, 3))
+    check(ptlite.conv_transpose1d(pt(x[0]), pt(w), None, 3),
+          torch.conv_transpose1d(x[0], w, None, 3))
 
 
 # ---- errors -----------------------------------------------------------------------------

@@ -192,3 +192,35 @@ def test_layer_norm_errors():
         F.layer_norm(x, ())
     with pytest.raises(RuntimeError, match=r"expected input with shape \[\*, 1, 3, 5, 5, 5\]"):
         F.layer_norm(x, (1, 3, 5, 5, 5))
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_group_norm(backend, layout):
+    a = np.random.randn(2, 6, 5, 4) * 3 + 1
+    x, xt = make(a, layout)
+    w, b = np.random.randn(6).astype(np.float32), np.random.randn(6).astype(np.float32)
+    for g in (1, 2, 3, 6):
+        assert_close(F.group_norm(x, g, pt(w), pt(b)),
+                     TF.group_norm(xt, g, torch.tensor(w), torch.tensor(b)), atol=1e-5)
+        assert_close(F.group_norm(x, g), TF.group_norm(xt, g), atol=1e-5)
+    a3 = np.random.randn(3, 4, 7).astype(np.float32)
+    assert_close(F.group_norm(pt(a3), 2), TF.group_norm(torch.tensor(a3), 2), atol=1e-5)
+    with pytest.raises(RuntimeError, match=r"divisible by num_groups, but got input of shape "
+                       r"\[2, 6, 5, 4\] and num_groups=4"):
+        F.group_norm(x, 4)
+
+
+def test_instance_norm(backend):
+    a = (np.random.randn(2, 6, 5, 4) * 3 + 1).astype(np.float32)
+    w, b = np.random.randn(6).astype(np.float32), np.random.randn(6).astype(np.float32)
+    rm, rv = pt(np.zeros(6)), pt(np.ones(6))
+    rmt, rvt = torch.zeros(6), torch.ones(6)
+    for _ in range(2):
+        y = F.instance_norm(pt(a), rm, rv, pt(w), pt(b))
+        yt = TF.instance_norm(torch.tensor(a), rmt, rvt, torch.tensor(w), torch.tensor(b))
+        assert_close(y, yt, atol=1e-5)
+        assert_close(rm, rmt, rtol=1e-6, atol=1e-6)
+        assert_close(rv, rvt, rtol=1e-6, atol=1e-6)
+    assert_close(F.instance_norm(pt(a), rm, rv, use_input_stats=False),
+                 TF.instance_norm(torch.tensor(a), rmt, rvt, use_input_stats=False), atol=1e-5)
+    assert_close(F.instance_norm(pt(a)), TF.instance_norm(torch.tensor(a)), atol=1e-5)

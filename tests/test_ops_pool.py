@@ -115,15 +115,24 @@ def test_pool_unbatched_and_empty_batch(backend):
     assert F.avg_pool2d(e, 2).shape == (0, 3, 3, 3)
 
 
-def test_max_pool_nan_and_inf(backend):
-    a = np.random.randn(1, 2, 6, 6).astype(np.float32)
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_pools_propagate_nan_and_inf(backend, layout):
+    """NaN wins a max and poisons an average, as in torch (XNNPACK alone would drop it)."""
+    a = np.random.randn(2, 4, 6, 6).astype(np.float32)
     a[0, 0, 1, 1] = np.nan
+    a[1, 3, 5, 5] = np.nan
     a[0, 1, :3, :3] = -np.inf
-    x = ptlite.tensor(a)
-    np.testing.assert_array_equal(F.max_pool2d(x, 3).numpy(),
-                                  TF.max_pool2d(torch.tensor(a), 3).numpy())
-    np.testing.assert_array_equal(F.adaptive_max_pool2d(x, 2).numpy(),
-                                  TF.adaptive_max_pool2d(torch.tensor(a), 2).numpy())
+    a[1, 2, 0, 4] = np.inf
+    x, xt = make(a, layout)
+    for fo, ft in [(lambda t: F.max_pool2d(t, 3), lambda t: TF.max_pool2d(t, 3)),
+                   (lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: TF.max_pool2d(t, 3, 2, 1)),
+                   (lambda t: F.adaptive_max_pool2d(t, 2), lambda t: TF.adaptive_max_pool2d(t, 2)),
+                   (lambda t: F.avg_pool2d(t, 2), lambda t: TF.avg_pool2d(t, 2)),
+                   (lambda t: F.adaptive_avg_pool2d(t, 1), lambda t: TF.adaptive_avg_pool2d(t, 1)),
+                   (lambda t: F.adaptive_avg_pool2d(t, 3), lambda t: TF.adaptive_avg_pool2d(t, 3))]:
+        got, want = fo(x).numpy(), ft(xt).numpy()
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -140,12 +149,13 @@ def test_adaptive_pools_sweep(backend, layout):
 
 def test_global_avg_pool_head(backend):
     """The ResNet / MobileNet head: channels-last features to [N, C, 1, 1]."""
-    a = np.random.randn(4, 64, 7, 7).astype(np.float32) + 3.0
-    for layout in ("contiguous", "channels_last"):
-        x, xt = make(a, layout)
-        y = F.adaptive_avg_pool2d(x, 1)
-        assert_close(y, TF.adaptive_avg_pool2d(xt, 1), rtol=1e-6, atol=1e-6)
-        assert_close(y, TF.adaptive_avg_pool2d(xt, (1, 1)), rtol=1e-6, atol=1e-6)
+    for shape in [(4, 64, 7, 7), (1, 16, 1, 1), (2, 24, 56, 56), (1, 8, 112, 112)]:
+        a = np.random.randn(*shape).astype(np.float32) + 3.0
+        for layout in ("contiguous", "channels_last"):
+            x, xt = make(a, layout)
+            y = F.adaptive_avg_pool2d(x, 1)
+            assert_close(y, TF.adaptive_avg_pool2d(xt, 1), rtol=1e-6, atol=1e-6)
+            assert_close(y, TF.adaptive_avg_pool2d(xt, (1, 1)), rtol=1e-6, atol=1e-6)
 
 
 def test_pool_float16(backend):
@@ -214,6 +224,21 @@ def test_interpolate_sweep(backend, layout):
                                                    align_corners=ac,
                                                    recompute_scale_factor=rsf),
                           x, xt, exact=mode == "nearest", atol=2e-6)
+
+
+def test_interpolate_1d_and_area(backend):
+    a = np.random.randn(2, 3, 11).astype(np.float32)
+    x, xt = ptlite.tensor(a), torch.tensor(a)
+    for kw in [dict(size=17), dict(size=4), dict(scale_factor=1.7), dict(scale_factor=0.5)]:
+        assert_close(F.interpolate(x, **kw), TF.interpolate(xt, **kw))
+        assert_close(F.interpolate(x, mode="area", **kw), TF.interpolate(xt, mode="area", **kw))
+        for ac in (False, True):
+            assert_close(F.interpolate(x, mode="linear", align_corners=ac, **kw),
+                         TF.interpolate(xt, mode="linear", align_corners=ac, **kw), atol=2e-6)
+    b = np.random.randn(2, 3, 9, 7).astype(np.float32)
+    for kw in [dict(size=(4, 3)), dict(size=5), dict(scale_factor=0.5)]:
+        assert_close(F.interpolate(ptlite.tensor(b), mode="area", **kw),
+                     TF.interpolate(torch.tensor(b), mode="area", **kw))
 
 
 def test_upsample_aliases():

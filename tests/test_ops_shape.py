@@ -208,7 +208,7 @@ def test_permute_channels_last_input():
     ((1,), RuntimeError, r"permute\(sparse_coo\): number of dimensions in the tensor input does "
                          r"not match .* input.dim\(\) = 2 is not equal to len\(dims\) = 1"),
     ((0, 0), RuntimeError, r"permute\(\): duplicate dims are not allowed"),
-    ((0, 2), IndexError, r"permute: dimension out of range \(expected to be in range of "
+    ((0, 2), IndexError, r"permute: Dimension out of range \(expected to be in range of "
                          r"\[-2, 1\], but got 2\)"),
 ])
 def test_permute_errors(dims, exc, pattern):
@@ -366,7 +366,7 @@ def test_select_errors():
         o.select(0, 5)
     with pytest.raises(IndexError, match=r"select\(\) cannot be applied to a 0-dim tensor"):
         ptlite.tensor(1.0).select(0, 0)
-    with pytest.raises(IndexError, match="select: dimension out of range"):
+    with pytest.raises(IndexError, match="select: Dimension out of range"):
         o.select(2, 0)
 
 
@@ -404,7 +404,7 @@ def test_chunk(n, chunks, dim):
         o.chunk(0)
 
 
-@pytest.mark.parametrize("arg", [3, [1, 4], [2, 2, 5]])
+@pytest.mark.parametrize("arg", [3, 5, [1, 4], [2, 2, 5], [4, 1], [-2, 9], []])
 def test_tensor_split(arg):
     t, o = pair((7, 2))
     ours, theirs = ptlite.tensor_split(o, arg), torch.tensor_split(t, arg)
@@ -513,7 +513,7 @@ def test_cat_errors(others, exc, pattern):
 def test_cat_bad_args():
     with pytest.raises(ValueError, match="expected a non-empty list of Tensors"):
         ptlite.cat([])
-    with pytest.raises(IndexError, match=r"cat: dimension out of range"):
+    with pytest.raises(IndexError, match=r"cat: Dimension out of range"):
         ptlite.cat([ptlite.zeros(2, 3)], 2)
 
 
@@ -567,10 +567,18 @@ def test_pad_dtypes_and_value(dtype):
     check_view(PF.pad(o, (1, 2, 1, 0), value=value), TF.pad(t, (1, 2, 1, 0), value=value))
 
 
-def test_pad_channels_last_input():
-    t, o = pair((1, 3, 4, 5), make=lambda a, M: a.contiguous(memory_format=M.channels_last))
-    got, want = PF.pad(o, (1, 1, 2, 0), mode="reflect"), TF.pad(t, (1, 1, 2, 0), mode="reflect")
-    assert_close(got, want, rtol=0, atol=0)
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_channels_last_input_keeps_layout_like_torch(mode):
+    t, o = pair((2, 3, 4, 5), make=lambda a, M: a.contiguous(memory_format=M.channels_last))
+    got, want = PF.pad(o, (1, 1, 2, 0), mode=mode), TF.pad(t, (1, 1, 2, 0), mode=mode)
+    check_view(got, want)
+
+
+def test_flip_roll_keep_channels_last_like_torch():
+    t, o = pair((2, 3, 4, 5), make=lambda a, M: a.contiguous(memory_format=M.channels_last))
+    check_view(o.flip((1, 3)), t.flip((1, 3)))
+    check_view(o.roll(1, 1), t.roll(1, 1))
+    check_view(o.roll((2, -1), (2, 3)), t.roll((2, -1), (2, 3)))
 
 
 @pytest.mark.parametrize("pads,mode,exc,pattern", [
@@ -711,7 +719,8 @@ def test_repeat_tile(shape, reps):
 
 
 def test_repeat_error():
-    with pytest.raises(RuntimeError, match="Number of dimensions of repeat dims can not be smaller"):
+    with pytest.raises(RuntimeError,
+                       match="Number of dimensions of repeat dims can not be smaller"):
         ptlite.zeros(2, 3).repeat(2)
 
 
@@ -769,3 +778,52 @@ def test_writes_through_views_reach_the_base():
         assert (arr == k + 1).any(), k
         if k == 6:  # the expanded view's writes land in row 0 only
             assert (arr[0] == k + 1).all()
+
+
+# ---- dtype and empty sweeps ----------------------------------------------------------
+VIEW_OPS = [
+    lambda a: a.reshape(4, -1), lambda a: a.permute(2, 0, 1), lambda a: a.transpose(0, 1),
+    lambda a: a[:, 1:, ::2], lambda a: a.select(1, -1), lambda a: a.unsqueeze(1),
+    lambda a: a[:1].expand(3, 2, 3, 4).squeeze(), lambda a: a.flatten(1), lambda a: a.mT,
+    lambda a: a.narrow(2, 1, 2), lambda a: a.unflatten(2, (2, 2)),
+]
+COPY_OPS = [
+    lambda a, M: M.cat([a, a], 1), lambda a, M: M.stack([a, a], -1),
+    lambda a, M: a.repeat(1, 2, 1), lambda a, M: a.flip((0, 2)), lambda a, M: a.roll(1, 2),
+    lambda a, M: a.index_select(2, M.tensor([3, 0])),
+    lambda a, M: (M.nn.functional if M is ptlite else torch.nn.functional).pad(a, (1, 2)),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int64, torch.int32,
+                                   torch.int8, torch.uint8, torch.bool])
+def test_dtype_sweep(dtype):
+    t, o = pair((2, 3, 4), dtype, layout="transposed")
+    for k, f in enumerate(VIEW_OPS):
+        check_view(f(o), f(t), o, t)
+    for k, f in enumerate(COPY_OPS):
+        check_view(f(o, ptlite), f(t, torch))
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4), (2, 0, 4), (2, 3, 0)])
+def test_empty_tensor_sweep(shape):
+    t, o = pair(shape)
+    for f in VIEW_OPS[:4] + VIEW_OPS[5:6] + VIEW_OPS[7:9]:
+        try:
+            want = f(t)
+        except (RuntimeError, IndexError) as e:
+            with pytest.raises(type(e)):
+                f(o)
+            continue
+        got = f(o)
+        assert tuple(got.shape) == tuple(want.shape)
+        keep = [i for i, n in enumerate(want.shape) if n > 1]
+        assert [got.stride()[i] for i in keep] == [want.stride()[i] for i in keep]
+    for f in COPY_OPS:
+        try:
+            want = f(t, torch)
+        except (RuntimeError, IndexError) as e:
+            with pytest.raises(type(e)):
+                f(o, ptlite)
+            continue
+        assert tuple(f(o, ptlite).shape) == tuple(want.shape)

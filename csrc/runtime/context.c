@@ -103,14 +103,14 @@ ptl_backend ptl_get_backend(void) {
 }
 
 ptl_status ptl_xnn_init(void) {
-  static int state; /* 0 untried, 1 ok, 2 failed */
-  if (state == 0) {
+  static atomic_int state; /* 0 untried, 1 ok, 2 failed */
+  if (atomic_load(&state) == 0) {
     pthread_mutex_lock(&g_lock);
-    if (state == 0)
-      state = xnn_initialize(NULL) == xnn_status_success ? 1 : 2;
+    if (atomic_load(&state) == 0)
+      atomic_store(&state, xnn_initialize(NULL) == xnn_status_success ? 1 : 2);
     pthread_mutex_unlock(&g_lock);
   }
-  if (state != 1)
+  if (atomic_load(&state) != 1)
     return ptl_error(PTL_ERR_UNSUPPORTED, "XNNPACK is not supported on this CPU");
   return PTL_OK;
 }

@@ -51,7 +51,8 @@ static ptl_status storage_new(size_t nbytes, ptl_storage **out) {
   ptl_storage *s = calloc(1, sizeof *s);
   if (!s)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory allocating a tensor header");
-  size_t alloc = (nbytes + 63) & ~(size_t)63;
+  /* XNNPACK's vector kernels may read (never use) up to 16 bytes past the end */
+  size_t alloc = (nbytes + 16 + 63) & ~(size_t)63;
   s->data = aligned_alloc(64, alloc ? alloc : 64);
   if (!s->data) {
     free(s);
@@ -76,16 +77,28 @@ static void storage_release(ptl_storage *s) {
   free(s);
 }
 
-static ptl_status check_shape(int ndim, const int64_t *shape) {
+/* Validates dims and that the element count cannot overflow (bytes fit int64). */
+static ptl_status check_shape(ptl_dtype dtype, int ndim, const int64_t *shape) {
   if (ndim < 0 || ndim > PTL_MAX_DIMS)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "tensors have at most %d dims, got %d",
                      PTL_MAX_DIMS, ndim);
-  for (int i = 0; i < ndim; i++)
-    if (shape[i] < 0) {
-      char b[PTL_SHAPE_BUF];
-      return ptl_error(PTL_ERR_VALUE, "negative dimension %lld in shape %s",
+  char b[PTL_SHAPE_BUF];
+  int64_t limit = INT64_MAX / (int64_t)(ptl_dtype_size(dtype) ? ptl_dtype_size(dtype) : 1);
+  int64_t numel = 1;
+  bool empty = false;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0)
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                       "Trying to create tensor with negative dimension %lld: %s",
                        (long long)shape[i], ptl_dims_str(ndim, shape, b, sizeof b));
-    }
+    empty = empty || shape[i] == 0;
+    if (!empty && shape[i] > limit / numel)
+      return ptl_error(PTL_ERR_OUT_OF_MEMORY,
+                       "a tensor of shape %s and dtype %s has more bytes than can be addressed",
+                       ptl_dims_str(ndim, shape, b, sizeof b), ptl_dtype_name(dtype));
+    if (!empty)
+      numel *= shape[i];
+  }
   return PTL_OK;
 }
 
@@ -93,17 +106,18 @@ static ptl_status tensor_alloc(ptl_dtype dtype, int ndim, const int64_t *shape,
                                const int64_t *strides, ptl_tensor **out) {
   if ((unsigned)dtype >= PTL_DTYPE_COUNT)
     return ptl_error(PTL_ERR_DTYPE, "invalid dtype code %d", (int)dtype);
-  PTL_CHECK(check_shape(ndim, shape));
+  PTL_CHECK(check_shape(dtype, ndim, shape));
   ptl_tensor *t = calloc(1, sizeof *t);
   if (!t)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory allocating a tensor header");
   atomic_init(&t->refcount, 1);
   t->dtype = dtype;
   t->ndim = ndim;
-  memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
-  if (strides)
+  if (ndim > 0)
+    memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+  if (strides && ndim > 0)
     memcpy(t->strides, strides, sizeof(int64_t) * (size_t)ndim);
-  else
+  else if (!strides)
     ptl_contiguous_strides(ndim, shape, t->strides);
   *out = t;
   return PTL_OK;
@@ -242,6 +256,8 @@ void *ptl_tensor_data(const ptl_tensor *t) {
 }
 
 int ptl_tensor_is_contiguous(const ptl_tensor *t) {
+  if (ptl_numel_of(t->ndim, t->shape) == 0)
+    return 1; /* as torch: an empty tensor is contiguous whatever its strides */
   int64_t s = 1;
   for (int i = t->ndim - 1; i >= 0; i--) {
     if (t->shape[i] != 1 && t->strides[i] != s)
@@ -439,7 +455,7 @@ ptl_status ptl_wrap_dim(const char *op, int64_t dim, int ndim, int *out) {
   int64_t n = ndim > 0 ? ndim : 1;
   if (dim < -n || dim >= n)
     return ptl_error(PTL_ERR_INDEX,
-                     "%s: dimension out of range (expected to be in range of [%lld, %lld], "
+                     "%s: Dimension out of range (expected to be in range of [%lld, %lld], "
                      "but got %lld)",
                      op, (long long)-n, (long long)(n - 1), (long long)dim);
   *out = (int)(dim < 0 ? dim + n : dim);

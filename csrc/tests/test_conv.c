@@ -149,6 +149,71 @@ static void test_conv_errors(void) {
   ptl_tensor_release(w);
 }
 
+/* Deterministic values in [-1, 1). */
+static ptl_tensor *t_pattern(int ndim, const int64_t *shape, unsigned seed) {
+  ptl_tensor *t = t_f32(ndim, shape, NULL);
+  if (!t)
+    return NULL;
+  float *d = ptl_tensor_data(t);
+  for (int64_t i = 0; i < ptl_tensor_numel(t); i++) {
+    seed = seed * 1664525u + 1013904223u;
+    d[i] = (float)(seed >> 8) / (float)(1u << 23) - 1.0f;
+  }
+  return t;
+}
+
+/* The fast path (own GEMM / XNNPACK) against the reference loops on bigger shapes:
+ * under ASan this also checks that no kernel reads outside its buffers. */
+static void fast_vs_ref(ptl_op_id op, const int64_t *xs, const int64_t *ws, const int64_t *attrs,
+                        int n_attrs) {
+  ptl_tensor *x = t_pattern(4, xs, 1), *w = t_pattern(4, ws, 2);
+  int64_t o = op == PTL_OP_CONV2D ? ws[0] : ws[1] * attrs[n_attrs - 1];
+  ptl_tensor *b = t_pattern(1, &o, 3);
+  ptl_tensor *in[3] = {x, w, b}, *fast = NULL, *ref = NULL;
+  ptl_attrs a = {0};
+  a.n_ints = n_attrs;
+  for (int i = 0; i < n_attrs; i++)
+    a.ints[i] = attrs[i];
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  T_OK(ptl_op_run(op, &a, in, 3, &fast, 1));
+  ptl_set_backend(PTL_BACKEND_REFERENCE);
+  T_OK(ptl_op_run(op, &a, in, 3, &ref, 1));
+  if (fast && ref) {
+    const int64_t *sh = ptl_tensor_shape(ref);
+    float worst = 0;
+    for (int64_t n = 0; n < sh[0]; n++)
+      for (int64_t c = 0; c < sh[1]; c++)
+        for (int64_t h = 0; h < sh[2]; h++)
+          for (int64_t q = 0; q < sh[3]; q++) {
+            float d = fabsf(at4(fast, n, c, h, q) - at4(ref, n, c, h, q));
+            worst = d > worst ? d : worst;
+          }
+    T_CHECK(worst < 1e-4f);
+  }
+  ptl_tensor_release(fast);
+  ptl_tensor_release(ref);
+  ptl_tensor_release(x);
+  ptl_tensor_release(w);
+  ptl_tensor_release(b);
+}
+
+static void test_conv_fast_vs_ref(void) {
+  /* dense 3x3 (own GEMM, O tail of 4), grouped (own GEMM per group), stem (padded
+   * copy), 1x1 stride 2, depthwise (XNNPACK), transposed (XNNPACK) */
+  int64_t x1[4] = {2, 8, 7, 5}, w1[4] = {20, 8, 3, 3}, a1[8] = {1, 1, 1, 1, 1, 1, 1, 0};
+  fast_vs_ref(PTL_OP_CONV2D, x1, w1, a1, 8);
+  int64_t x2[4] = {1, 8, 6, 6}, w2[4] = {20, 4, 3, 3}, a2[8] = {2, 1, 1, 0, 1, 1, 2, 0};
+  fast_vs_ref(PTL_OP_CONV2D, x2, w2, a2, 8);
+  int64_t x3[4] = {1, 3, 11, 9}, w3[4] = {16, 3, 5, 5}, a3[8] = {2, 2, 2, 2, 1, 1, 1, 0};
+  fast_vs_ref(PTL_OP_CONV2D, x3, w3, a3, 8);
+  int64_t x4[4] = {3, 16, 5, 5}, w4[4] = {24, 16, 1, 1}, a4[8] = {2, 2, 0, 0, 1, 1, 1, 0};
+  fast_vs_ref(PTL_OP_CONV2D, x4, w4, a4, 8);
+  int64_t x5[4] = {1, 12, 9, 9}, w5[4] = {12, 1, 3, 3}, a5[8] = {1, 1, 1, 1, 1, 1, 12, 0};
+  fast_vs_ref(PTL_OP_CONV2D, x5, w5, a5, 8);
+  int64_t x6[4] = {1, 6, 4, 5}, w6[4] = {6, 2, 3, 3}, a6[9] = {2, 2, 1, 1, 1, 0, 1, 1, 3};
+  fast_vs_ref(PTL_OP_CONV_TRANSPOSE2D, x6, w6, a6, 9);
+}
+
 void test_conv(void) {
   ptl_backend prev = ptl_get_backend();
   test_conv2d_values(PTL_BACKEND_AUTO);
@@ -158,5 +223,6 @@ void test_conv(void) {
   test_conv_transpose2d_values(PTL_BACKEND_AUTO);
   test_conv_transpose2d_values(PTL_BACKEND_REFERENCE);
   test_conv_errors();
+  test_conv_fast_vs_ref();
   ptl_set_backend(prev);
 }

@@ -12,8 +12,17 @@ void test_core(void) {
   /* negative sizes and too many dims are errors, not crashes */
   int64_t bad[2] = {2, -1};
   ptl_tensor *b = NULL;
-  T_CHECK(ptl_tensor_create(PTL_FLOAT32, 2, bad, &b) == PTL_ERR_VALUE);
-  T_CHECK(strstr(ptl_last_error_message(), "-1") != NULL);
+  T_CHECK(ptl_tensor_create(PTL_FLOAT32, 2, bad, &b) == PTL_ERR_INVALID_ARGUMENT);
+  T_CHECK(strstr(ptl_last_error_message(), "negative dimension -1: [2, -1]") != NULL);
+  int64_t huge[2] = {(int64_t)1 << 32, (int64_t)1 << 32};
+  T_CHECK(ptl_tensor_create(PTL_FLOAT32, 2, huge, &b) == PTL_ERR_OUT_OF_MEMORY);
+  int64_t empty_shape[3] = {2, 0, 3};
+  T_OK(ptl_tensor_create(PTL_FLOAT32, 3, empty_shape, &b));
+  T_CHECK(ptl_tensor_is_contiguous(b));
+  ptl_tensor_release(b);
+  T_OK(ptl_tensor_create(PTL_FLOAT32, 0, NULL, &b)); /* 0-d with a NULL shape */
+  T_CHECK(ptl_tensor_numel(b) == 1);
+  ptl_tensor_release(b);
   T_CHECK(ptl_tensor_create(PTL_FLOAT32, 9, shape, &b) == PTL_ERR_INVALID_ARGUMENT);
   T_CHECK(ptl_tensor_create((ptl_dtype)99, 2, shape, &b) == PTL_ERR_DTYPE);
 

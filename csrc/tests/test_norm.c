@@ -1,7 +1,9 @@
 /* test_norm.c - C tests of kernels/norm.c through ptl_op_run. */
 #include "test_util.h"
 
-static ptl_tensor *vec(int64_t n, const float *v) { return t_f32(1, &n, v); }
+static ptl_tensor *vec(int64_t n, const float *v) {
+  return t_f32(1, &n, v);
+}
 
 static ptl_tensor *run_bn(ptl_tensor **in, int n_in, float eps, ptl_backend b) {
   ptl_attrs a = {0};

@@ -433,6 +433,7 @@ def _convert(t: Tensor, target: dt.dtype) -> Tensor:
     return call(_COPY, (t,), (target.code, 1))
 
 
+Tensor.__module__ = "ptlite"  # as torch.Tensor reports "torch"
 _C.set_tensor_class(Tensor)
 
 
@@ -538,20 +539,29 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False,
     return _filled(_size_args((size,)), fill_value, dt.to_dtype(dtype))
 
 
-def zeros_like(input: Tensor, dtype=None, **kw) -> Tensor:
-    return zeros(*input.shape, dtype=dtype or input.dtype)
-
-
-def ones_like(input: Tensor, dtype=None, **kw) -> Tensor:
-    return ones(*input.shape, dtype=dtype or input.dtype)
+def _empty_like(input: Tensor, dtype) -> Tensor:
+    """Uninitialised tensor like ``input``: torch's preserve_format keeps a dense
+    layout (e.g. channels-last or transposed), anything else becomes contiguous."""
+    d = dt.to_dtype(dtype) if dtype is not None else input.dtype
+    if input._is_contiguous:
+        return _C.empty(input._shape, d.code)
+    return call(_COPY, (input,), (d.code, 1))
 
 
 def empty_like(input: Tensor, dtype=None, **kw) -> Tensor:
-    return empty(*input.shape, dtype=dtype or input.dtype)
+    return _empty_like(input, dtype)
+
+
+def zeros_like(input: Tensor, dtype=None, **kw) -> Tensor:
+    return _empty_like(input, dtype).fill_(0.0)
+
+
+def ones_like(input: Tensor, dtype=None, **kw) -> Tensor:
+    return _empty_like(input, dtype).fill_(1.0)
 
 
 def full_like(input: Tensor, fill_value, dtype=None, **kw) -> Tensor:
-    return full(tuple(input.shape), fill_value, dtype=dtype or input.dtype)
+    return _empty_like(input, dtype).fill_(fill_value)
 
 
 def rand_like(input: Tensor, dtype=None, **kw) -> Tensor:

@@ -3,10 +3,15 @@
  * REF is the definition (tanh via tanhf, gelu via erff, ...), computed in
  * float32 for float16 storage, walking any strides. FAST uses XNNPACK on dense
  * float32 tensors (output takes the input's layout, so NCHW, channels-last and
- * any other dense order are one flat array) and falls back otherwise. relu and
- * hardtanh use an own vectorized loop: XNNPACK's clamp drops NaN. Operators
- * without weights are cached in global slots keyed by their parameters;
- * prelu's operator, which packs the slopes, is cached on the weight tensor. */
+ * any other dense order are one flat array) and falls back otherwise.
+ *   exact vs REF: relu, hardtanh, hardswish (own vectorized threaded loops:
+ *     XNNPACK's clamp drops NaN, its hardswish rounds differently), leaky_relu
+ *     and prelu (XNNPACK), softmax along a non-last dim (own blocked loops);
+ *   within ~1e-6: sigmoid, elu (alpha only), softmax along the last dim
+ *     (XNNPACK; rows with inf/NaN go to REF, where XNNPACK differs from torch).
+ * Operators without weights are cached in global slots keyed by their
+ * parameters; prelu's operator, which packs the slopes, is cached on the weight
+ * tensor (key: weight version, data pointer, channels). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,7 +222,7 @@ typedef struct {
   size_t channels;
 } xnn_slot;
 
-enum { XA_SIGMOID, XA_LEAKY, XA_ELU, XA_HARDSWISH, XA_SOFTMAX, XA_COUNT };
+enum { XA_SIGMOID, XA_LEAKY, XA_ELU, XA_SOFTMAX, XA_COUNT };
 static _Atomic(xnn_slot *) g_slots[XA_COUNT];
 
 /* Takes the cached operator of `kind` if its parameters match (else NULL);
@@ -258,6 +263,7 @@ typedef struct {
   float *y;
   int64_t n;
   float lo, hi;
+  bool hardswish;
 } clamp_job;
 
 static void clamp_chunk(void *vj, size_t i) {
@@ -266,6 +272,17 @@ static void clamp_chunk(void *vj, size_t i) {
   const float *restrict x = j->x + s;
   float *restrict y = j->y + s;
   const float lo = j->lo, hi = j->hi;
+  if (j->hardswish) {
+    /* act_f's x * hardtanh(x + 3, 0, 6) / 6, same operations in the same order */
+    for (int64_t k = 0; k < len; k++) {
+      float v = x[k], t = v + 3.0f;
+      float r = t < 0.0f ? 0.0f : t;
+      r = r > 6.0f ? 6.0f : r;
+      r = t != t ? t : r;
+      y[k] = v * r / 6.0f;
+    }
+    return;
+  }
   for (int64_t k = 0; k < len; k++) {
     float v = x[k];
     float r = v < lo ? lo : v;
@@ -295,7 +312,7 @@ ptl_status ptl_activation_fast(const ptl_call *call) {
     } else if (!(c.p[0] <= c.p[1])) {
       return PTL_ERR_UNSUPPORTED;
     }
-    clamp_job j = {ptl_tensor_data(x), ptl_tensor_data(y), n, c.p[0], c.p[1]};
+    clamp_job j = {ptl_tensor_data(x), ptl_tensor_data(y), n, c.p[0], c.p[1], false};
     ptl_parallel_for(clamp_chunk, &j, (size_t)((n + CHUNK - 1) / CHUNK));
     return PTL_OK;
   }
@@ -312,7 +329,12 @@ ptl_status ptl_activation_fast(const ptl_call *call) {
     kind = XA_ELU;
     p[0] = c.p[0];
     break;
-  case PTL_OP_HARDSWISH: kind = XA_HARDSWISH; break;
+  case PTL_OP_HARDSWISH: {
+    /* XNNPACK's hardswish rounds differently (up to 0.7% relative near x = -3) */
+    clamp_job j = {ptl_tensor_data(x), ptl_tensor_data(y), n, 0, 0, true};
+    ptl_parallel_for(clamp_chunk, &j, (size_t)((n + CHUNK - 1) / CHUNK));
+    return PTL_OK;
+  }
   default: return PTL_ERR_UNSUPPORTED;
   }
   if (ptl_xnn_init() != PTL_OK)
@@ -329,8 +351,7 @@ ptl_status ptl_activation_fast(const ptl_call *call) {
     switch (kind) {
     case XA_SIGMOID: st = xnn_create_sigmoid_nc_f32(1, 1, 1, 0, &s->op); break;
     case XA_LEAKY: st = xnn_create_leaky_relu_nc_f32(1, 1, 1, p[0], 0, &s->op); break;
-    case XA_ELU: st = xnn_create_elu_nc_f32(1, 1, 1, p[0], 0, &s->op); break;
-    default: st = xnn_create_hardswish_nc_f32(1, 1, 1, 0, &s->op); break;
+    default: st = xnn_create_elu_nc_f32(1, 1, 1, p[0], 0, &s->op); break;
     }
     if (st != xnn_status_success) {
       free(s);
@@ -345,8 +366,7 @@ ptl_status ptl_activation_fast(const ptl_call *call) {
   switch (kind) {
   case XA_SIGMOID: st = xnn_setup_sigmoid_nc_f32(s->op, bn, px, py, tp); break;
   case XA_LEAKY: st = xnn_setup_leaky_relu_nc_f32(s->op, bn, px, py, tp); break;
-  case XA_ELU: st = xnn_setup_elu_nc_f32(s->op, bn, px, py, tp); break;
-  default: st = xnn_setup_hardswish_nc_f32(s->op, bn, px, py, tp); break;
+  default: st = xnn_setup_elu_nc_f32(s->op, bn, px, py, tp); break;
   }
   if (st == xnn_status_success)
     st = xnn_run_operator(s->op, tp);
@@ -546,7 +566,64 @@ ptl_status ptl_softmax_ref(const ptl_call *call) {
   return PTL_OK;
 }
 
-/* XNNPACK softmax over the last dim of contiguous rows. */
+/* Contiguous float32 softmax along a non-last dim: the slices of one outer
+ * index are handled side by side in blocks of SM_BLOCK inner positions, so the
+ * loads are contiguous, and outer indices are split over the threadpool. Each
+ * output element goes through the same float operations in the same order as
+ * sm_slice, so the result equals REF bit for bit. */
+#define SM_BLOCK 64
+typedef struct {
+  const float *x;
+  float *y;
+  int64_t len, inner;
+} sm_job;
+
+static void sm_outer(void *vj, size_t o) {
+  const sm_job *j = vj;
+  const int64_t len = j->len, inner = j->inner;
+  const float *x = j->x + (int64_t)o * len * inner;
+  float *y = j->y + (int64_t)o * len * inner;
+  float mx[SM_BLOCK], sum[SM_BLOCK];
+  for (int64_t i0 = 0; i0 < inner; i0 += SM_BLOCK) {
+    int64_t b = inner - i0 < SM_BLOCK ? inner - i0 : SM_BLOCK;
+    for (int64_t i = 0; i < b; i++) {
+      mx[i] = -INFINITY;
+      sum[i] = 0;
+    }
+    for (int64_t k = 0; k < len; k++)
+      for (int64_t i = 0; i < b; i++) {
+        float v = x[k * inner + i0 + i];
+        mx[i] = v > mx[i] ? v : mx[i];
+      }
+    for (int64_t i = 0; i < b; i++)
+      if (mx[i] == -INFINITY)
+        mx[i] = 0;
+    for (int64_t k = 0; k < len; k++)
+      for (int64_t i = 0; i < b; i++) {
+        float e = expf(x[k * inner + i0 + i] - mx[i]);
+        y[k * inner + i0 + i] = e;
+        sum[i] += e;
+      }
+    for (int64_t i = 0; i < b; i++)
+      sum[i] = 1.0f / sum[i];
+    for (int64_t k = 0; k < len; k++)
+      for (int64_t i = 0; i < b; i++)
+        y[k * inner + i0 + i] *= sum[i];
+  }
+}
+
+static ptl_status softmax_inner(const ptl_tensor *x, ptl_tensor *y, int dim) {
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < dim; i++)
+    outer *= x->shape[i];
+  for (int i = dim + 1; i < x->ndim; i++)
+    inner *= x->shape[i];
+  sm_job j = {ptl_tensor_data(x), ptl_tensor_data(y), x->shape[dim], inner};
+  ptl_parallel_for(sm_outer, &j, (size_t)outer);
+  return PTL_OK;
+}
+
+/* XNNPACK softmax over the last dim of contiguous rows; own loops for other dims. */
 ptl_status ptl_softmax_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0], *y = call->out[0];
   if (x->dtype != PTL_FLOAT32 || y->dtype != PTL_FLOAT32 || x->ndim < 1 ||
@@ -556,7 +633,11 @@ ptl_status ptl_softmax_fast(const ptl_call *call) {
   PTL_CHECK(
       ptl_wrap_dim("softmax", call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1, x->ndim, &dim));
   int64_t n = ptl_tensor_numel(x);
-  if (dim != x->ndim - 1 || n == 0 || ptl_xnn_init() != PTL_OK)
+  if (n == 0)
+    return PTL_OK;
+  if (dim != x->ndim - 1)
+    return softmax_inner(x, call->out[0], dim);
+  if (ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
   /* XNNPACK's softmax differs from torch on rows holding inf or NaN */
   const float *px = ptl_tensor_data(x);

@@ -382,18 +382,29 @@ ptl_status ptl_conv_transpose2d_ref(const ptl_call *call) {
  * that share one weight on several threads must serialise them. */
 
 typedef struct {
-  xnn_operator_t op;
+  xnn_operator_t op; /* XNNPACK path */
+  float *panels;     /* own path: [O/16][kH*kW*C][16] weights, zero padded */
+  float *panel_bias; /* own path: [O/16 * 16] bias, zero padded */
+  float *zeros;      /* own path: C zeros standing in for padded input pixels */
   int64_t n_bias;
   float *bias; /* copy of the bias the operator was packed with (NULL: none) */
 } packed_conv;
+
+static void packed_conv_clear(packed_conv *p) {
+  if (p->op)
+    xnn_delete_operator(p->op);
+  free(p->panels);
+  free(p->panel_bias);
+  free(p->zeros);
+  free(p->bias);
+  memset(p, 0, sizeof *p);
+}
 
 static void packed_conv_destroy(void *obj) {
   packed_conv *p = obj;
   if (!p)
     return;
-  if (p->op)
-    xnn_delete_operator(p->op);
-  free(p->bias);
+  packed_conv_clear(p);
   free(p);
 }
 
@@ -474,67 +485,53 @@ static float *repack_weights(const ptl_tensor *w, const conv_geom *g) {
   return buf;
 }
 
-static ptl_status get_operator(const ptl_call *call, const conv_geom *g, int64_t in_pix,
-                               int64_t out_pix, xnn_operator_t *op_out) {
-  ptl_tensor *w = call->in[1];
-  const ptl_tensor *b = call->n_in > 2 ? call->in[2] : NULL;
-  float lo = g->clamp ? g->cmin : -INFINITY, hi = g->clamp ? g->cmax : INFINITY;
-  uint64_t key[PTL_PACKED_KEY_WORDS] = {0};
-  int k = 0;
-  key[k++] = ptl_tensor_version(w);
-  key[k++] = (uint64_t)call->op;
-  key[k++] = (uint64_t)g->kh;
-  key[k++] = (uint64_t)g->kw;
-  key[k++] = (uint64_t)g->sh;
-  key[k++] = (uint64_t)g->sw;
-  key[k++] = (uint64_t)g->pt;
-  key[k++] = (uint64_t)g->pl;
-  key[k++] = (uint64_t)g->pb;
-  key[k++] = (uint64_t)g->pr;
-  key[k++] = (uint64_t)g->dh;
-  key[k++] = (uint64_t)g->dw;
-  key[k++] = (uint64_t)g->groups;
-  key[k++] = (uint64_t)g->ig;
-  key[k++] = (uint64_t)g->og;
-  key[k++] = (uint64_t)in_pix;
-  key[k++] = (uint64_t)out_pix;
-  key[k++] = (uint64_t)(uintptr_t)(b ? ptl_tensor_data(b) : NULL);
-  key[k++] = b ? ptl_tensor_version(b) : 0;
-  key[k++] = f32_bits(lo) << 32 | f32_bits(hi);
+/* Own GEMM panels: weight (o, ci, ky, kx) at [o / 16][(ky * kW + kx) * C + ci][o % 16],
+ * matching NHWC input where a pixel's channels are adjacent. */
+/* Own GEMM panels, 16 output channels each, per group: panel pn covers group
+ * pn / ppg, channels (pn % ppg) * 16 ... of it (ppg = panels per group). Weight
+ * (o, ci, ky, kx) sits at [pn][(ky * kW + kx) * (C/g) + ci][o % 16], matching NHWC
+ * input where a pixel's channels are adjacent. */
+static int64_t own_panels_per_group(const conv_geom *g) {
+  return (g->og + 15) / 16;
+}
 
-  packed_conv *p = ptl_packed_find(w, key);
-  /* a new bias tensor can reuse a freed one's address and version: check its
-   * values too (O floats, cheap next to the conv) */
-  if (p && p->op && bias_matches(p, b)) {
-    *op_out = p->op;
-    return PTL_OK;
+static ptl_status pack_own(const ptl_tensor *w, const ptl_tensor *b, const conv_geom *g,
+                           packed_conv *p) {
+  int64_t ppg = own_panels_per_group(g), panels = ppg * g->groups;
+  int64_t k = g->kh * g->kw * g->ig;
+  size_t wbytes = sizeof(float) * (size_t)(panels * k * 16);
+  p->panels = aligned_alloc(64, (wbytes + 63) & ~(size_t)63);
+  p->panel_bias = calloc((size_t)panels * 16, sizeof(float));
+  p->zeros = calloc((size_t)g->c + 16, sizeof(float));
+  if (!p->panels || !p->panel_bias || !p->zeros)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "conv2d: out of memory packing weights");
+  memset(p->panels, 0, wbytes);
+  const float *s = ptl_tensor_data(w);
+  const int64_t *st = w->strides;
+  const float *bs = b ? ptl_tensor_data(b) : NULL;
+  for (int64_t o = 0; o < g->o; o++) {
+    int64_t grp = o / g->og, j = o % g->og;
+    int64_t pn = grp * ppg + j / 16;
+    for (int64_t ky = 0; ky < g->kh; ky++)
+      for (int64_t kx = 0; kx < g->kw; kx++)
+        for (int64_t ci = 0; ci < g->ig; ci++) {
+          int64_t kk = (ky * g->kw + kx) * g->ig + ci;
+          p->panels[(pn * k + kk) * 16 + j % 16] =
+              s[o * st[0] + ci * st[1] + ky * st[2] + kx * st[3]];
+        }
+    if (bs)
+      p->panel_bias[pn * 16 + j % 16] = bs[o * b->strides[0]];
   }
-  bool fresh = p == NULL;
-  if (fresh) {
-    p = calloc(1, sizeof *p);
-    if (!p)
-      return ptl_error(PTL_ERR_OUT_OF_MEMORY, "conv2d: out of memory caching an operator");
-  } else {
-    if (p->op)
-      xnn_delete_operator(p->op);
-    p->op = NULL;
-    free(p->bias);
-    p->bias = NULL;
-  }
-  float *wbuf = repack_weights(w, g);
-  float *bias = b ? malloc(sizeof(float) * (size_t)g->o + 16) : NULL;
-  if (!wbuf || (b && !bias)) {
-    free(wbuf);
-    free(bias);
-    if (fresh)
-      free(p);
-    else
-      p->op = NULL;
+  return PTL_OK;
+}
+
+static ptl_status create_xnn(const ptl_call *call, const conv_geom *g, int64_t in_pix,
+                             int64_t out_pix, float lo, float hi, const float *bias,
+                             packed_conv *p) {
+  float *wbuf = repack_weights(call->in[1], g);
+  if (!wbuf)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory repacking weights",
                      ptl_op_name(call->op));
-  }
-  if (b)
-    read_vec(b, bias);
   enum xnn_status st;
   if (!g->transposed)
     st = xnn_create_convolution2d_nhwc_f32(
@@ -549,21 +546,389 @@ static ptl_status get_operator(const ptl_call *call, const conv_geom *g, int64_t
         (uint32_t)g->groups, (size_t)g->ig, (size_t)g->og, (size_t)in_pix, (size_t)out_pix, wbuf,
         bias, lo, hi, 0, &p->op);
   free(wbuf); /* XNNPACK copied the weights into its packed buffer */
-  p->bias = bias;
-  p->n_bias = b ? g->o : 0;
   if (st != xnn_status_success) {
-    if (fresh)
-      packed_conv_destroy(p);
-    else
-      p->op = NULL; /* stays cached as an empty entry; the next call retries */
+    p->op = NULL;
     return ptl_error(PTL_ERR_UNSUPPORTED, "%s: XNNPACK rejected the configuration (status %d)",
                      ptl_op_name(call->op), (int)st);
   }
-  if (fresh)
-    PTL_CHECK(ptl_packed_add(w, key, p, packed_conv_destroy));
-  *op_out = p->op;
   return PTL_OK;
 }
+
+/* The packed weights for this call: found in the weight's cache or built once.
+ * `own` selects the own GEMM panels (layout-independent: no strides or clamp in
+ * the packing) over an XNNPACK operator. */
+static ptl_status get_packed(const ptl_call *call, const conv_geom *g, bool own, int64_t in_pix,
+                             int64_t out_pix, packed_conv **out) {
+  ptl_tensor *w = call->in[1];
+  const ptl_tensor *b = call->n_in > 2 ? call->in[2] : NULL;
+  float lo = g->clamp ? g->cmin : -INFINITY, hi = g->clamp ? g->cmax : INFINITY;
+  uint64_t key[PTL_PACKED_KEY_WORDS] = {0};
+  int k = 0;
+  key[k++] = ptl_tensor_version(w);
+  key[k++] = (uint64_t)call->op | (own ? 0x10000u : 0);
+  key[k++] = (uint64_t)g->kh;
+  key[k++] = (uint64_t)g->kw;
+  key[k++] = (uint64_t)g->sh;
+  key[k++] = (uint64_t)g->sw;
+  key[k++] = (uint64_t)g->pt;
+  key[k++] = (uint64_t)g->pl;
+  key[k++] = (uint64_t)g->pb;
+  key[k++] = (uint64_t)g->pr;
+  key[k++] = (uint64_t)g->dh;
+  key[k++] = (uint64_t)g->dw;
+  key[k++] = (uint64_t)g->groups;
+  key[k++] = (uint64_t)g->ig;
+  key[k++] = (uint64_t)g->og;
+  key[k++] = own ? 0 : (uint64_t)in_pix;
+  key[k++] = own ? 0 : (uint64_t)out_pix;
+  key[k++] = (uint64_t)(uintptr_t)(b ? ptl_tensor_data(b) : NULL);
+  key[k++] = b ? ptl_tensor_version(b) : 0;
+  key[k++] = own ? 0 : f32_bits(lo) << 32 | f32_bits(hi);
+
+  packed_conv *p = ptl_packed_find(w, key);
+  /* a new bias tensor can reuse a freed one's address and version: check its
+   * values too (O floats, cheap next to the conv) */
+  if (p && (p->op || p->panels) && bias_matches(p, b)) {
+    *out = p;
+    return PTL_OK;
+  }
+  bool fresh = p == NULL;
+  if (fresh) {
+    p = calloc(1, sizeof *p);
+    if (!p)
+      return ptl_error(PTL_ERR_OUT_OF_MEMORY, "conv2d: out of memory caching an operator");
+  } else {
+    packed_conv_clear(p); /* stale bias: rebuild in place */
+  }
+  ptl_status s = PTL_OK;
+  if (b) {
+    p->bias = malloc(sizeof(float) * (size_t)g->o + 16);
+    p->n_bias = g->o;
+    if (!p->bias)
+      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "conv2d: out of memory copying the bias");
+    else
+      read_vec(b, p->bias);
+  }
+  if (s == PTL_OK)
+    s = own ? pack_own(w, b, g, p) : create_xnn(call, g, in_pix, out_pix, lo, hi, p->bias, p);
+  if (s != PTL_OK) {
+    if (fresh)
+      packed_conv_destroy(p);
+    else
+      packed_conv_clear(p); /* stays cached as an empty entry; the next call rebuilds */
+    return s;
+  }
+  if (fresh)
+    PTL_CHECK(ptl_packed_add(w, key, p, packed_conv_destroy));
+  *out = p;
+  return PTL_OK;
+}
+
+/* ---- own AVX2/FMA implicit GEMM ---------------------------------------------
+ * Dense (groups == 1) convolutions as output pixels x output channels with an
+ * indirection of input pixel pointers per kernel tap, in 6x16 register tiles.
+ * The Debian XNNPACK build's f32 igemm/gemm microkernel spills an accumulator to
+ * the stack in its inner loop and runs at about half the FMA rate; this kernel
+ * keeps all 12 accumulators in registers. Depthwise convs stay on XNNPACK, whose
+ * dwconv kernels are fine. Each output sums over (tap, channel) in a fixed order,
+ * so the result does not depend on the thread count. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define PTL_CONV_OWN_GEMM 1
+#define CONV_MR 6
+#define CONV_NR 16
+
+static bool cpu_has_avx2_fma(void) {
+  static int cached = -1;
+  if (cached < 0) {
+    __builtin_cpu_init();
+    cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+  return cached == 1;
+}
+
+#define ROW_FMA(r)                                                                                 \
+  do {                                                                                             \
+    const __m256 x_ = _mm256_broadcast_ss(a##r + k);                                               \
+    c##r##0 = _mm256_fmadd_ps(x_, w0, c##r##0);                                                    \
+    c##r##1 = _mm256_fmadd_ps(x_, w1, c##r##1);                                                    \
+  } while (0)
+
+#define ROW_STORE(r)                                                                               \
+  do {                                                                                             \
+    if (r < mr) {                                                                                  \
+      __m256 v0_ = _mm256_add_ps(c##r##0, b0), v1_ = _mm256_add_ps(c##r##1, b1);                   \
+      if (clamp) {                                                                                 \
+        v0_ = _mm256_min_ps(_mm256_max_ps(v0_, vlo), vhi);                                         \
+        v1_ = _mm256_min_ps(_mm256_max_ps(v1_, vlo), vhi);                                         \
+      }                                                                                            \
+      float *o_ = out + (r)*out_pix;                                                               \
+      if (nr == CONV_NR) {                                                                         \
+        _mm256_storeu_ps(o_, v0_);                                                                 \
+        _mm256_storeu_ps(o_ + 8, v1_);                                                             \
+      } else {                                                                                     \
+        float t_[CONV_NR];                                                                         \
+        _mm256_storeu_ps(t_, v0_);                                                                 \
+        _mm256_storeu_ps(t_ + 8, v1_);                                                             \
+        memcpy(o_, t_, sizeof(float) * nr);                                                        \
+      }                                                                                            \
+    }                                                                                              \
+  } while (0)
+
+/* One 6x16 tile: a[t * 6 + r] + a_off is row r's input pixel for tap t (c channels
+ * each; a_off selects the group's channels). */
+__attribute__((target("avx2,fma"))) static void
+gemm_6x16(size_t taps, size_t c, const float *const *a, size_t a_off, const float *w,
+          const float *bias, float *out, size_t out_pix, size_t mr, size_t nr, bool clamp, float lo,
+          float hi) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+  __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  for (size_t t = 0; t < taps; t++, a += CONV_MR) {
+    const float *a0 = a[0] + a_off, *a1 = a[1] + a_off, *a2 = a[2] + a_off;
+    const float *a3 = a[3] + a_off, *a4 = a[4] + a_off, *a5 = a[5] + a_off;
+    for (size_t k = 0; k < c; k++, w += CONV_NR) {
+      const __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8);
+      ROW_FMA(0);
+      ROW_FMA(1);
+      ROW_FMA(2);
+      ROW_FMA(3);
+      ROW_FMA(4);
+      ROW_FMA(5);
+    }
+  }
+  const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  ROW_STORE(0);
+  ROW_STORE(1);
+  ROW_STORE(2);
+  ROW_STORE(3);
+  ROW_STORE(4);
+  ROW_STORE(5);
+}
+
+#define ROW_FMA8(r) c##r##0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a##r + k), w0, c##r##0)
+
+#define ROW_STORE8(r)                                                                              \
+  do {                                                                                             \
+    if (r < mr) {                                                                                  \
+      __m256 v0_ = _mm256_add_ps(c##r##0, b0);                                                     \
+      if (clamp)                                                                                   \
+        v0_ = _mm256_min_ps(_mm256_max_ps(v0_, vlo), vhi);                                         \
+      float t_[8];                                                                                 \
+      _mm256_storeu_ps(t_, v0_);                                                                   \
+      memcpy(out + (r)*out_pix, t_, sizeof(float) * nr);                                           \
+    }                                                                                              \
+  } while (0)
+
+/* The last panel when at most 8 of its 16 columns are real channels: half the FMAs. */
+__attribute__((target("avx2,fma"))) static void
+gemm_6x8(size_t taps, size_t c, const float *const *a, size_t a_off, const float *w,
+         const float *bias, float *out, size_t out_pix, size_t mr, size_t nr, bool clamp, float lo,
+         float hi) {
+  __m256 c00 = _mm256_setzero_ps(), c10 = c00, c20 = c00, c30 = c00, c40 = c00, c50 = c00;
+  for (size_t t = 0; t < taps; t++, a += CONV_MR) {
+    const float *a0 = a[0] + a_off, *a1 = a[1] + a_off, *a2 = a[2] + a_off;
+    const float *a3 = a[3] + a_off, *a4 = a[4] + a_off, *a5 = a[5] + a_off;
+    for (size_t k = 0; k < c; k++, w += CONV_NR) {
+      const __m256 w0 = _mm256_load_ps(w);
+      ROW_FMA8(0);
+      ROW_FMA8(1);
+      ROW_FMA8(2);
+      ROW_FMA8(3);
+      ROW_FMA8(4);
+      ROW_FMA8(5);
+    }
+  }
+  const __m256 b0 = _mm256_loadu_ps(bias);
+  const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  ROW_STORE8(0);
+  ROW_STORE8(1);
+  ROW_STORE8(2);
+  ROW_STORE8(3);
+  ROW_STORE8(4);
+  ROW_STORE8(5);
+}
+
+typedef struct {
+  const conv_geom *g;
+  const packed_conv *p;
+  const float *x;
+  float *y;
+  int64_t in_pix, out_pix, m_total, tiles_per_task, m_tasks, panels, panels_per_block;
+} own_ctx;
+
+#define OWN_PTRS_ON_STACK 64 * CONV_MR
+
+static void own_task(void *vctx, size_t idx) {
+  const own_ctx *c = vctx;
+  const conv_geom *g = c->g;
+  int64_t nb = (int64_t)idx / c->m_tasks, mt = (int64_t)idx % c->m_tasks;
+  int64_t taps = g->kh * g->kw, k = taps * g->ig, plane = g->oh * g->ow;
+  int64_t ppg = own_panels_per_group(g);
+  const float *stack_ptrs[OWN_PTRS_ON_STACK];
+  const float **ptrs = stack_ptrs;
+  if (taps * CONV_MR > OWN_PTRS_ON_STACK) {
+    ptrs = malloc(sizeof(float *) * (size_t)(taps * CONV_MR));
+    if (!ptrs)
+      return; /* cannot happen in practice; the run reports nothing partial either way */
+  }
+  int64_t p0 = nb * c->panels_per_block, p1 = p0 + c->panels_per_block;
+  if (p1 > c->panels)
+    p1 = c->panels;
+  int64_t tile0 = mt * c->tiles_per_task, tile1 = tile0 + c->tiles_per_task;
+  bool unpadded = (g->pt | g->pl | g->pb | g->pr) == 0 && taps <= OWN_PTRS_ON_STACK / CONV_MR;
+  int64_t tap_off[OWN_PTRS_ON_STACK / CONV_MR];
+  for (int64_t t = 0; unpadded && t < taps; t++)
+    tap_off[t] = ((t / g->kw) * g->dh * g->w + (t % g->kw) * g->dw) * c->in_pix;
+  for (int64_t tile = tile0; tile < tile1; tile++) {
+    int64_t m0 = tile * CONV_MR;
+    if (m0 >= c->m_total)
+      break;
+    int64_t mr = c->m_total - m0 < CONV_MR ? c->m_total - m0 : CONV_MR;
+    /* (n, oy, ox) of the tile's first pixel, then stepped: no divisions per row */
+    int64_t n = m0 / plane, oy = (m0 % plane) / g->ow, ox = m0 % g->ow;
+    for (int64_t r = 0; r < CONV_MR; r++) {
+      if (r > 0 && r < mr && ++ox == g->ow) { /* missing rows repeat the last one */
+        ox = 0;
+        if (++oy == g->oh) {
+          oy = 0;
+          n++;
+        }
+      }
+      const float *xn = c->x + n * g->h * g->w * c->in_pix;
+      if (unpadded) { /* every tap in bounds: a fixed offset from the row's first tap */
+        const float *base = xn + (oy * g->sh * g->w + ox * g->sw) * c->in_pix;
+        for (int64_t t = 0; t < taps; t++)
+          ptrs[t * CONV_MR + r] = base + tap_off[t];
+        continue;
+      }
+      for (int64_t ky = 0; ky < g->kh; ky++) {
+        int64_t iy = oy * g->sh - g->pt + ky * g->dh;
+        bool row_in = iy >= 0 && iy < g->h;
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+          int64_t ix = ox * g->sw - g->pl + kx * g->dw;
+          bool in = row_in && ix >= 0 && ix < g->w;
+          ptrs[(ky * g->kw + kx) * CONV_MR + r] =
+              in ? xn + (iy * g->w + ix) * c->in_pix : c->p->zeros;
+        }
+      }
+    }
+    for (int64_t pn = p0; pn < p1; pn++) {
+      int64_t grp = pn / ppg, j0 = (pn % ppg) * CONV_NR;
+      int64_t nr = g->og - j0 < CONV_NR ? g->og - j0 : CONV_NR;
+      (nr > 8 ? gemm_6x16 : gemm_6x8)(
+          (size_t)taps, (size_t)g->ig, ptrs, (size_t)(grp * g->ig), c->p->panels + pn * k * CONV_NR,
+          c->p->panel_bias + pn * CONV_NR, c->y + m0 * c->out_pix + grp * g->og + j0,
+          (size_t)c->out_pix, (size_t)mr, (size_t)nr, g->clamp, g->cmin, g->cmax);
+    }
+  }
+  if (ptrs != stack_ptrs)
+    free(ptrs);
+}
+
+static bool use_own_gemm(const conv_geom *g) {
+  /* depthwise and thin groups stay on XNNPACK (its dwconv kernels are good; a
+   * 16-wide panel per group of a few channels would mostly multiply zeros) */
+  bool dense_groups = g->groups == 1 || (g->og >= 8 && g->ig >= 2);
+  return !g->transposed && dense_groups && cpu_has_avx2_fma();
+}
+
+/* Small-channel convs (stems: C = 3, 7x7 or 3x3) spend their time switching taps.
+ * From a zero-padded dense NHWC copy each kernel row is one contiguous run of
+ * kW * C floats, so a row becomes a single tap of kW * C channels. */
+static bool own_stem_mode(const conv_geom *g) {
+  return g->groups == 1 && g->dw == 1 && g->kw > 1 && g->ig * g->kw <= 64;
+}
+
+/* Zero-padded dense NHWC copy of x (any strides), [N, H + pt + pb, W + pl + pr, C]. */
+static float *padded_nhwc(const conv_geom *g, const ptl_tensor *x4) {
+  int64_t hp = g->h + g->pt + g->pb, wp = g->w + g->pl + g->pr, C = g->ig;
+  float *d = malloc(sizeof(float) * (size_t)(g->n * hp * wp * C + 16));
+  if (!d)
+    return NULL;
+  const float *s = ptl_tensor_data(x4);
+  const int64_t *st = x4->strides;
+  size_t row = sizeof(float) * (size_t)(wp * C);
+  for (int64_t n = 0; n < g->n; n++) {
+    /* only the border is zeroed: the interior is overwritten right away */
+    float *img = d + n * hp * wp * C;
+    memset(img, 0, row * (size_t)g->pt);
+    memset(img + (g->pt + g->h) * wp * C, 0, row * (size_t)g->pb);
+    for (int64_t iy = 0; iy < g->h; iy++) {
+      float *line = img + (iy + g->pt) * wp * C;
+      memset(line, 0, sizeof(float) * (size_t)(g->pl * C));
+      memset(line + (g->pl + g->w) * C, 0, sizeof(float) * (size_t)(g->pr * C));
+    }
+    for (int64_t iy = 0; iy < g->h; iy++) {
+      float *drow = img + ((iy + g->pt) * wp + g->pl) * C;
+      if ((C == 1 || st[1] == 1) && (g->w == 1 || st[3] == C)) { /* NHWC row: one copy */
+        memcpy(drow, s + n * st[0] + iy * st[2], sizeof(float) * (size_t)(g->w * C));
+        continue;
+      }
+      for (int64_t ci = 0; ci < C; ci++) {
+        const float *srow = s + n * st[0] + ci * st[1] + iy * st[2];
+        for (int64_t ix = 0; ix < g->w; ix++)
+          drow[ix * C + ci] = srow[ix * st[3]];
+      }
+    }
+  }
+  return d;
+}
+
+static ptl_status own_gemm_run(const conv_geom *g, const packed_conv *p, const ptl_tensor *x4,
+                               int64_t in_pix, float *y, int64_t out_pix) {
+  const float *x = ptl_tensor_data(x4);
+  conv_geom g2;
+  float *xpad = NULL;
+  if (own_stem_mode(g)) {
+    xpad = padded_nhwc(g, x4);
+    if (!xpad)
+      return ptl_error(PTL_ERR_OUT_OF_MEMORY, "conv2d: out of memory padding the input");
+    in_pix = g->ig; /* dense copy: a pixel is C floats */
+    g2 = *g;
+    g2.h += g->pt + g->pb;
+    g2.w += g->pl + g->pr;
+    g2.pt = g2.pl = g2.pb = g2.pr = 0;
+    g2.ig = g->ig * g->kw; /* (kx, ci) runs are contiguous: same order as the panels */
+    g2.kw = 1;
+    g = &g2;
+    x = xpad;
+  }
+  own_ctx c = {
+      g, p, x, y, in_pix, out_pix, g->n * g->oh * g->ow, 8, 0, own_panels_per_group(g) * g->groups,
+      1};
+  int64_t k = g->kh * g->kw * g->ig;
+  /* weights of one block of panels stay in L2 while all pixel tiles pass */
+  int64_t per_panel = k * CONV_NR * (int64_t)sizeof(float);
+  c.panels_per_block = (128 * 1024) / (per_panel > 0 ? per_panel : 1);
+  if (c.panels_per_block < 1)
+    c.panels_per_block = 1;
+  if (c.panels_per_block > c.panels)
+    c.panels_per_block = c.panels;
+  int64_t tiles = (c.m_total + CONV_MR - 1) / CONV_MR;
+  c.m_tasks = (tiles + c.tiles_per_task - 1) / c.tiles_per_task;
+  int64_t blocks = (c.panels + c.panels_per_block - 1) / c.panels_per_block;
+  ptl_parallel_for(own_task, &c, (size_t)(blocks * c.m_tasks));
+  free(xpad);
+  return PTL_OK;
+}
+#else
+static bool use_own_gemm(const conv_geom *g) {
+  (void)g;
+  return false;
+}
+
+static bool own_stem_mode(const conv_geom *g) {
+  (void)g;
+  return false;
+}
+
+static ptl_status own_gemm_run(const conv_geom *g, const packed_conv *p, const ptl_tensor *x4,
+                               int64_t in_pix, float *y, int64_t out_pix) {
+  (void)g, (void)p, (void)x4, (void)in_pix, (void)y, (void)out_pix;
+  return PTL_ERR_UNSUPPORTED;
+}
+#endif
 
 static ptl_status conv_fast_common(const ptl_call *call) {
   conv_geom g;
@@ -589,9 +954,11 @@ static ptl_status conv_fast_common(const ptl_call *call) {
     s = as_4d(y, &y4);
   if (s != PTL_OK)
     goto done;
-  /* the input goes in directly when its pixels are NHWC; else one channels-last copy */
+  /* the input goes in directly when its pixels are NHWC (or the own stem path pads
+   * a copy from any layout); else one channels-last copy */
+  bool own = use_own_gemm(&g);
   int64_t in_pix = nhwc_pixel_stride(x4);
-  if (in_pix) {
+  if (in_pix || (own && own_stem_mode(&g))) {
     xin = x4;
     ptl_tensor_retain(xin);
   } else {
@@ -621,10 +988,17 @@ static ptl_status conv_fast_common(const ptl_call *call) {
     ydst = ytmp;
     out_pix = g.o;
   }
-  xnn_operator_t op = NULL;
-  s = get_operator(call, &g, in_pix, out_pix, &op);
+  packed_conv *pk = NULL;
+  s = get_packed(call, &g, own, in_pix, out_pix, &pk);
   if (s != PTL_OK)
     goto done;
+  if (own) {
+    s = own_gemm_run(&g, pk, xin, in_pix, ptl_tensor_data(ydst), out_pix);
+    if (s != PTL_OK)
+      goto done;
+    goto copy_out;
+  }
+  xnn_operator_t op = pk->op;
   pthreadpool_t pool = (pthreadpool_t)ptl_threadpool();
   enum xnn_status st;
   if (!g.transposed)
@@ -641,6 +1015,7 @@ static ptl_status conv_fast_common(const ptl_call *call) {
                   ptl_op_name(call->op), (int)st);
     goto done;
   }
+copy_out:
   if (ytmp) {
     ptl_attrs a = {0};
     a.n_ints = 2;

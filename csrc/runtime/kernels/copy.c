@@ -96,12 +96,27 @@ static void copy_row(void *vctx, const int64_t *off, const int64_t *st, int64_t 
 ptl_status ptl_copy_ref(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
-  int64_t strides[2][PTL_MAX_DIMS];
-  memcpy(strides[0], y->strides, sizeof(int64_t) * (size_t)y->ndim);
-  memcpy(strides[1], x->strides, sizeof(int64_t) * (size_t)x->ndim);
+  /* Walk dims in the output's memory order (a stable sort by decreasing stride),
+   * so writing a channels-last copy goes in long unit-stride rows. Copy does not
+   * depend on the visiting order. */
+  int order[PTL_MAX_DIMS], nd = y->ndim;
+  for (int d = 0; d < nd; d++) {
+    int j = d;
+    while (j > 0 && y->strides[order[j - 1]] < y->strides[d]) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = d;
+  }
+  int64_t shape[PTL_MAX_DIMS], strides[2][PTL_MAX_DIMS];
+  for (int k = 0; k < nd; k++) {
+    shape[k] = y->shape[order[k]];
+    strides[0][k] = y->strides[order[k]];
+    strides[1][k] = x->strides[order[k]];
+  }
   copy_ctx c = {x->dtype, y->dtype, ptl_tensor_data(x), ptl_tensor_data(y),
                 ptl_dtype_size(x->dtype)};
-  ptl_for_each_row(y->ndim, y->shape, 2, (const int64_t(*)[PTL_MAX_DIMS])strides, copy_row, &c);
+  ptl_for_each_row(nd, shape, 2, (const int64_t(*)[PTL_MAX_DIMS])strides, copy_row, &c);
   return PTL_OK;
 }
 
@@ -119,8 +134,9 @@ ptl_status ptl_fill_infer(const ptl_call *call, ptl_tensor_desc *out) {
     out->shape[i] = a->ints[2 + i];
     if (out->shape[i] < 0) {
       char b[PTL_SHAPE_BUF];
-      return ptl_error(PTL_ERR_VALUE, "%s: negative dimension in size %s", op,
-                       ptl_dims_str(out->ndim, out->shape, b, sizeof b));
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                       "%s: Trying to create tensor with negative dimension %lld: %s", op,
+                       (long long)out->shape[i], ptl_dims_str(out->ndim, out->shape, b, sizeof b));
     }
   }
   /* a caller-provided output (fill_) keeps its own layout */

@@ -50,8 +50,8 @@ ptl_status ptl_batch_norm_infer(const ptl_call *call, ptl_tensor_desc *out) {
                        names[i], (long long)c, (long long)ptl_tensor_numel(p), names[i],
                        ptl_shape_str(p, b2, sizeof b2), ptl_shape_str(x, b1, sizeof b1));
     if (!ptl_dtype_is_float(p->dtype))
-      return ptl_error(PTL_ERR_DTYPE, "batch_norm: %s must be floating point, got %s",
-                       names[i], ptl_dtype_name(p->dtype));
+      return ptl_error(PTL_ERR_DTYPE, "batch_norm: %s must be floating point, got %s", names[i],
+                       ptl_dtype_name(p->dtype));
   }
   out->dtype = x->dtype;
   out->ndim = x->ndim;
@@ -65,8 +65,7 @@ ptl_status ptl_batch_norm_infer(const ptl_call *call, ptl_tensor_desc *out) {
 }
 
 /* alpha, beta per channel, in float as torch's batch_norm_cpu_collect_linear_and_constant_terms */
-static ptl_status bn_terms(const ptl_call *call, int64_t c, float **alpha_out,
-                           float **beta_out) {
+static ptl_status bn_terms(const ptl_call *call, int64_t c, float **alpha_out, float **beta_out) {
   float *alpha = malloc(sizeof(float) * (size_t)(2 * (c > 0 ? c : 1)));
   if (!alpha)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "batch_norm: out of memory");

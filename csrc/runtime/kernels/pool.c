@@ -122,6 +122,24 @@ static void for_each_plane(const geom *g, plane_fn fn, void *ctx, int64_t work_p
     fn(ctx, p);
 }
 
+/* Channels-last (channel stride 1 in and out, C > 1): the reference then
+ * walks output rows (n, oh) and keeps channels innermost, which is the same
+ * arithmetic per element as the plane loops but reads memory in order and
+ * vectorizes over C. */
+static bool pixel_major(const geom *g) {
+  return g->c > 1 && g->xs[1] == 1 && g->ys[1] == 1;
+}
+
+static void for_each_out_row(const geom *g, plane_fn fn, void *ctx, int64_t work_per_row) {
+  size_t rows = (size_t)(g->n * g->oh);
+  if (rows > 1 && (int64_t)rows * work_per_row >= 32768) {
+    ptl_parallel_for(fn, ctx, rows);
+    return;
+  }
+  for (size_t r = 0; r < rows; r++)
+    fn(ctx, r);
+}
+
 static void plane_ptrs(const geom *g, size_t p, const float **x, float **y) {
   int64_t n = (int64_t)p / g->c, c = (int64_t)p % g->c;
   *x = g->x + n * g->xs[0] + c * g->xs[1];
@@ -203,6 +221,27 @@ static bool nhwc_ok(const ptl_tensor *x, const ptl_tensor *y) {
          ptl_tensor_numel(x) > 0 && ptl_tensor_numel(y) > 0;
 }
 
+/* XNNPACK's max pooling drops NaN (its max instructions return the other
+ * operand) and its output clamp turns a NaN average into -inf, where torch
+ * propagates NaN. NaN inputs are rare, so the fast paths check: max pooling
+ * scans its input (one vectorized pass over the dense NHWC block), averages
+ * scan their much smaller output and hand non-finite results to the
+ * reference, which recomputes every element. */
+static bool any_nan(const float *x, int64_t n) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    bad |= x[i] != x[i];
+  return bad != 0;
+}
+
+static bool any_nonfinite_nhwc(const geom *g) {
+  int64_t n = g->n * g->oh * g->ow * g->c;
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    bad |= !(fabsf(g->y[i]) < INFINITY); /* NaN or inf */
+  return bad != 0;
+}
+
 /* ---- max_pool2d ----------------------------------------------------------- */
 
 typedef struct {
@@ -255,8 +294,8 @@ static ptl_status pool_infer(const char *op, const ptl_tensor *x, const pool_par
   const int64_t k[2] = {p->kh, p->kw}, pad[2] = {p->ph, p->pw}, dil[2] = {p->dh, p->dw};
   for (int i = 0; i < 2; i++) {
     if (pad[i] < 0)
-      return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: pad must be non-negative, but got pad: %lld", op,
-                       (long long)pad[i]);
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: pad must be non-negative, but got pad: %lld",
+                       op, (long long)pad[i]);
     if (pad[i] > ((k[i] - 1) * dil[i] + 1) / 2)
       return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                        "%s: pad should be at most half of effective kernel size, but got "
@@ -295,6 +334,27 @@ typedef struct {
   bool include_pad;
 } pool_ctx;
 
+/* Kernel taps [*lo, *hi) of a window starting at `start` that land inside [0, in). */
+static void tap_range(int64_t start, int64_t k, int64_t dil, int64_t in, int64_t *lo, int64_t *hi) {
+  int64_t a = start < 0 ? (-start + dil - 1) / dil : 0;
+  int64_t b = in > start ? (in - start + dil - 1) / dil : 0;
+  *lo = a;
+  *hi = b < k ? b : k;
+}
+
+/* Output columns [*lo, *hi) whose tap at input offset ow * stride + off is
+ * inside [0, in). */
+static void col_range(int64_t off, int64_t stride, int64_t in, int64_t out, int64_t *lo,
+                      int64_t *hi) {
+  int64_t a = off < 0 ? (-off + stride - 1) / stride : 0;
+  int64_t b = in > off ? (in - off + stride - 1) / stride : 0;
+  *lo = a;
+  *hi = b < out ? b : out;
+}
+
+/* Plane loops go tap by tap over a whole output row (ky, kx outer, ow inner):
+ * each output still sees its taps in torch's order (rows, then columns), but
+ * the inner loop is branch-free and streams through memory. */
 static void max_plane(void *vctx, size_t plane) {
   const pool_ctx *c = vctx;
   const geom *g = &c->g;
@@ -302,27 +362,50 @@ static void max_plane(void *vctx, size_t plane) {
   const float *x;
   float *y;
   plane_ptrs(g, plane, &x, &y);
+  const int64_t xs3 = g->xs[3], ys3 = g->ys[3], sw = p->sw;
   for (int64_t oh = 0; oh < g->oh; oh++) {
-    int64_t hs = oh * p->sh - p->ph;
-    for (int64_t ow = 0; ow < g->ow; ow++) {
-      int64_t ws = ow * p->sw - p->pw;
-      float m = -INFINITY;
-      for (int64_t ky = 0; ky < p->kh; ky++) {
-        int64_t ih = hs + ky * p->dh;
-        if (ih < 0 || ih >= g->ih)
-          continue;
-        const float *row = x + ih * g->xs[2];
-        for (int64_t kx = 0; kx < p->kw; kx++) {
-          int64_t iw = ws + kx * p->dw;
-          if (iw < 0 || iw >= g->iw)
-            continue;
-          float v = row[iw * g->xs[3]];
-          if (v > m || isnan(v)) /* torch propagates NaN */
-            m = v;
+    float *yr = y + oh * g->ys[2];
+    for (int64_t ow = 0; ow < g->ow; ow++)
+      yr[ow * ys3] = -INFINITY;
+    int64_t hs = oh * p->sh - p->ph, ky0, ky1;
+    tap_range(hs, p->kh, p->dh, g->ih, &ky0, &ky1);
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+      const float *xr = x + (hs + ky * p->dh) * g->xs[2];
+      for (int64_t kx = 0; kx < p->kw; kx++) {
+        int64_t off = kx * p->dw - p->pw, o0, o1;
+        col_range(off, sw, g->iw, g->ow, &o0, &o1);
+        for (int64_t ow = o0; ow < o1; ow++) {
+          float v = xr[(ow * sw + off) * xs3], m = yr[ow * ys3];
+          yr[ow * ys3] = (v > m || isnan(v)) ? v : m; /* torch propagates NaN */
         }
       }
-      y[oh * g->ys[2] + ow * g->ys[3]] = m;
     }
+  }
+}
+
+static void max_row_nhwc(void *vctx, size_t r) {
+  const pool_ctx *c = vctx;
+  const geom *g = &c->g;
+  const pool_params *p = &c->p;
+  int64_t n = (int64_t)r / g->oh, oh = (int64_t)r % g->oh, C = g->c;
+  const float *xb = g->x + n * g->xs[0];
+  float *yr = g->y + n * g->ys[0] + oh * g->ys[2];
+  int64_t hs = oh * p->sh - p->ph, ky0, ky1;
+  tap_range(hs, p->kh, p->dh, g->ih, &ky0, &ky1);
+  for (int64_t ow = 0; ow < g->ow; ow++) {
+    float *restrict yp = yr + ow * g->ys[3];
+    int64_t ws = ow * p->sw - p->pw, kx0, kx1;
+    tap_range(ws, p->kw, p->dw, g->iw, &kx0, &kx1);
+    for (int64_t ch = 0; ch < C; ch++)
+      yp[ch] = -INFINITY;
+    for (int64_t ky = ky0; ky < ky1; ky++)
+      for (int64_t kx = kx0; kx < kx1; kx++) {
+        const float *restrict xp = xb + (hs + ky * p->dh) * g->xs[2] + (ws + kx * p->dw) * g->xs[3];
+        for (int64_t ch = 0; ch < C; ch++) {
+          float v = xp[ch], m = yp[ch];
+          yp[ch] = (v > m || isnan(v)) ? v : m;
+        }
+      }
   }
 }
 
@@ -332,7 +415,10 @@ ptl_status ptl_max_pool2d_ref(const ptl_call *call) {
   pool_ctx c;
   geom_init(call->in[0], call->out[0], &c.g);
   max_params(call->attrs, &c.p);
-  for_each_plane(&c.g, max_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
+  if (pixel_major(&c.g))
+    for_each_out_row(&c.g, max_row_nhwc, &c, c.g.ow * c.g.c * c.p.kh * c.p.kw);
+  else
+    for_each_plane(&c.g, max_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
   return PTL_OK;
 }
 
@@ -366,22 +452,21 @@ ptl_status ptl_max_pool2d_fast(const ptl_call *call) {
   if (p.kh * p.kw == 1 || p.kh > UINT32_MAX || p.kw > UINT32_MAX || p.sh > UINT32_MAX ||
       p.sw > UINT32_MAX)
     return PTL_ERR_UNSUPPORTED; /* XNNPACK rejects 1x1 pooling */
-  if (ptl_xnn_init() != PTL_OK)
+  if (any_nan(g.x, g.n * g.ih * g.iw * g.c) || ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
-  uint64_t key[XKEY_WORDS] = {XK_MAXPOOL, (uint64_t)p.ph, (uint64_t)(p.pw + er),
-                              (uint64_t)(p.ph + eb), (uint64_t)p.pw, (uint64_t)p.kh,
-                              (uint64_t)p.kw, (uint64_t)p.sh, (uint64_t)p.sw,
-                              (uint64_t)p.dh, (uint64_t)p.dw, (uint64_t)g.c};
+  uint64_t key[XKEY_WORDS] = {
+      XK_MAXPOOL,     (uint64_t)p.ph, (uint64_t)(p.pw + er), (uint64_t)(p.ph + eb),
+      (uint64_t)p.pw, (uint64_t)p.kh, (uint64_t)p.kw,        (uint64_t)p.sh,
+      (uint64_t)p.sw, (uint64_t)p.dh, (uint64_t)p.dw,        (uint64_t)g.c};
   ptl_status s = PTL_ERR_UNSUPPORTED;
   pthread_mutex_lock(&g_xlock);
   xnn_operator_t op = xcache_find(key);
   if (!op) {
-    if (xnn_create_max_pooling2d_nhwc_f32((uint32_t)p.ph, (uint32_t)(p.pw + er),
-                                          (uint32_t)(p.ph + eb), (uint32_t)p.pw, (uint32_t)p.kh,
-                                          (uint32_t)p.kw, (uint32_t)p.sh, (uint32_t)p.sw,
-                                          (uint32_t)p.dh, (uint32_t)p.dw, (size_t)g.c,
-                                          (size_t)g.c, (size_t)g.c, -INFINITY, INFINITY, 0,
-                                          &op) != xnn_status_success)
+    if (xnn_create_max_pooling2d_nhwc_f32(
+            (uint32_t)p.ph, (uint32_t)(p.pw + er), (uint32_t)(p.ph + eb), (uint32_t)p.pw,
+            (uint32_t)p.kh, (uint32_t)p.kw, (uint32_t)p.sh, (uint32_t)p.sw, (uint32_t)p.dh,
+            (uint32_t)p.dw, (size_t)g.c, (size_t)g.c, (size_t)g.c, -INFINITY, INFINITY, 0,
+            &op) != xnn_status_success)
       op = NULL;
     else
       xcache_add(key, op);
@@ -405,7 +490,8 @@ ptl_status ptl_avg_pool2d_infer(const ptl_call *call, ptl_tensor_desc *out) {
 }
 
 /* torch's avg_pool2d: the window is clipped to the padded input for the
- * count_include_pad divisor, then to the input for the sum. */
+ * count_include_pad divisor, then to the input for the sum. Sums are built
+ * tap by tap over the output row, in torch's per-output order. */
 static void avg_plane(void *vctx, size_t plane) {
   const pool_ctx *c = vctx;
   const geom *g = &c->g;
@@ -413,33 +499,75 @@ static void avg_plane(void *vctx, size_t plane) {
   const float *x;
   float *y;
   plane_ptrs(g, plane, &x, &y);
+  const int64_t xs3 = g->xs[3], ys3 = g->ys[3], sw = p->sw;
   for (int64_t oh = 0; oh < g->oh; oh++) {
+    float *yr = y + oh * g->ys[2];
+    for (int64_t ow = 0; ow < g->ow; ow++)
+      yr[ow * ys3] = 0.0f;
+    int64_t hs = oh * p->sh - p->ph, ky0, ky1;
+    tap_range(hs, p->kh, 1, g->ih, &ky0, &ky1);
+    for (int64_t ky = ky0; ky < ky1; ky++) {
+      const float *xr = x + (hs + ky) * g->xs[2];
+      for (int64_t kx = 0; kx < p->kw; kx++) {
+        int64_t off = kx - p->pw, o0, o1;
+        col_range(off, sw, g->iw, g->ow, &o0, &o1);
+        for (int64_t ow = o0; ow < o1; ow++)
+          yr[ow * ys3] += xr[(ow * sw + off) * xs3];
+      }
+    }
+    int64_t h0 = hs, h1 = h0 + p->kh;
+    h1 = h1 < g->ih + p->ph ? h1 : g->ih + p->ph;
+    int64_t ph = h1 - h0;
+    h0 = h0 > 0 ? h0 : 0;
+    h1 = h1 < g->ih ? h1 : g->ih;
     for (int64_t ow = 0; ow < g->ow; ow++) {
-      int64_t h0 = oh * p->sh - p->ph, w0 = ow * p->sw - p->pw;
-      int64_t h1 = h0 + p->kh, w1 = w0 + p->kw;
-      if (h1 > g->ih + p->ph)
-        h1 = g->ih + p->ph;
-      if (w1 > g->iw + p->pw)
-        w1 = g->iw + p->pw;
-      int64_t pool_size = (h1 - h0) * (w1 - w0);
-      h0 = h0 > 0 ? h0 : 0;
+      int64_t w0 = ow * sw - p->pw, w1 = w0 + p->kw;
+      w1 = w1 < g->iw + p->pw ? w1 : g->iw + p->pw;
+      int64_t pool_size = ph * (w1 - w0);
       w0 = w0 > 0 ? w0 : 0;
-      h1 = h1 < g->ih ? h1 : g->ih;
       w1 = w1 < g->iw ? w1 : g->iw;
-      float *dst = y + oh * g->ys[2] + ow * g->ys[3];
       if (h0 >= h1 || w0 >= w1) {
-        *dst = 0.0f;
+        yr[ow * ys3] = 0.0f;
         continue;
       }
-      int64_t div = c->divisor         ? c->divisor
-                    : c->include_pad ? pool_size
-                                     : (h1 - h0) * (w1 - w0);
-      float sum = 0.0f;
-      for (int64_t ih = h0; ih < h1; ih++)
-        for (int64_t iw = w0; iw < w1; iw++)
-          sum += x[ih * g->xs[2] + iw * g->xs[3]];
-      *dst = sum / (float)div;
+      int64_t div = c->divisor ? c->divisor : c->include_pad ? pool_size : (h1 - h0) * (w1 - w0);
+      yr[ow * ys3] = yr[ow * ys3] / (float)div;
     }
+  }
+}
+
+static void avg_row_nhwc(void *vctx, size_t r) {
+  const pool_ctx *c = vctx;
+  const geom *g = &c->g;
+  const pool_params *p = &c->p;
+  int64_t n = (int64_t)r / g->oh, oh = (int64_t)r % g->oh, C = g->c;
+  const float *xb = g->x + n * g->xs[0];
+  float *yr = g->y + n * g->ys[0] + oh * g->ys[2];
+  for (int64_t ow = 0; ow < g->ow; ow++) {
+    float *restrict yp = yr + ow * g->ys[3];
+    int64_t h0 = oh * p->sh - p->ph, w0 = ow * p->sw - p->pw;
+    int64_t h1 = h0 + p->kh, w1 = w0 + p->kw;
+    h1 = h1 < g->ih + p->ph ? h1 : g->ih + p->ph;
+    w1 = w1 < g->iw + p->pw ? w1 : g->iw + p->pw;
+    int64_t pool_size = (h1 - h0) * (w1 - w0);
+    h0 = h0 > 0 ? h0 : 0;
+    w0 = w0 > 0 ? w0 : 0;
+    h1 = h1 < g->ih ? h1 : g->ih;
+    w1 = w1 < g->iw ? w1 : g->iw;
+    for (int64_t ch = 0; ch < C; ch++)
+      yp[ch] = 0.0f;
+    if (h0 >= h1 || w0 >= w1)
+      continue;
+    int64_t div = c->divisor ? c->divisor : c->include_pad ? pool_size : (h1 - h0) * (w1 - w0);
+    for (int64_t ih = h0; ih < h1; ih++)
+      for (int64_t iw = w0; iw < w1; iw++) {
+        const float *restrict xp = xb + ih * g->xs[2] + iw * g->xs[3];
+        for (int64_t ch = 0; ch < C; ch++)
+          yp[ch] += xp[ch];
+      }
+    float fd = (float)div;
+    for (int64_t ch = 0; ch < C; ch++)
+      yp[ch] = yp[ch] / fd;
   }
 }
 
@@ -451,7 +579,10 @@ ptl_status ptl_avg_pool2d_ref(const ptl_call *call) {
   avg_params(call->attrs, &c.p);
   c.include_pad = attr_i(call->attrs, 7, 1) != 0;
   c.divisor = attr_i(call->attrs, 8, 0);
-  for_each_plane(&c.g, avg_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
+  if (pixel_major(&c.g))
+    for_each_out_row(&c.g, avg_row_nhwc, &c, c.g.ow * c.g.c * c.p.kh * c.p.kw);
+  else
+    for_each_plane(&c.g, avg_plane, &c, c.g.oh * c.g.ow * c.p.kh * c.p.kw);
   return PTL_OK;
 }
 
@@ -479,10 +610,18 @@ ptl_status ptl_avg_pool2d_fast(const ptl_call *call) {
     return PTL_ERR_UNSUPPORTED;
   if (ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
-  uint64_t key[XKEY_WORDS] = {XK_AVGPOOL,         (uint64_t)p.ph, (uint64_t)(p.pw + er),
-                              (uint64_t)(p.ph + eb), (uint64_t)p.pw, (uint64_t)p.kh,
-                              (uint64_t)p.kw,     (uint64_t)p.sh, (uint64_t)p.sw,
-                              (uint64_t)g.c,      0,              0};
+  uint64_t key[XKEY_WORDS] = {XK_AVGPOOL,
+                              (uint64_t)p.ph,
+                              (uint64_t)(p.pw + er),
+                              (uint64_t)(p.ph + eb),
+                              (uint64_t)p.pw,
+                              (uint64_t)p.kh,
+                              (uint64_t)p.kw,
+                              (uint64_t)p.sh,
+                              (uint64_t)p.sw,
+                              (uint64_t)g.c,
+                              0,
+                              0};
   ptl_status s = PTL_ERR_UNSUPPORTED;
   pthread_mutex_lock(&g_xlock);
   xnn_operator_t op = xcache_find(key);
@@ -496,12 +635,13 @@ ptl_status ptl_avg_pool2d_fast(const ptl_call *call) {
       xcache_add(key, op);
   }
   if (op &&
-      xnn_setup_average_pooling2d_nhwc_f32(op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw, g.x,
-                                           g.y, (pthreadpool_t)ptl_threadpool()) ==
-          xnn_status_success &&
+      xnn_setup_average_pooling2d_nhwc_f32(op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw, g.x, g.y,
+                                           (pthreadpool_t)ptl_threadpool()) == xnn_status_success &&
       xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
     s = PTL_OK;
   pthread_mutex_unlock(&g_xlock);
+  if (s == PTL_OK && any_nonfinite_nhwc(&g))
+    s = PTL_ERR_UNSUPPORTED;
   return s;
 }
 
@@ -603,6 +743,45 @@ static void gap_plane(void *vctx, size_t plane) {
   c->y[n * c->ys0 + ch * c->ys1] = (float)(sum / (double)c->hw);
 }
 
+/* XNNPACK's global average sums in float, pixel by pixel: fine for a 7x7 head
+ * (~2e-7 from torch's mean) but ~4e-6 relative by 112x112. Larger planes
+ * take a double-accumulating NHWC loop (vectorized over channels) instead. */
+#define GAP_XNN_MAX_PIXELS 256
+
+static void gap_nhwc_batch(void *vctx, size_t n) {
+  const geom *g = vctx;
+  int64_t C = g->c, hw = g->ih * g->iw;
+  const float *x = g->x + (int64_t)n * g->xs[0];
+  float *y = g->y + (int64_t)n * g->ys[0];
+  double *acc = calloc((size_t)C, sizeof(double));
+  if (!acc) { /* no scratch: per-channel sums, same result */
+    for (int64_t c = 0; c < C; c++) {
+      double sum = 0.0;
+      for (int64_t p = 0; p < hw; p++)
+        sum += x[p * C + c];
+      y[c] = (float)(sum / (double)hw);
+    }
+    return;
+  }
+  for (int64_t p = 0; p < hw; p++) {
+    const float *restrict px = x + p * C;
+    for (int64_t c = 0; c < C; c++)
+      acc[c] += px[c];
+  }
+  for (int64_t c = 0; c < C; c++)
+    y[c] = (float)(acc[c] / (double)hw);
+  free(acc);
+}
+
+static ptl_status gap_nhwc(const geom *g) {
+  if (g->n > 1 && g->n * g->ih * g->iw * g->c >= 65536)
+    ptl_parallel_for(gap_nhwc_batch, (void *)g, (size_t)g->n);
+  else
+    for (int64_t n = 0; n < g->n; n++)
+      gap_nhwc_batch((void *)g, (size_t)n);
+  return PTL_OK;
+}
+
 ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
@@ -622,9 +801,10 @@ ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
     return PTL_OK;
   }
   /* the ResNet / MobileNet head: channels-last features to an [N, C] vector */
-  if (!ptl_tensor_is_channels_last(x) || (g.c > 1 && g.ys[1] != 1) ||
-      (g.n > 1 && g.ys[0] != g.c))
+  if (!ptl_tensor_is_channels_last(x) || (g.c > 1 && g.ys[1] != 1) || (g.n > 1 && g.ys[0] != g.c))
     return PTL_ERR_UNSUPPORTED;
+  if (g.ih * g.iw > GAP_XNN_MAX_PIXELS)
+    return gap_nhwc(&g);
   if (ptl_xnn_init() != PTL_OK)
     return PTL_ERR_UNSUPPORTED;
   uint64_t key[XKEY_WORDS] = {XK_GAP, (uint64_t)g.c};
@@ -632,20 +812,21 @@ ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
   pthread_mutex_lock(&g_xlock);
   xnn_operator_t op = xcache_find(key);
   if (!op) {
-    if (xnn_create_global_average_pooling_nwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c,
-                                                  -INFINITY, INFINITY, 0,
-                                                  &op) != xnn_status_success)
+    if (xnn_create_global_average_pooling_nwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c, -INFINITY,
+                                                  INFINITY, 0, &op) != xnn_status_success)
       op = NULL;
     else
       xcache_add(key, op);
   }
   if (op &&
-      xnn_setup_global_average_pooling_nwc_f32(op, (size_t)g.n, (size_t)(g.ih * g.iw), g.x,
-                                               g.y, (pthreadpool_t)ptl_threadpool()) ==
+      xnn_setup_global_average_pooling_nwc_f32(op, (size_t)g.n, (size_t)(g.ih * g.iw), g.x, g.y,
+                                               (pthreadpool_t)ptl_threadpool()) ==
           xnn_status_success &&
       xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
     s = PTL_OK;
   pthread_mutex_unlock(&g_xlock);
+  if (s == PTL_OK && any_nonfinite_nhwc(&g))
+    s = PTL_ERR_UNSUPPORTED;
   return s;
 }
 
@@ -662,8 +843,7 @@ static void adaptive_max_plane(void *vctx, size_t plane) {
       for (int64_t ih = h0; ih < h1; ih++)
         for (int64_t iw = w0; iw < w1; iw++) {
           float v = x[ih * g->xs[2] + iw * g->xs[3]];
-          if (v > m || isnan(v))
-            m = v;
+          m = (v > m || isnan(v)) ? v : m;
         }
       y[oh * g->ys[2] + ow * g->ys[3]] = m;
     }
@@ -738,6 +918,16 @@ static void nearest_plane(void *vctx, size_t plane) {
   }
 }
 
+static void nearest_row_nhwc(void *vctx, size_t r) {
+  const nearest_ctx *c = vctx;
+  const geom *g = &c->g;
+  int64_t n = (int64_t)r / g->oh, oh = (int64_t)r % g->oh;
+  const float *row = g->x + n * g->xs[0] + c->hi[oh] * g->xs[2];
+  float *yr = g->y + n * g->ys[0] + oh * g->ys[2];
+  for (int64_t ow = 0; ow < g->ow; ow++)
+    memcpy(yr + ow * g->ys[3], row + c->wi[ow], sizeof(float) * (size_t)g->c);
+}
+
 ptl_status ptl_upsample_nearest2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
     return run_as_f32(call, ptl_upsample_nearest2d_ref);
@@ -754,7 +944,10 @@ ptl_status ptl_upsample_nearest2d_ref(const ptl_call *call) {
     c.hi[i] = nearest_idx(i, g->ih, g->oh, sh);
   for (int64_t i = 0; i < g->ow; i++)
     c.wi[i] = nearest_idx(i, g->iw, g->ow, sw) * g->xs[3];
-  for_each_plane(g, nearest_plane, &c, g->oh * g->ow);
+  if (pixel_major(g))
+    for_each_out_row(g, nearest_row_nhwc, &c, g->ow * g->c);
+  else
+    for_each_plane(g, nearest_plane, &c, g->oh * g->ow);
   free(c.hi);
   return PTL_OK;
 }
@@ -766,8 +959,7 @@ typedef struct {
   float l0, l1;
 } lin_w;
 
-static void linear_weights(int64_t in, int64_t out, bool align_corners, double scale,
-                           lin_w *w) {
+static void linear_weights(int64_t in, int64_t out, bool align_corners, double scale, lin_w *w) {
   float ratio;
   if (align_corners)
     ratio = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
@@ -824,6 +1016,27 @@ static void bilinear_plane(void *vctx, size_t plane) {
   }
 }
 
+static void bilinear_row_nhwc(void *vctx, size_t r) {
+  const bilinear_ctx *c = vctx;
+  const geom *g = &c->g;
+  int64_t n = (int64_t)r / g->oh, oh = (int64_t)r % g->oh, C = g->c;
+  const lin_w *h = &c->hw[oh];
+  const float *r0 = g->x + n * g->xs[0] + h->i0 * g->xs[2], *r1 = r0 + h->off * g->xs[2];
+  float *yr = g->y + n * g->ys[0] + oh * g->ys[2];
+  for (int64_t ow = 0; ow < g->ow; ow++) {
+    const lin_w *w = &c->ww[ow];
+    int64_t a = w->i0 * g->xs[3], b = a + w->off * g->xs[3];
+    const float *restrict p00 = r0 + a, *restrict p01 = r0 + b, *restrict p10 = r1 + a,
+                          *restrict p11 = r1 + b;
+    float *restrict yp = yr + ow * g->ys[3];
+    for (int64_t ch = 0; ch < C; ch++) {
+      float t0 = p00[ch] * w->l0 + p01[ch] * w->l1;
+      float t1 = p10[ch] * w->l0 + p11[ch] * w->l1;
+      yp[ch] = t0 * h->l0 + t1 * h->l1;
+    }
+  }
+}
+
 ptl_status ptl_upsample_bilinear2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
     return run_as_f32(call, ptl_upsample_bilinear2d_ref);
@@ -837,7 +1050,10 @@ ptl_status ptl_upsample_bilinear2d_ref(const ptl_call *call) {
   c.ww = c.hw + g->oh;
   linear_weights(g->ih, g->oh, ac, attr_f(call->attrs, 0, 0.0), c.hw);
   linear_weights(g->iw, g->ow, ac, attr_f(call->attrs, 1, 0.0), c.ww);
-  for_each_plane(g, bilinear_plane, &c, g->oh * g->ow * 4);
+  if (pixel_major(g))
+    for_each_out_row(g, bilinear_row_nhwc, &c, g->ow * g->c * 4);
+  else
+    for_each_plane(g, bilinear_plane, &c, g->oh * g->ow * 4);
   free(c.hw);
   return PTL_OK;
 }
@@ -883,8 +1099,8 @@ ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
   pthread_mutex_lock(&g_xlock);
   xnn_operator_t op = xcache_find(key);
   if (!op) {
-    if (xnn_create_resize_bilinear2d_nhwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c, flags,
-                                              &op) != xnn_status_success)
+    if (xnn_create_resize_bilinear2d_nhwc_f32((size_t)g.c, (size_t)g.c, (size_t)g.c, flags, &op) !=
+        xnn_status_success)
       op = NULL;
     else
       xcache_add(key, op);
@@ -892,8 +1108,7 @@ ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
   if (op &&
       xnn_setup_resize_bilinear2d_nhwc_f32(op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw,
                                            (size_t)g.oh, (size_t)g.ow, g.x, g.y,
-                                           (pthreadpool_t)ptl_threadpool()) ==
-          xnn_status_success &&
+                                           (pthreadpool_t)ptl_threadpool()) == xnn_status_success &&
       xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
     s = PTL_OK;
   pthread_mutex_unlock(&g_xlock);

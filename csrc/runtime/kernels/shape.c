@@ -383,7 +383,7 @@ static ptl_status slice_spec_of(const ptl_call *call, slice_spec *s) {
     end = size;
   s->start = start;
   s->step = step;
-  s->len = (end - start + step - 1) / step;
+  s->len = end == start ? 0 : (end - start - 1) / step + 1; /* no overflow for huge steps */
   return PTL_OK;
 }
 
@@ -623,9 +623,17 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
   if (ptl_dtype_is_quantized(x->dtype))
     return ptl_error(PTL_ERR_UNSUPPORTED, "pad: quantized tensors are not supported");
   desc_from_dims(out, x->dtype, x->ndim, x->shape);
+  /* torch keeps channels_last through constant/reflect/replicate padding (conv nets pad
+   * between convolutions); circular padding returns a contiguous tensor */
+  bool channels_last =
+      mode != PAD_CIRCULAR && ptl_tensor_is_channels_last(x) && !ptl_tensor_is_contiguous(x);
   for (int k = 0; k < np / 2; k++) {
     int d = x->ndim - 1 - k;
     int64_t lo = a->ints[2 + 2 * k], hi = a->ints[3 + 2 * k], size = x->shape[d];
+    const int64_t k_max_pad = (int64_t)1 << 40;
+    if (lo > k_max_pad || lo < -k_max_pad || hi > k_max_pad || hi < -k_max_pad)
+      return ptl_error(PTL_ERR_SHAPE, "pad: padding (%lld, %lld) is too large", (long long)lo,
+                       (long long)hi);
     out->shape[d] = size + lo + hi;
     if (out->shape[d] < 0 || (mode != PAD_CONSTANT && out->shape[d] == 0))
       return ptl_error(PTL_ERR_SHAPE,
@@ -651,6 +659,10 @@ ptl_status ptl_pad_infer(const ptl_call *call, ptl_tensor_desc *out) {
                        "pad: cannot pad an empty dimension %d of input %s in "
                        "non-constant mode",
                        d, ptl_shape_str(x, b, sizeof b));
+  }
+  if (channels_last) {
+    out->has_strides = true;
+    ptl_channels_last_strides(out->shape, out->strides);
   }
   return PTL_OK;
 }
@@ -782,6 +794,11 @@ ptl_status ptl_index_select_infer(const ptl_call *call, ptl_tensor_desc *out) {
                      "index_select(): Index to scalar can have only 1 value, got "
                      "%lld value(s)",
                      (long long)n);
+  if (size == 0 && n > 0)
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                     "index_select(): self indexing axis dim should be positive (dimension %d "
+                     "of %s is empty)",
+                     dim, ptl_shape_str(x, b, sizeof b));
   for (int64_t k = 0; k < n; k++) {
     int64_t i = index_at(idx, k);
     if (i < 0 || i >= size)
@@ -943,7 +960,8 @@ static ptl_status arange_spec_of(const ptl_call *call, ptl_dtype *dtype, arange_
                      "(start %g, end %g, step %g)",
                      start, end, step);
   double n = ceil((end - start) / step);
-  if (!(n >= 0 && n < 9.0e18))
+  /* 2^52 elements keeps the byte size far from overflow; no machine holds more */
+  if (!(n >= 0 && n <= 4503599627370496.0))
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "arange: invalid size, possible overflow?");
   s->start = start;
   s->step = step;

@@ -168,8 +168,8 @@ def _input_view(input, op: str):
         return _view(input, (s[0], s[1], 1, s[2])), True
     if len(s) == 2:
         return _view(input, (s[0], 1, s[1])), False
-    raise RuntimeError(f"{op}: Expected 2D (unbatched) or 3D (batched) input to {op}, but got input "
-                       f"of size: {list(s)}")
+    raise RuntimeError(f"{op}: Expected 2D (unbatched) or 3D (batched) input to {op}, but got "
+                       f"input of size: {list(s)}")
 
 
 def _squeeze_h(out, batched: bool):
@@ -193,9 +193,9 @@ def _check1d(input, weight, ints: tuple, groups: int, op: str) -> None:
         padded = xs[-1] + 2 * ints[3] + (ints[9] if len(ints) > 9 else 0)
         ksize = ints[5] * (ws[2] - 1) + 1
         if ints[5] > 0 and ints[3] >= 0 and padded < ksize:
-            raise RuntimeError(f"{op}: Calculated padded input size per channel: ({padded}). Kernel "
-                               f"size: ({ksize}). Kernel size can't be greater than actual "
-                               f"input size")
+            raise RuntimeError(f"{op}: Calculated padded input size per channel: ({padded}). "
+                               f"Kernel size: ({ksize}). Kernel size can't be greater than "
+                               f"actual input size")
     elif c != ws[0]:
         raise RuntimeError(f"{op}: Given transposed=1, weight of size {list(ws)}, expected "
                            f"input{x4} to have {ws[0]} channels, but got {c} channels instead")

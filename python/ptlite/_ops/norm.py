@@ -118,6 +118,81 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
     return call(_LAYER_NORM, (input, weight, bias), (k,), (float(eps),))
 
 
-TORCH_FUNCTIONS: tuple = ("batch_norm", "layer_norm")
-FUNCTIONAL: tuple = ("batch_norm", "layer_norm")
+def _ones_zeros(c: int):
+    return from_numpy(np.zeros(c, np.float32)), from_numpy(np.ones(c, np.float32))
+
+
+def _channel_affine(y, weight, bias):
+    """y * weight[c] + bias[c] through BATCH_NORM with mean 0, var 1, eps 0 (alpha is
+    exactly weight, beta exactly bias)."""
+    if weight is None and bias is None:
+        return y
+    zeros, ones = _ones_zeros(y.shape[1])
+    return call(_BATCH_NORM, (y, zeros, ones, weight, bias), None, (0.0,))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalizes each group of ``C // num_groups`` channels of every sample."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"group_norm(): argument 'input' must be Tensor, not "
+                        f"{type(input).__name__}")
+    shape = tuple(input.shape)
+    if len(shape) < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{len(shape)}")
+    n, c = shape[0], shape[1]
+    if num_groups <= 0 or c % num_groups != 0:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {list(shape)} and "
+                           f"num_groups={num_groups}")
+    for t, name in ((weight, "weight"), (bias, "bias")):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number "
+                               f"of channels in input, but got {name} of shape "
+                               f"{list(t.shape)} and input of shape {list(shape)}")
+    # (N, G, rest) view of the samples (a copy only for non-contiguous input)
+    a = np.ascontiguousarray(input.numpy()).reshape(n, num_groups, -1)
+    y = call(_LAYER_NORM, (from_numpy(a), None, None), (1,), (float(eps),))
+    y = from_numpy(y.numpy().reshape(shape))
+    return _channel_affine(y, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalizes each channel of each sample (group_norm with one channel per group);
+    running stats are updated as torch does when given."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"instance_norm(): argument 'input' must be Tensor, not "
+                        f"{type(input).__name__}")
+    if not use_input_stats:
+        return _functional_batch_norm(input, running_mean, running_var, weight, bias, False,
+                                      momentum, eps)
+    shape = tuple(input.shape)
+    if len(shape) < 3:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input "
+                         f"size {list(shape)}")
+    rest = 1
+    for d in shape[2:]:
+        rest *= d
+    if rest == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input "
+                         f"size {list(shape)}")
+    if running_mean is not None or running_var is not None:
+        a = np.asarray(input.numpy(), dtype=np.float64).reshape(shape[0], shape[1], -1)
+        mean = a.mean(axis=2)
+        var = a.var(axis=2, ddof=1)
+        m = np.float32(momentum)
+        for t, stat, name in ((running_mean, mean, "running_mean"),
+                              (running_var, var, "running_var")):
+            if t is None:
+                continue
+            _check_stat(t, name, input)
+            r = np.asarray(t.numpy(), dtype=np.float32)
+            new = (m * stat.astype(np.float32) + (np.float32(1) - m) * r).mean(axis=0)
+            t.copy_(from_numpy(new.astype(np.float32)))
+    return group_norm(input, shape[1], weight, bias, eps)
+
+
+TORCH_FUNCTIONS: tuple = ("batch_norm", "layer_norm", "group_norm", "instance_norm")
+FUNCTIONAL: tuple = ("batch_norm", "layer_norm", "group_norm", "instance_norm")
 TENSOR_METHODS: dict = {}

@@ -178,7 +178,8 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 # ---- interpolate ------------------------------------------------------------------
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resizes a 4-d (N, C, H, W) input with 'nearest' or 'bilinear' (torch's rules)."""
+    """Resizes (N, C, H, W) inputs ('nearest', 'bilinear', 'area') and (N, C, L) inputs
+    ('nearest', 'linear', 'area') with torch's size, scale and index rules."""
     _check_tensor(input, "interpolate")
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
@@ -241,22 +242,34 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if mode == "trilinear" and input.ndim != 5:
         raise NotImplementedError(f"Got {input.ndim}D input, but trilinear mode needs 5D "
                                   "input")
-    if input.ndim != 4 or mode not in ("nearest", "bilinear"):
-        raise _Unsupported(f"interpolate: mode={mode!r} on a {input.ndim}-d input is not "
-                           "supported by ptlite (supported: 4-d 'nearest' and 'bilinear')")
     if antialias:
         raise _Unsupported("interpolate: antialias=True is not supported by ptlite")
+    supported = ((input.ndim == 4 and mode in ("nearest", "bilinear", "area")) or
+                 (input.ndim == 3 and mode in ("nearest", "linear", "area")))
+    if not supported:
+        raise _Unsupported(f"interpolate: mode={mode!r} on a {input.ndim}-d input is not "
+                           "supported by ptlite (supported: 'nearest' and 'area' on 3-d and "
+                           "4-d inputs, 'linear' on 3-d, 'bilinear' on 4-d)")
     if output_size is None:
         # torch's compute_output_size: static_cast<int64_t>(in * scale)
-        h, w = input.shape[2], input.shape[3]
-        output_size = [int(h * scale_factors[0]), int(w * scale_factors[1])]
-        scales = (scale_factors[0], scale_factors[1])
-    else:
-        scales = (0.0, 0.0)
+        output_size = [int(input.shape[i + 2] * scale_factors[i]) for i in range(dim)]
+    if mode == "area":
+        if dim == 1:
+            return adaptive_avg_pool1d(input, output_size[0])
+        return adaptive_avg_pool2d(input, output_size)
+    scales = (0.0,) * dim if scale_factors is None else tuple(scale_factors)
+    x = input
+    if dim == 1:
+        # (N, C, L) as (N, C, 1, L): the unit height is copied through unchanged
+        x = _as_2d(input, "interpolate")
+        output_size = [1, output_size[0]]
+        scales = (0.0, scales[0])
     if mode == "nearest":
-        return call(_NEAREST, (input,), (output_size[0], output_size[1]), scales)
-    return call(_BILINEAR, (input,), (output_size[0], output_size[1],
-                                      1 if align_corners else 0), scales)
+        out = call(_NEAREST, (x,), (output_size[0], output_size[1]), scales)
+    else:
+        out = call(_BILINEAR, (x,), (output_size[0], output_size[1],
+                                     1 if align_corners else 0), scales)
+    return _from_2d(out) if dim == 1 else out
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -397,10 +397,11 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0):
         bounds = bounds[:-1]
     else:
         bounds = [_index(i) for i in indices_or_sections]
+    # as ATen: consecutive slices [prev, b), each clamped like Python slicing
     out, prev = [], 0
     for b in list(bounds) + [size]:
         out.append(call(_SLICE, (input,), (d, prev, b, 1)))
-        prev = builtins.max(prev, builtins.min(b, size)) if b >= 0 else prev
+        prev = b
     return tuple(out)
 
 
@@ -495,20 +496,35 @@ def tile(input: Tensor, dims) -> Tensor:
     return _repeat(input, reps)
 
 
+def _memory_order(x: Tensor):
+    """(x permuted so that it is contiguous, the permutation) for a dense non-contiguous
+    x such as a channels-last tensor; (x, None) otherwise. Ops that torch runs through
+    TensorIterator keep such layouts; running them on the permuted view does the same."""
+    if x._is_contiguous:
+        return x, None
+    n = x._ndim
+    strides = x._strides
+    order = sorted(range(n), key=lambda d: -strides[d])
+    xp = call(_PERMUTE, (x,), order)
+    if not xp._is_contiguous:
+        return x, None
+    return xp, order
+
+
+def _restore_order(out: Tensor, order) -> Tensor:
+    if order is None:
+        return out
+    return call(_PERMUTE, (out,), [order.index(d) for d in range(len(order))])
+
+
 def flip(input: Tensor, dims) -> Tensor:
     """A copy with the order of elements reversed along ``dims`` (keeps a dense layout)."""
     dims = [dims] if _is_int(dims) else list(dims)
     n = input._ndim
     wanted = {_wrap(d, n) for d in dims}
-    x, order = input, None
-    if not input._is_contiguous:
-        # torch's result follows the input's memory order: flip in that order, permute back
-        order = sorted(range(n), key=lambda d: -input._strides[d])
-        x = call(_PERMUTE, (input,), order)
-        if x._is_contiguous:
-            wanted = {order.index(d) for d in wanted}
-        else:
-            x, order = input, None
+    x, order = _memory_order(input)
+    if order is not None:
+        wanted = {order.index(d) for d in wanted}
     out = x
     for d in wanted:
         size = x._shape[d]
@@ -516,10 +532,7 @@ def flip(input: Tensor, dims) -> Tensor:
         out = call(_INDEX_SELECT, (out, idx), (d,))
     if out is x:
         out = call(_COPY, (x,), (-1, 1))
-    if order is not None:
-        inverse = [order.index(d) for d in range(n)]
-        out = call(_PERMUTE, (out,), inverse)
-    return out
+    return _restore_order(out, order)
 
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
@@ -532,23 +545,23 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     if len(shifts) != len(dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:"
                            f"{len(dims)}")
-    out = input
+    # torch's roll keeps channels_last (its suggested memory format), else is contiguous
+    x, order = _memory_order(input) if input._is_channels_last else (input, None)
+    out = x
     for s, d in zip(shifts, dims):
         d = _wrap(d, input._ndim)
-        n = input._shape[d]
+        if order is not None:
+            d = order.index(d)
+        n = x._shape[d]
         if n == 0:
             continue
         s = _index(s) % n
         if s:
             out = call(_CAT, (call(_SLICE, (out,), (d, n - s, n, 1)),
                               call(_SLICE, (out,), (d, 0, n - s, 1))), (d,))
-    return out if out is not input else input.clone()
-
-
-def _index_tensor(index) -> Tensor:
-    if isinstance(index, Tensor):
-        return index
-    return _new_tensor(index, dtype=dt.int64)
+    if out is x:
+        out = call(_COPY, (x,), (-1, 0))
+    return _restore_order(out, order)
 
 
 def index_select(input: Tensor, dim: int, index: Tensor, *, out=None) -> Tensor:
@@ -608,14 +621,12 @@ def _masked_fill(x: Tensor, mask: Tensor, value, out) -> Tensor:
                                f"broadcast shape {_shape_list(shape)}")
     # value as a 0-d tensor of x's dtype so where() keeps x's dtype, as masked_fill does
     v = call(_FILL, (), (x._dtype, 0), (builtins.float(value),))
-    try:
-        return call(_WHERE, (mask, v, x), None, None, out)
-    except UnsupportedError:  # where() not built yet: NumPy keeps us correct meanwhile
-        if out is None:
-            shape = tuple(broadcast_shapes(x._shape, mask._shape))
-            out = call(_COPY, (call(_EXPAND, (x,), shape),), (-1, 0))
-        np.copyto(np.asarray(out), np.asarray(v), where=np.asarray(mask))
-        return out
+    if out is None:
+        # torch: the result is a contiguous clone of the (broadcast) input, filled in place
+        shape = tuple(broadcast_shapes(x._shape, mask._shape))
+        out = call(_COPY, (call(_EXPAND, (x,), shape) if shape != x._shape else x,), (-1, 0))
+        x = out
+    return call(_WHERE, (mask, v, x), None, None, out)
 
 
 def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
@@ -705,9 +716,9 @@ def _parse_index(self: Tensor, idx):
         if ix is None or ix is Ellipsis or ix is True or ix is False:
             continue
         if isinstance(ix, Tensor) and ix.dtype in (dt.bool, dt.uint8):
-            consumed += builtins.max(ix._ndim, 0)
-        elif isinstance(ix, Tensor) and ix._ndim == 0 and not ix.dtype.is_floating_point:
-            consumed += 1
+            consumed += ix._ndim  # a mask consumes one dim per mask dim
+        elif isinstance(ix, (list, np.ndarray)) and np.asarray(ix).dtype == np.bool_:
+            consumed += np.asarray(ix).ndim
         else:
             consumed += 1
     if consumed > self._ndim:
@@ -754,7 +765,7 @@ def _parse_index(self: Tensor, idx):
             i = _check_int_index(_index(ix), out._shape[d], src_dim)
             out = call(_SELECT, (out,), (d, i))
             src_dim += 1
-        elif isinstance(ix, (Tensor, list, tuple)):
+        elif isinstance(ix, (Tensor, list, tuple, np.ndarray)):
             a = _adv_array(ix)
             if a.dtype == np.bool_:
                 k = a.ndim
@@ -907,6 +918,15 @@ def _setitem(self: Tensor, idx, value) -> None:
     if isinstance(value, Tensor):
         value = np.asarray(value)
     target[tuple(key)] = np.asarray(value).astype(target.dtype, copy=False)
+    _bump_version(view)
+
+
+def _bump_version(t: Tensor) -> None:
+    """Marks t's storage as written (packed-weight caches key on the version) after a
+    NumPy write: an op writing an empty view bumps it without touching data."""
+    empty = call(_SLICE, (t,), (0, 0, 0, 1)) if t._ndim else call(_RESHAPE, (t,), (1,))
+    empty = call(_SLICE, (empty,), (0, 0, 0, 1))
+    call(_FILL, (), (empty._dtype, empty._ndim) + empty._shape, (0.0,), empty)
 
 
 # ---- registration ------------------------------------------------------------------

@@ -46,7 +46,8 @@ class Linear(Module):
     Attributes:
         weight: the learnable weights of the module of shape
             :math:`(\text{out\_features}, \text{in\_features})`, initialized from
-            :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`, where :math:`k = \frac{1}{\text{in\_features}}`
+            :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`, where
+            :math:`k = \frac{1}{\text{in\_features}}`
         bias: the learnable bias of the module of shape :math:`(\text{out\_features})`,
             initialized from :math:`\mathcal{U}(-\sqrt{k}, \sqrt{k})`
     """

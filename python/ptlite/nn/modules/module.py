@@ -940,6 +940,7 @@ class Module:
         local_name_params = itertools.chain(self._parameters.items(),
                                             persistent_buffers.items())
         local_state = {k: v for k, v in local_name_params if v is not None}
+        assign_to_params_buffers = local_metadata.get("assign_to_params_buffers", False)
 
         for name, param in local_state.items():
             key = prefix + name
@@ -962,9 +963,17 @@ class Module:
                     continue
                 try:
                     with no_grad():
-                        # In place: the Parameter keeps its identity, and the copy bumps
-                        # its version so packed-weight caches are rebuilt.
-                        param.copy_(input_param)
+                        if assign_to_params_buffers:
+                            # The module takes the checkpoint's tensor (its dtype and
+                            # layout); a Parameter keeps its requires_grad.
+                            if isinstance(param, Parameter):
+                                input_param = Parameter(input_param,
+                                                        requires_grad=param.requires_grad)
+                            setattr(self, name, input_param)
+                        else:
+                            # In place: the Parameter keeps its identity, and the copy
+                            # bumps its version so packed-weight caches are rebuilt.
+                            param.copy_(input_param)
                 except Exception as ex:
                     error_msgs.append(f'While copying the parameter named "{key}", whose '
                                       f"dimensions in the model are {param.size()} and whose "
@@ -1001,7 +1010,10 @@ class Module:
             strict (bool, optional): whether to strictly enforce that the keys
                 in :attr:`state_dict` match the keys returned by this module's
                 :meth:`~Module.state_dict` function. Default: ``True``
-            assign (bool, optional): accepted for compatibility; ptlite always copies.
+            assign (bool, optional): When set to ``False``, the properties of the tensors
+                in the current module are preserved (values are copied in place); when
+                ``True``, the module takes the state dict's tensors (wrapped in Parameters
+                for parameters, keeping the module's ``requires_grad``). Default: ``False``
 
         Returns:
             ``NamedTuple`` with ``missing_keys`` and ``unexpected_keys`` fields:
@@ -1023,6 +1035,8 @@ class Module:
 
         def load(module: Module, local_state_dict: Dict[str, Any], prefix: str = "") -> None:
             local_metadata = {} if metadata is None else metadata.get(prefix[:-1], {})
+            if assign:
+                local_metadata["assign_to_params_buffers"] = assign
             module._load_from_state_dict(local_state_dict, prefix, local_metadata, True,
                                          missing_keys, unexpected_keys, error_msgs)
             for name, child in module._modules.items():

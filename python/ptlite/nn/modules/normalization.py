@@ -14,31 +14,6 @@ from .module import Module
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
 
-def _batch_norm_training(input: Tensor, running_mean: Optional[Tensor],
-                         running_var: Optional[Tensor], weight: Optional[Tensor],
-                         bias: Optional[Tensor], momentum: float, eps: float) -> Tensor:
-    """Training-mode batch norm: normalise with the batch statistics and fold them into
-    the running statistics (mean, and the unbiased variance) as torch does.
-
-    The normalisation itself runs through the inference kernel (F.batch_norm with
-    training=False) fed with the batch mean and biased variance.
-    """
-    dims = [0] + list(range(2, input.dim()))
-    size = tuple(input.shape)
-    n = input.numel() // size[1]
-    if n <= 1:
-        raise ValueError("Expected more than 1 value per channel when training, got input "
-                         f"size {input.shape}")
-    mean = input.mean(dim=dims)
-    var = input.var(dim=dims, unbiased=False)
-    if running_mean is not None:
-        running_mean.copy_(running_mean * (1.0 - momentum) + mean * momentum)
-    if running_var is not None:
-        unbiased = var * (n / (n - 1))
-        running_var.copy_(running_var * (1.0 - momentum) + unbiased * momentum)
-    return F.batch_norm(input, mean, var, weight, bias, False, 0.0, eps)
-
-
 class _NormBase(Module):
     """Common base of _InstanceNorm and _BatchNorm."""
 
@@ -146,13 +121,13 @@ class _BatchNorm(_NormBase):
         else:
             bn_training = (self.running_mean is None) and (self.running_var is None)
 
-        if bn_training:
-            track = not self.training or self.track_running_stats
-            return _batch_norm_training(input, self.running_mean if track else None,
-                                        self.running_var if track else None, self.weight,
-                                        self.bias, exponential_average_factor, self.eps)
-        return F.batch_norm(input, self.running_mean, self.running_var, self.weight,
-                            self.bias, False, exponential_average_factor, self.eps)
+        # F.batch_norm in training mode normalises with the batch statistics and folds
+        # them (mean, unbiased variance) into the running buffers in place.
+        return F.batch_norm(
+            input,
+            self.running_mean if not self.training or self.track_running_stats else None,
+            self.running_var if not self.training or self.track_running_stats else None,
+            self.weight, self.bias, bn_training, exponential_average_factor, self.eps)
 
 
 class BatchNorm1d(_BatchNorm):

@@ -32,12 +32,14 @@ def _rnn_relu_cell(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Optional[Tensor]) 
 
 def _lstm_cell(gi: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Optional[Tensor],
                w_hr: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    hs = c.size(1)
     gates = F.linear(h, w_hh, b_hh) + gi
-    i, f, g, o = gates.chunk(4, 1)
-    i = ptlite.sigmoid(i)
-    f = ptlite.sigmoid(f)
-    g = ptlite.tanh(g)
-    o = ptlite.sigmoid(o)
+    # gates are [i | f | g | o]: i and f are adjacent, so one sigmoid covers both
+    if_gates = ptlite.sigmoid(gates[:, : 2 * hs])
+    i = if_gates[:, :hs]
+    f = if_gates[:, hs:]
+    g = ptlite.tanh(gates[:, 2 * hs: 3 * hs])
+    o = ptlite.sigmoid(gates[:, 3 * hs:])
     c = f * c + i * g
     h = o * ptlite.tanh(c)
     if w_hr is not None:
@@ -46,12 +48,13 @@ def _lstm_cell(gi: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Optional[Te
 
 
 def _gru_cell(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Optional[Tensor]) -> Tensor:
+    hs = h.size(1)
     gh = F.linear(h, w_hh, b_hh)
-    i_r, i_z, i_n = gi.chunk(3, 1)
-    h_r, h_z, h_n = gh.chunk(3, 1)
-    r = ptlite.sigmoid(i_r + h_r)
-    z = ptlite.sigmoid(i_z + h_z)
-    n = ptlite.tanh(i_n + r * h_n)
+    # gates are [r | z | n]: r and z take one add and one sigmoid together
+    rz = ptlite.sigmoid(gi[:, : 2 * hs] + gh[:, : 2 * hs])
+    r = rz[:, :hs]
+    z = rz[:, hs:]
+    n = ptlite.tanh(gi[:, 2 * hs:] + r * gh[:, 2 * hs:])
     # (h - n) * z + n is torch's formulation of (1 - z) * n + z * h
     return (h - n) * z + n
 
