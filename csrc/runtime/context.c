@@ -149,6 +149,22 @@ uint64_t ptl_random_u64(void) {
   return r;
 }
 
+void ptl_random_fill_u64(uint64_t *out, size_t n) {
+  pthread_mutex_lock(&g_lock);
+  uint64_t *s = g_rng;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    out[i] = r;
+  }
+  pthread_mutex_unlock(&g_lock);
+}
+
 double ptl_random_uniform(void) { return (double)(ptl_random_u64() >> 11) * 0x1.0p-53; }
 
 float ptl_random_uniform_f32(void) { return (float)(ptl_random_u64() >> 40) * 0x1.0p-24f; }

@@ -204,6 +204,8 @@ uint64_t ptl_random_u64(void);
 double ptl_random_uniform(void); /* [0, 1) */
 double ptl_random_normal(void);
 float ptl_random_uniform_f32(void);
+/* n raw draws under one lock (the same stream as n calls of ptl_random_u64). */
+void ptl_random_fill_u64(uint64_t *out, size_t n);
 
 /* Runs fn(ctx, i) for i in [0, n) on the engine threadpool. */
 void ptl_parallel_for(void (*fn)(void *ctx, size_t i), void *ctx, size_t n);

@@ -1004,33 +1004,57 @@ ptl_status ptl_arange_ref(const ptl_call *call) {
 
 /* ---- RAND / RANDN / RANDINT ---------------------------------------------- */
 
+/* Values are generated in logical (row-major) order into a contiguous buffer,
+ * drawing the generator in blocks under one lock, then stored into the output
+ * whatever its strides: a seed gives the same values at the same positions. */
+#define RANDOM_BLOCK 512
+
+static float unit_f32(uint64_t x) { return (float)(x >> 40) * 0x1.0p-24f; }
+
+/* RAND / RANDN into float buffer `v` of n values. RANDN uses both outputs of
+ * each Box-Muller pair (float math, u1 in (0, 1]). */
+static void random_floats(ptl_op_id op, float *v, int64_t n) {
+  uint64_t buf[RANDOM_BLOCK];
+  int64_t i = 0;
+  while (i < n) {
+    int64_t want = op == PTL_OP_RANDN ? ((n - i + 1) / 2) * 2 : n - i;
+    size_t k = (size_t)(want < RANDOM_BLOCK ? want : RANDOM_BLOCK);
+    ptl_random_fill_u64(buf, k);
+    if (op == PTL_OP_RAND) {
+      for (size_t j = 0; j < k; j++)
+        v[i + (int64_t)j] = unit_f32(buf[j]);
+      i += (int64_t)k;
+      continue;
+    }
+    for (size_t j = 0; j + 1 < k; j += 2) {
+      float u1 = (float)((buf[j] >> 40) + 1) * 0x1.0p-24f, u2 = unit_f32(buf[j + 1]);
+      float r = sqrtf(-2.0f * logf(u1)), th = 6.2831853071795865f * u2;
+      v[i++] = r * cosf(th);
+      if (i < n)
+        v[i++] = r * sinf(th);
+    }
+  }
+}
+
 typedef struct {
-  ptl_op_id op;
   ptl_dtype dtype;
   char *base;
-  int64_t low;
-  uint64_t range;
-} random_ctx;
+  const void *values; /* logical order */
+  bool ints;
+  int64_t next;
+} random_store_ctx;
 
-static void random_elem(void *vctx, int64_t off) {
-  const random_ctx *c = vctx;
-  switch (c->op) {
-  case PTL_OP_RAND:
-    if (c->dtype == PTL_FLOAT32)
-      ((float *)(void *)c->base)[off] = ptl_random_uniform_f32();
-    else
-      ptl_store_f64(c->dtype, c->base, off, ptl_random_uniform());
-    break;
-  case PTL_OP_RANDN: ptl_store_f64(c->dtype, c->base, off, ptl_random_normal()); break;
-  default: {
-    /* modulo bias is below 2^-40 for any range a tensor can use */
-    int64_t v = c->low + (int64_t)(ptl_random_u64() % c->range);
+static void random_store(void *vctx, int64_t off) {
+  random_store_ctx *c = vctx;
+  int64_t i = c->next++;
+  if (c->ints) {
+    int64_t v = ((const int64_t *)c->values)[i];
     if (c->dtype == PTL_INT64)
       ((int64_t *)(void *)c->base)[off] = v;
     else
       ptl_store_f64(c->dtype, c->base, off, (double)v);
-    break;
-  }
+  } else {
+    ptl_store_f64(c->dtype, c->base, off, ((const float *)c->values)[i]);
   }
 }
 
@@ -1038,7 +1062,8 @@ ptl_status ptl_random_ref(const ptl_call *call) {
   ptl_tensor *y = call->out[0];
   const ptl_attrs *a = call->attrs;
   const char *op = ptl_op_name(call->op);
-  random_ctx c = {call->op, y->dtype, ptl_tensor_data(y), 0, 1};
+  int64_t low = 0;
+  uint64_t range = 1;
   if (ptl_dtype_is_quantized(y->dtype))
     return ptl_error(PTL_ERR_DTYPE, "%s: quantized dtype %s is not supported", op,
                      ptl_dtype_name(y->dtype));
@@ -1056,9 +1081,33 @@ ptl_status ptl_random_ref(const ptl_call *call) {
                        (long long)lo, (long long)hi);
     if (!(lo >= -9.0e18 && hi <= 9.0e18))
       return ptl_error(PTL_ERR_INVALID_ARGUMENT, "randint: range [%g, %g) is too large", lo, hi);
-    c.low = (int64_t)lo;
-    c.range = (uint64_t)((int64_t)hi - (int64_t)lo);
+    low = (int64_t)lo;
+    range = (uint64_t)((int64_t)hi - (int64_t)lo);
   }
-  for_each_elem(y, random_elem, &c);
+  int64_t n = ptl_tensor_numel(y);
+  bool direct = ptl_tensor_is_contiguous(y) &&
+                (call->op == PTL_OP_RANDINT ? y->dtype == PTL_INT64 : y->dtype == PTL_FLOAT32);
+  size_t isz = call->op == PTL_OP_RANDINT ? sizeof(int64_t) : sizeof(float);
+  void *buf = direct ? ptl_tensor_data(y) : malloc((size_t)(n ? n : 1) * isz);
+  if (!buf)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", op);
+  if (call->op == PTL_OP_RANDINT) {
+    /* modulo bias is below 2^-40 for any range a tensor can use */
+    int64_t *v = buf;
+    uint64_t draws[RANDOM_BLOCK];
+    for (int64_t i = 0; i < n; i += RANDOM_BLOCK) {
+      int64_t k = n - i < RANDOM_BLOCK ? n - i : RANDOM_BLOCK;
+      ptl_random_fill_u64(draws, (size_t)k);
+      for (int64_t j = 0; j < k; j++)
+        v[i + j] = low + (int64_t)(draws[j] % range);
+    }
+  } else {
+    random_floats(call->op, buf, n);
+  }
+  if (!direct) {
+    random_store_ctx c = {y->dtype, ptl_tensor_data(y), buf, call->op == PTL_OP_RANDINT, 0};
+    for_each_elem(y, random_store, &c);
+    free(buf);
+  }
   return PTL_OK;
 }
