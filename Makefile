@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SYS_PKGS := libxnnpack-dev libcpuinfo-dev libpthreadpool-dev dataset-fashion-mnist
+SYS_PKGS := libxnnpack-dev libcpuinfo-dev libpthreadpool-dev dataset-fashion-mnist clang-format
 CC ?= cc
 RT_SRCS := $(wildcard csrc/runtime/*.c csrc/runtime/kernels/*.c)
 RT_HDRS := $(wildcard csrc/include/*.h csrc/runtime/*.h csrc/runtime/*.def)
@@ -38,7 +38,7 @@ deps: $(VENV)/.py-stamp
 build: deps
 	$(PY) setup.py -q build_ext --inplace
 
-test: build test-c sanitize test-python
+test: build format-check test-c sanitize test-python
 
 test-python: build
 	PYTHONPATH=python $(PY) -m pytest tests

@@ -118,8 +118,8 @@ static void observe(void *ctx, ptl_op_id op, const ptl_attrs *attrs, ptl_tensor 
       inplace |= 1u << i;
       continue;
     }
-    ptl_status s = ptl_graph_add_value(tr->graph, PTL_VALUE_INTERMEDIATE, out[i], NULL, NULL,
-                                       &out_ids[i]);
+    ptl_status s =
+        ptl_graph_add_value(tr->graph, PTL_VALUE_INTERMEDIATE, out[i], NULL, NULL, &out_ids[i]);
     if (s == PTL_OK)
       s = map_put(tr, out[i], out_ids[i]);
     if (s != PTL_OK)

@@ -34,8 +34,12 @@ static void put(wbuf *b, const void *p, size_t n) {
   b->size += n;
 }
 
-static void put_u8(wbuf *b, uint8_t v) { put(b, &v, 1); }
-static void put_u16(wbuf *b, uint16_t v) { put(b, (uint8_t[]){v & 0xff, v >> 8}, 2); }
+static void put_u8(wbuf *b, uint8_t v) {
+  put(b, &v, 1);
+}
+static void put_u16(wbuf *b, uint16_t v) {
+  put(b, (uint8_t[]){v & 0xff, v >> 8}, 2);
+}
 
 static void put_u32(wbuf *b, uint32_t v) {
   uint8_t x[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24};

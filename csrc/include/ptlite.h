@@ -79,7 +79,7 @@ typedef enum ptl_dtype {
 
 /* Operator ids, generated from ops.def. Ids are append-only. */
 typedef enum ptl_op_id {
-#define PTL_OP(ENUM, ID, NAME, VERSION, KIND, MIN_IN, MAX_IN, N_OUT, INFER, REF, FAST) \
+#define PTL_OP(ENUM, ID, NAME, VERSION, KIND, MIN_IN, MAX_IN, N_OUT, INFER, REF, FAST)             \
   PTL_OP_##ENUM = ID,
 #include "../runtime/ops.def"
 #undef PTL_OP
@@ -112,15 +112,13 @@ size_t ptl_dtype_size(ptl_dtype dtype);
 
 /* ---- tensors --------------------------------------------------------- */
 /* New contiguous tensor, uninitialised memory (64-byte aligned). */
-ptl_status ptl_tensor_create(ptl_dtype dtype, int ndim, const int64_t *shape,
-                             ptl_tensor **out);
+ptl_status ptl_tensor_create(ptl_dtype dtype, int ndim, const int64_t *shape, ptl_tensor **out);
 /* Tensor over memory the caller owns. `data` must outlive the tensor and all
  * its views; `release(ctx)` is called (if non-NULL) when the last one dies.
  * `strides` in elements; NULL means contiguous. */
 ptl_status ptl_tensor_create_borrowed(ptl_dtype dtype, int ndim, const int64_t *shape,
                                       const int64_t *strides, void *data,
-                                      void (*release)(void *ctx), void *ctx,
-                                      ptl_tensor **out);
+                                      void (*release)(void *ctx), void *ctx, ptl_tensor **out);
 void ptl_tensor_retain(ptl_tensor *t);
 void ptl_tensor_release(ptl_tensor *t); /* NULL is ignored */
 ptl_dtype ptl_tensor_dtype(const ptl_tensor *t);
@@ -137,8 +135,8 @@ int ptl_tensor_is_contiguous(const ptl_tensor *t);
  * `outputs[i]` NULL on entry: a new tensor is returned (caller owns it);
  * non-NULL: the result is written into it (shape and dtype must match),
  * which is how in-place ops and planned memory work. */
-ptl_status ptl_op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *inputs,
-                      int n_inputs, ptl_tensor **outputs, int n_outputs);
+ptl_status ptl_op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *inputs, int n_inputs,
+                      ptl_tensor **outputs, int n_outputs);
 const char *ptl_op_name(ptl_op_id op); /* NULL for an unknown id */
 int ptl_op_version(ptl_op_id op);
 
@@ -174,11 +172,9 @@ int ptl_model_input_count(const ptl_model *model);
 int ptl_model_output_count(const ptl_model *model);
 /* Name, dtype and shape of input/output i. `shape_out` is borrowed from the model. */
 ptl_status ptl_model_input_info(const ptl_model *model, int i, const char **name_out,
-                                ptl_dtype *dtype_out, int *ndim_out,
-                                const int64_t **shape_out);
+                                ptl_dtype *dtype_out, int *ndim_out, const int64_t **shape_out);
 ptl_status ptl_model_output_info(const ptl_model *model, int i, const char **name_out,
-                                 ptl_dtype *dtype_out, int *ndim_out,
-                                 const int64_t **shape_out);
+                                 ptl_dtype *dtype_out, int *ndim_out, const int64_t **shape_out);
 /* Metadata value for `key` (borrowed from the model) or NULL; size in *size_out. */
 const void *ptl_model_metadata(const ptl_model *model, const char *key, size_t *size_out);
 int ptl_model_node_count(const ptl_model *model);

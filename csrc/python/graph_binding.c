@@ -12,7 +12,9 @@ static void graph_capsule_free(PyObject *cap) {
   ptl_graph_destroy(PyCapsule_GetPointer(cap, k_graph));
 }
 
-static ptl_graph *graph_of(PyObject *cap) { return PyCapsule_GetPointer(cap, k_graph); }
+static ptl_graph *graph_of(PyObject *cap) {
+  return PyCapsule_GetPointer(cap, k_graph);
+}
 
 static ptl_tracer *tracer_of(PyObject *cap) {
   ptl_tracer *tr = PyCapsule_GetPointer(cap, k_tracer);
@@ -231,9 +233,9 @@ static PyObject *py_graph_info(PyObject *m, PyObject *cap) {
     } else {
       Py_INCREF(c);
     }
-    PyObject *item = (shape && c) ? Py_BuildValue("(iiNzN)", (int)v->kind, (int)v->dtype, shape,
-                                                  v->name, c)
-                                  : NULL;
+    PyObject *item = (shape && c)
+                         ? Py_BuildValue("(iiNzN)", (int)v->kind, (int)v->dtype, shape, v->name, c)
+                         : NULL;
     if (!item)
       goto fail;
     PyList_SET_ITEM(values, i, item);
@@ -245,8 +247,8 @@ static PyObject *py_graph_info(PyObject *m, PyObject *cap) {
       PyTuple_SET_ITEM(ints, k, PyLong_FromLongLong(nd->attrs.ints[k]));
     for (int k = 0; floats && k < nd->attrs.n_floats; k++)
       PyTuple_SET_ITEM(floats, k, PyFloat_FromDouble(nd->attrs.floats[k]));
-    PyObject *item = (ints && floats) ? Py_BuildValue("(sNNNN)", ptl_op_name(nd->op), ints,
-                                                      floats, ints_tuple(nd->in, nd->n_in),
+    PyObject *item = (ints && floats) ? Py_BuildValue("(sNNNN)", ptl_op_name(nd->op), ints, floats,
+                                                      ints_tuple(nd->in, nd->n_in),
                                                       ints_tuple(nd->out, nd->n_out))
                                       : NULL;
     if (!item)
@@ -303,7 +305,8 @@ static PyObject *py_graph_save(PyObject *m, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "metadata must map str to bytes");
       return NULL;
     }
-    ptl_status s = ptl_meta_set(&meta, k, PyBytes_AS_STRING(value), (size_t)PyBytes_GET_SIZE(value));
+    ptl_status s =
+        ptl_meta_set(&meta, k, PyBytes_AS_STRING(value), (size_t)PyBytes_GET_SIZE(value));
     if (s != PTL_OK) {
       ptl_meta_clear(&meta);
       return ptlpy_raise(s);

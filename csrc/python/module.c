@@ -44,16 +44,30 @@ static PyObject *wrap_as(PyTypeObject *cls, ptl_tensor *t) {
   return (PyObject *)o;
 }
 
-static PyObject *wrap(ptl_tensor *t) { return wrap_as(g_tensor_class, t); }
+static PyObject *wrap(ptl_tensor *t) {
+  return wrap_as(g_tensor_class, t);
+}
 
-static int is_tensor(PyObject *o) { return PyObject_TypeCheck(o, &TensorBaseType); }
+static int is_tensor(PyObject *o) {
+  return PyObject_TypeCheck(o, &TensorBaseType);
+}
 
-static ptl_tensor *tensor_of(PyObject *o) { return ((TensorBase *)o)->t; }
+static ptl_tensor *tensor_of(PyObject *o) {
+  return ((TensorBase *)o)->t;
+}
 
-PyObject *ptlpy_wrap(ptl_tensor *t) { return wrap(t); }
-int ptlpy_is_tensor(PyObject *o) { return is_tensor(o); }
-ptl_tensor *ptlpy_tensor(PyObject *o) { return tensor_of(o); }
-PyObject *ptlpy_raise(ptl_status s) { return raise_status(s); }
+PyObject *ptlpy_wrap(ptl_tensor *t) {
+  return wrap(t);
+}
+int ptlpy_is_tensor(PyObject *o) {
+  return is_tensor(o);
+}
+ptl_tensor *ptlpy_tensor(PyObject *o) {
+  return tensor_of(o);
+}
+PyObject *ptlpy_raise(ptl_status s) {
+  return raise_status(s);
+}
 
 static void TensorBase_dealloc(TensorBase *self) {
   ptl_tensor_release(self->t);
@@ -89,11 +103,11 @@ static PyObject *get_strides(PyObject *self, void *c) {
   return t ? dims_tuple(t->ndim, t->strides) : NULL;
 }
 
-#define INT_GETTER(NAME, EXPR)                           \
-  static PyObject *NAME(PyObject *self, void *c) {       \
-    (void)c;                                             \
-    ptl_tensor *t = checked(self);                       \
-    return t ? PyLong_FromLongLong((long long)(EXPR)) : NULL; \
+#define INT_GETTER(NAME, EXPR)                                                                     \
+  static PyObject *NAME(PyObject *self, void *c) {                                                 \
+    (void)c;                                                                                       \
+    ptl_tensor *t = checked(self);                                                                 \
+    return t ? PyLong_FromLongLong((long long)(EXPR)) : NULL;                                      \
   }
 INT_GETTER(get_dtype, t->dtype)
 INT_GETTER(get_ndim, t->ndim)
@@ -436,8 +450,8 @@ static PyObject *py_from_buffer(PyObject *mod, PyObject *args) {
   if (!view->strides)
     ptl_contiguous_strides(view->ndim, shape, strides);
   ptl_tensor *t;
-  ptl_status s = ptl_tensor_create_borrowed((ptl_dtype)dtype, view->ndim, shape, strides,
-                                            view->buf, release_buffer, view, &t);
+  ptl_status s = ptl_tensor_create_borrowed((ptl_dtype)dtype, view->ndim, shape, strides, view->buf,
+                                            release_buffer, view, &t);
   if (s != PTL_OK) {
     PyBuffer_Release(view);
     PyMem_RawFree(view);
@@ -563,8 +577,7 @@ static PyMethodDef k_methods[] = {
     {"alias", py_alias, METH_VARARGS, "alias(cls, tensor)"},
     {"set_", py_set, METH_VARARGS, "set_(dst, src)"},
     {"set_tensor_class", py_set_tensor_class, METH_O, NULL},
-    {"op_table", py_op_table, METH_NOARGS,
-     "{name: (id, version, kind, min_in, max_in, n_out)}"},
+    {"op_table", py_op_table, METH_NOARGS, "{name: (id, version, kind, min_in, max_in, n_out)}"},
     {"set_num_threads", py_set_num_threads, METH_O, NULL},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, NULL},
     {"set_backend", py_set_backend, METH_O, "0 auto, 1 reference"},
@@ -574,9 +587,15 @@ static PyMethodDef k_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef k_module = {PyModuleDef_HEAD_INIT, "ptlite._C",
-                                      "ptlite C engine binding", -1, k_methods,
-                                      NULL, NULL, NULL, NULL};
+static struct PyModuleDef k_module = {PyModuleDef_HEAD_INIT,
+                                      "ptlite._C",
+                                      "ptlite C engine binding",
+                                      -1,
+                                      k_methods,
+                                      NULL,
+                                      NULL,
+                                      NULL,
+                                      NULL};
 
 PyMODINIT_FUNC PyInit__C(void) {
   if (PyType_Ready(&TensorBaseType) < 0)
@@ -586,10 +605,9 @@ PyMODINIT_FUNC PyInit__C(void) {
     return NULL;
   Py_INCREF(&TensorBaseType);
   PyModule_AddObject(m, "TensorBase", (PyObject *)&TensorBaseType);
-  g_unsupported_error =
-      PyErr_NewExceptionWithDoc("ptlite._C.UnsupportedError",
-                                "The op or case is valid but not supported.",
-                                PyExc_RuntimeError, NULL);
+  g_unsupported_error = PyErr_NewExceptionWithDoc("ptlite._C.UnsupportedError",
+                                                  "The op or case is valid but not supported.",
+                                                  PyExc_RuntimeError, NULL);
   g_format_error = PyErr_NewExceptionWithDoc(
       "ptlite._C.ModelFormatError", "A model file is corrupt or of an unsupported version.",
       PyExc_RuntimeError, NULL);

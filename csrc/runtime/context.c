@@ -90,7 +90,9 @@ void ptl_parallel_for(void (*fn)(void *ctx, size_t i), void *ctx, size_t n) {
   pthreadpool_parallelize_1d((pthreadpool_t)ptl_threadpool(), fn, ctx, n, 0);
 }
 
-void ptl_set_backend(ptl_backend b) { g_backend = (int)b; }
+void ptl_set_backend(ptl_backend b) {
+  g_backend = (int)b;
+}
 
 ptl_backend ptl_get_backend(void) {
   if (tls_ctx.backend >= 0)
@@ -119,7 +121,9 @@ ptl_status ptl_xnn_init(void) {
 static uint64_t g_rng[4] = {0x9E3779B97F4A7C15ull, 0xBF58476D1CE4E5B9ull, 0x94D049BB133111EBull,
                             0x2545F4914F6CDD1Dull};
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t splitmix(uint64_t *x) {
   uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
@@ -165,9 +169,13 @@ void ptl_random_fill_u64(uint64_t *out, size_t n) {
   pthread_mutex_unlock(&g_lock);
 }
 
-double ptl_random_uniform(void) { return (double)(ptl_random_u64() >> 11) * 0x1.0p-53; }
+double ptl_random_uniform(void) {
+  return (double)(ptl_random_u64() >> 11) * 0x1.0p-53;
+}
 
-float ptl_random_uniform_f32(void) { return (float)(ptl_random_u64() >> 40) * 0x1.0p-24f; }
+float ptl_random_uniform_f32(void) {
+  return (float)(ptl_random_u64() >> 40) * 0x1.0p-24f;
+}
 
 double ptl_random_normal(void) {
   double u1 = ptl_random_uniform(), u2 = ptl_random_uniform();

@@ -6,7 +6,7 @@
 
 /* Indexed by op id (ids are sparse, so some slots are empty). */
 static const ptl_op_def k_ops[PTL_OP_ID_LIMIT] = {
-#define PTL_OP(ENUM, ID, NAME, VERSION, KIND, MIN_IN, MAX_IN, N_OUT, INFER, REF, FAST) \
+#define PTL_OP(ENUM, ID, NAME, VERSION, KIND, MIN_IN, MAX_IN, N_OUT, INFER, REF, FAST)             \
   [ID] = {PTL_OP_##ENUM, NAME, VERSION, KIND, MIN_IN, MAX_IN, N_OUT, INFER, REF, FAST},
 #include "ops.def"
 #undef PTL_OP
@@ -41,7 +41,9 @@ static _Thread_local void *g_observer_ctx;
 static _Thread_local int g_depth;
 static _Thread_local int g_last_fast;
 
-int ptl_last_op_was_fast(void) { return g_last_fast; }
+int ptl_last_op_was_fast(void) {
+  return g_last_fast;
+}
 
 void ptl_set_op_observer(ptl_op_observer_fn fn, void *ctx) {
   g_observer = fn;
@@ -51,15 +53,14 @@ void ptl_set_op_observer(ptl_op_observer_fn fn, void *ctx) {
 static ptl_status op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *inputs,
                          int n_inputs, ptl_tensor **outputs, int n_outputs);
 
-ptl_status ptl_op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *inputs,
-                      int n_inputs, ptl_tensor **outputs, int n_outputs) {
+ptl_status ptl_op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *inputs, int n_inputs,
+                      ptl_tensor **outputs, int n_outputs) {
   g_depth++;
   ptl_status s = op_run(op, attrs, inputs, n_inputs, outputs, n_outputs);
   g_depth--;
   if (s == PTL_OK && g_observer && g_depth == 0) {
     static const ptl_attrs k_none;
-    g_observer(g_observer_ctx, op, attrs ? attrs : &k_none, inputs, n_inputs, outputs,
-               n_outputs);
+    g_observer(g_observer_ctx, op, attrs ? attrs : &k_none, inputs, n_inputs, outputs, n_outputs);
   }
   return s;
 }
@@ -70,18 +71,18 @@ static ptl_status op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const
   if (!def)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "unknown op id %d", (int)op);
   if (n_inputs < def->min_in || n_inputs > def->max_in)
-    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: expected %d to %d inputs, got %d",
-                     def->name, def->min_in, def->max_in, n_inputs);
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: expected %d to %d inputs, got %d", def->name,
+                     def->min_in, def->max_in, n_inputs);
   if (n_outputs != def->n_out)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: expected %d outputs, got %d", def->name,
                      def->n_out, n_outputs);
   for (int i = 0; i < def->min_in; i++)
     if (!inputs[i])
-      return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: input %d is required but was None",
-                       def->name, i);
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: input %d is required but was None", def->name,
+                       i);
   static const ptl_attrs k_no_attrs;
-  ptl_call call = {op, attrs ? attrs : &k_no_attrs, inputs, n_inputs, outputs, n_outputs,
-                   ptl_get_backend()};
+  ptl_call call = {
+      op, attrs ? attrs : &k_no_attrs, inputs, n_inputs, outputs, n_outputs, ptl_get_backend()};
   ptl_tensor_desc desc[4];
   memset(desc, 0, sizeof desc);
   PTL_CHECK(def->infer(&call, desc));
@@ -101,9 +102,9 @@ static ptl_status op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const
     if (outputs[i]) {
       if (!same_geometry(outputs[i], &desc[i])) {
         char b1[PTL_SHAPE_BUF], b2[PTL_SHAPE_BUF];
-        s = ptl_error(PTL_ERR_SHAPE, "%s: output %d is %s %s but the result is %s %s",
-                      def->name, i, ptl_dtype_name(outputs[i]->dtype),
-                      ptl_shape_str(outputs[i], b1, sizeof b1), ptl_dtype_name(desc[i].dtype),
+        s = ptl_error(PTL_ERR_SHAPE, "%s: output %d is %s %s but the result is %s %s", def->name, i,
+                      ptl_dtype_name(outputs[i]->dtype), ptl_shape_str(outputs[i], b1, sizeof b1),
+                      ptl_dtype_name(desc[i].dtype),
                       ptl_dims_str(desc[i].ndim, desc[i].shape, b2, sizeof b2));
       }
     } else {

@@ -12,8 +12,8 @@
 #include "graph.h"
 
 #define PTL_FILE_MAGIC "PTLITE\r\n" /* 8 bytes; \r\n catches text-mode mangling */
-#define PTL_FORMAT_MAJOR 1         /* a reader refuses a newer major version */
-#define PTL_FORMAT_MINOR 0         /* minor versions only add optional sections */
+#define PTL_FORMAT_MAJOR 1          /* a reader refuses a newer major version */
+#define PTL_FORMAT_MINOR 0          /* minor versions only add optional sections */
 #define PTL_FILE_ALIGN 64
 #define PTL_HEADER_SIZE 64
 #define PTL_SECTION_ENTRY_SIZE 32

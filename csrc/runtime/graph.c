@@ -71,9 +71,8 @@ ptl_status ptl_graph_add_value(ptl_graph *g, ptl_value_kind kind, const ptl_tens
   return PTL_OK;
 }
 
-ptl_status ptl_graph_add_node(ptl_graph *g, ptl_op_id op, const ptl_attrs *attrs,
-                              const int32_t *in, int n_in, const int32_t *out, int n_out,
-                              uint32_t inplace) {
+ptl_status ptl_graph_add_node(ptl_graph *g, ptl_op_id op, const ptl_attrs *attrs, const int32_t *in,
+                              int n_in, const int32_t *out, int n_out, uint32_t inplace) {
   PTL_CHECK(grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(ptl_node)));
   ptl_node *nd = &g->nodes[g->n_nodes];
   memset(nd, 0, sizeof *nd);
@@ -137,15 +136,14 @@ ptl_status ptl_graph_validate(const ptl_graph *g) {
     const ptl_node *nd = &g->nodes[n];
     const ptl_op_def *def = ptl_op_lookup(nd->op);
     if (!def) {
-      s = ptl_error(PTL_ERR_CORRUPT_FILE, "graph: node %d has unknown op id %d", n,
-                    (int)nd->op);
+      s = ptl_error(PTL_ERR_CORRUPT_FILE, "graph: node %d has unknown op id %d", n, (int)nd->op);
       goto done;
     }
     if (nd->n_in < def->min_in || nd->n_in > def->max_in || nd->n_out != def->n_out ||
-        nd->attrs.n_ints < 0 || nd->attrs.n_ints > PTL_MAX_INT_ATTRS ||
-        nd->attrs.n_floats < 0 || nd->attrs.n_floats > PTL_MAX_FLOAT_ATTRS) {
-      s = ptl_error(PTL_ERR_CORRUPT_FILE, "graph: node %d (%s) has %d inputs and %d outputs",
-                    n, def->name, nd->n_in, nd->n_out);
+        nd->attrs.n_ints < 0 || nd->attrs.n_ints > PTL_MAX_INT_ATTRS || nd->attrs.n_floats < 0 ||
+        nd->attrs.n_floats > PTL_MAX_FLOAT_ATTRS) {
+      s = ptl_error(PTL_ERR_CORRUPT_FILE, "graph: node %d (%s) has %d inputs and %d outputs", n,
+                    def->name, nd->n_in, nd->n_out);
       goto done;
     }
     for (int i = 0; i < nd->n_in; i++) {
@@ -176,8 +174,7 @@ ptl_status ptl_graph_validate(const ptl_graph *g) {
   for (int32_t i = 0; i < g->n_outputs; i++) {
     int32_t v = g->outputs[i];
     if (v < 0 || v >= g->n_values || !defined[v]) {
-      s = ptl_error(PTL_ERR_CORRUPT_FILE, "graph: output %d refers to undefined value %d", i,
-                    v);
+      s = ptl_error(PTL_ERR_CORRUPT_FILE, "graph: output %d refers to undefined value %d", i, v);
       goto done;
     }
   }
@@ -203,8 +200,8 @@ ptl_status ptl_graph_run_profiled(const ptl_graph *g, ptl_tensor *const *inputs,
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "graph expects %d inputs, got %d", g->n_inputs,
                      n_inputs);
   if (n_outputs != g->n_outputs)
-    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "graph has %d outputs, %d requested",
-                     g->n_outputs, n_outputs);
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "graph has %d outputs, %d requested", g->n_outputs,
+                     n_outputs);
   for (int i = 0; i < n_inputs; i++) {
     const ptl_value *v = &g->values[g->inputs[i]];
     if (!inputs[i] || inputs[i]->dtype != v->dtype || inputs[i]->ndim != v->ndim ||

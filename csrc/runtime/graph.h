@@ -55,9 +55,8 @@ void ptl_graph_destroy(ptl_graph *g); /* NULL is ignored */
 /* Adds a value; `constant` (retained) for PTL_VALUE_CONSTANT, else NULL. */
 ptl_status ptl_graph_add_value(ptl_graph *g, ptl_value_kind kind, const ptl_tensor *like,
                                ptl_tensor *constant, const char *name, int32_t *id_out);
-ptl_status ptl_graph_add_node(ptl_graph *g, ptl_op_id op, const ptl_attrs *attrs,
-                              const int32_t *in, int n_in, const int32_t *out, int n_out,
-                              uint32_t inplace);
+ptl_status ptl_graph_add_node(ptl_graph *g, ptl_op_id op, const ptl_attrs *attrs, const int32_t *in,
+                              int n_in, const int32_t *out, int n_out, uint32_t inplace);
 ptl_status ptl_graph_mark_input(ptl_graph *g, int32_t value);
 ptl_status ptl_graph_mark_output(ptl_graph *g, int32_t value);
 /* Checks ids, arity and ordering (every node input defined before use). */

@@ -19,7 +19,7 @@ typedef struct ptl_storage {
   size_t nbytes;
   void (*release)(void *ctx); /* borrowed memory: called (if set) instead of free */
   void *release_ctx;
-  bool borrowed; /* data belongs to someone else: never freed here */
+  bool borrowed;                /* data belongs to someone else: never freed here */
   atomic_uint_fast64_t version; /* bumped by every write through an op */
 } ptl_storage;
 
@@ -102,27 +102,26 @@ const ptl_op_def *ptl_op_lookup(ptl_op_id op);
 
 /* Kernel prototypes, from the op table. An op without a fast path names
  * ptl_no_fast, which returns PTL_ERR_UNSUPPORTED. */
-#define PTL_OP(ENUM, ID, NAME, VERSION, KIND, MIN_IN, MAX_IN, N_OUT, INFER, REF, FAST) \
-  ptl_status INFER(const ptl_call *call, ptl_tensor_desc *out);                        \
-  ptl_status REF(const ptl_call *call);                                                \
+#define PTL_OP(ENUM, ID, NAME, VERSION, KIND, MIN_IN, MAX_IN, N_OUT, INFER, REF, FAST)             \
+  ptl_status INFER(const ptl_call *call, ptl_tensor_desc *out);                                    \
+  ptl_status REF(const ptl_call *call);                                                            \
   ptl_status FAST(const ptl_call *call);
 #include "ops.def"
 #undef PTL_OP
 
 /* ---- errors -------------------------------------------------------------- */
 /* Sets the thread-local message (printf style) and returns `status`. */
-ptl_status ptl_error(ptl_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+ptl_status ptl_error(ptl_status status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Formats "[2, 3, 4]" into buf (at least 96 bytes); returns buf. */
 const char *ptl_shape_str(const ptl_tensor *t, char *buf, size_t size);
 const char *ptl_dims_str(int ndim, const int64_t *dims, char *buf, size_t size);
 #define PTL_SHAPE_BUF 128
 
-#define PTL_CHECK(expr)                     \
-  do {                                      \
-    ptl_status ptl_check_s_ = (expr);       \
-    if (ptl_check_s_ != PTL_OK)             \
-      return ptl_check_s_;                  \
+#define PTL_CHECK(expr)                                                                            \
+  do {                                                                                             \
+    ptl_status ptl_check_s_ = (expr);                                                              \
+    if (ptl_check_s_ != PTL_OK)                                                                    \
+      return ptl_check_s_;                                                                         \
   } while (0)
 
 /* ---- tensors ------------------------------------------------------------- */
@@ -154,8 +153,7 @@ uint16_t ptl_float_to_half(float f);
 ptl_status ptl_broadcast_shapes(const char *op, int na, const int64_t *sa, int nb,
                                 const int64_t *sb, int *nout, int64_t *sout);
 /* Strides of `t` viewed at broadcast shape (ndim, shape): 0 on expanded dims. */
-void ptl_broadcast_strides(const ptl_tensor *t, int ndim, const int64_t *shape,
-                           int64_t *strides);
+void ptl_broadcast_strides(const ptl_tensor *t, int ndim, const int64_t *shape, int64_t *strides);
 /* Iteration over strided operands. The shape is walked in row-major order with
  * adjacent dims merged where every operand allows; fn gets the element offset of
  * each operand at the start of a row, the row length and each operand's stride

@@ -12,8 +12,8 @@
 struct ptl_model {
   ptl_graph *graph;
   ptl_meta meta;
-  uint8_t *owned;           /* file image when loaded from a path */
-  ptl_format_owner owner;   /* constants borrow the image through this */
+  uint8_t *owned;         /* file image when loaded from a path */
+  ptl_format_owner owner; /* constants borrow the image through this */
   char **input_names, **output_names;
 };
 
@@ -92,12 +92,18 @@ void ptl_model_destroy(ptl_model *m) {
   free(m);
 }
 
-int ptl_model_input_count(const ptl_model *m) { return m->graph->n_inputs; }
-int ptl_model_output_count(const ptl_model *m) { return m->graph->n_outputs; }
-int ptl_model_node_count(const ptl_model *m) { return m->graph->n_nodes; }
+int ptl_model_input_count(const ptl_model *m) {
+  return m->graph->n_inputs;
+}
+int ptl_model_output_count(const ptl_model *m) {
+  return m->graph->n_outputs;
+}
+int ptl_model_node_count(const ptl_model *m) {
+  return m->graph->n_nodes;
+}
 
-static ptl_status value_info(const ptl_model *m, const int32_t *ids, int n, int i,
-                             const char *what, const char **name, ptl_dtype *dtype, int *ndim,
+static ptl_status value_info(const ptl_model *m, const int32_t *ids, int n, int i, const char *what,
+                             const char **name, ptl_dtype *dtype, int *ndim,
                              const int64_t **shape) {
   if (i < 0 || i >= n)
     return ptl_error(PTL_ERR_INDEX, "model has %d %ss; index %d is out of range", n, what, i);
@@ -115,8 +121,7 @@ static ptl_status value_info(const ptl_model *m, const int32_t *ids, int n, int 
 
 ptl_status ptl_model_input_info(const ptl_model *m, int i, const char **name, ptl_dtype *dtype,
                                 int *ndim, const int64_t **shape) {
-  return value_info(m, m->graph->inputs, m->graph->n_inputs, i, "input", name, dtype, ndim,
-                    shape);
+  return value_info(m, m->graph->inputs, m->graph->n_inputs, i, "input", name, dtype, ndim, shape);
 }
 
 ptl_status ptl_model_output_info(const ptl_model *m, int i, const char **name, ptl_dtype *dtype,
@@ -213,8 +218,8 @@ ptl_status ptl_session_set_input(ptl_session *s, int i, const void *data, size_t
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "ptl_session_set_input: NULL argument");
   int n = s->model->graph->n_inputs;
   if (i < 0 || i >= n)
-    return ptl_error(PTL_ERR_INDEX, "ptl_session_set_input: model has %d inputs, got index %d",
-                     n, i);
+    return ptl_error(PTL_ERR_INDEX, "ptl_session_set_input: model has %d inputs, got index %d", n,
+                     i);
   ptl_tensor *t = s->inputs[i];
   size_t want = (size_t)ptl_tensor_numel(t) * ptl_dtype_size(t->dtype);
   if (size != want) {
@@ -234,8 +239,8 @@ ptl_status ptl_session_run(ptl_session *s) {
   release_outputs(s);
   ptl_context ctx = {(int)s->options.backend, s->pool, true, s->scope}, saved;
   ptl_context_enter(&ctx, &saved);
-  ptl_status st = ptl_graph_run(s->model->graph, s->inputs, s->model->graph->n_inputs,
-                                s->outputs, s->model->graph->n_outputs);
+  ptl_status st = ptl_graph_run(s->model->graph, s->inputs, s->model->graph->n_inputs, s->outputs,
+                                s->model->graph->n_outputs);
   ptl_context_leave(&saved);
   return st;
 }
@@ -245,8 +250,8 @@ ptl_status ptl_session_get_output(ptl_session *s, int i, const void **data, size
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "ptl_session_get_output: NULL argument");
   int n = s->model->graph->n_outputs;
   if (i < 0 || i >= n)
-    return ptl_error(PTL_ERR_INDEX, "ptl_session_get_output: model has %d outputs, got index %d",
-                     n, i);
+    return ptl_error(PTL_ERR_INDEX, "ptl_session_get_output: model has %d outputs, got index %d", n,
+                     i);
   if (!s->outputs[i])
     return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "ptl_session_get_output: run the session before reading outputs");

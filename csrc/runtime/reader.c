@@ -257,15 +257,15 @@ static ptl_status read_values(cursor *c, ptl_graph *g, uint32_t n_values, const 
       return truncated(c, "a value");
     if (kind > PTL_VALUE_INTERMEDIATE || dtype >= PTL_DTYPE_COUNT || ndim > PTL_MAX_DIMS)
       return ptl_error(PTL_ERR_CORRUPT_FILE,
-                       "corrupt .ptl file: value %u has kind %u, dtype %u, %u dims", i, kind,
-                       dtype, ndim);
+                       "corrupt .ptl file: value %u has kind %u, dtype %u, %u dims", i, kind, dtype,
+                       ndim);
     int64_t shape[PTL_MAX_DIMS];
     uint64_t numel = 1;
     for (int d = 0; d < ndim; d++) {
       shape[d] = (int64_t)get_le(c, 8);
       if (shape[d] < 0 || (shape[d] > 0 && numel > UINT64_MAX / 16 / (uint64_t)shape[d]))
-        return ptl_error(PTL_ERR_CORRUPT_FILE, "corrupt .ptl file: value %u has dim %d = %lld",
-                         i, d, (long long)shape[d]);
+        return ptl_error(PTL_ERR_CORRUPT_FILE, "corrupt .ptl file: value %u has dim %d = %lld", i,
+                         d, (long long)shape[d]);
       numel *= (uint64_t)shape[d];
     }
     char *name;
@@ -288,9 +288,8 @@ static ptl_status read_values(cursor *c, ptl_graph *g, uint32_t n_values, const 
         /* zero-copy: the tensor borrows the file image */
         if (owner && owner->retain)
           owner->retain(owner->ctx);
-        s = ptl_tensor_create_borrowed((ptl_dtype)dtype, ndim, shape, NULL,
-                                       (void *)(weights + off), owner_release, (void *)owner,
-                                       &constant);
+        s = ptl_tensor_create_borrowed((ptl_dtype)dtype, ndim, shape, NULL, (void *)(weights + off),
+                                       owner_release, (void *)owner, &constant);
         if (s != PTL_OK && owner && owner->release)
           owner->release(owner->ctx);
       } else {
@@ -333,8 +332,7 @@ static ptl_status read_nodes(cursor *c, ptl_graph *g, uint32_t n_nodes) {
       return ptl_error(PTL_ERR_UNSUPPORTED,
                        "node %u uses %s version %u; this runtime (ptlite %s) has version %d", n,
                        def->name, version, ptl_version(), def->version);
-    if (n_in > 64 || n_out > 4 || a.n_ints > PTL_MAX_INT_ATTRS ||
-        a.n_floats > PTL_MAX_FLOAT_ATTRS)
+    if (n_in > 64 || n_out > 4 || a.n_ints > PTL_MAX_INT_ATTRS || a.n_floats > PTL_MAX_FLOAT_ATTRS)
       return ptl_error(PTL_ERR_CORRUPT_FILE,
                        "corrupt .ptl file: node %u (%s) has %u inputs, %u outputs, %d ints, %d "
                        "floats",
@@ -397,9 +395,10 @@ ptl_status ptl_format_read(const uint8_t *data, size_t size, const ptl_format_ow
   const section *ms = find_section(secs, n, PTL_SECTION_METADATA);
   const section *ws = find_section(secs, n, PTL_SECTION_WEIGHTS);
   if (!gs || !ms || !ws)
-    return ptl_error(PTL_ERR_CORRUPT_FILE,
-                     "corrupt .ptl file: the %s section is missing",
-                     !gs ? "graph" : !ms ? "metadata" : "weights");
+    return ptl_error(PTL_ERR_CORRUPT_FILE, "corrupt .ptl file: the %s section is missing",
+                     !gs   ? "graph"
+                     : !ms ? "metadata"
+                           : "weights");
   ptl_graph *g;
   PTL_CHECK(ptl_graph_create(&g));
   ptl_meta meta = {0};

@@ -14,7 +14,9 @@ ptl_status ptl_error(ptl_status status, const char *fmt, ...) {
   return status;
 }
 
-const char *ptl_last_error_message(void) { return g_message; }
+const char *ptl_last_error_message(void) {
+  return g_message;
+}
 
 const char *ptl_status_str(ptl_status status) {
   switch (status) {
@@ -34,7 +36,9 @@ const char *ptl_status_str(ptl_status status) {
   return "unknown status";
 }
 
-const char *ptl_version(void) { return "0.1.0"; }
+const char *ptl_version(void) {
+  return "0.1.0";
+}
 
 const char *ptl_dims_str(int ndim, const int64_t *dims, char *buf, size_t size) {
   size_t n = 0;

@@ -17,7 +17,9 @@ const char *ptl_dtype_name(ptl_dtype d) {
   return (unsigned)d < PTL_DTYPE_COUNT ? k_dtype_name[d] : "invalid";
 }
 
-bool ptl_dtype_is_float(ptl_dtype d) { return d == PTL_FLOAT32 || d == PTL_FLOAT16; }
+bool ptl_dtype_is_float(ptl_dtype d) {
+  return d == PTL_FLOAT32 || d == PTL_FLOAT16;
+}
 
 bool ptl_dtype_is_quantized(ptl_dtype d) {
   return d == PTL_QUINT8 || d == PTL_QINT8 || d == PTL_QINT32;
@@ -80,8 +82,8 @@ static void storage_release(ptl_storage *s) {
 /* Validates dims and that the element count cannot overflow (bytes fit int64). */
 static ptl_status check_shape(ptl_dtype dtype, int ndim, const int64_t *shape) {
   if (ndim < 0 || ndim > PTL_MAX_DIMS)
-    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "tensors have at most %d dims, got %d",
-                     PTL_MAX_DIMS, ndim);
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "tensors have at most %d dims, got %d", PTL_MAX_DIMS,
+                     ndim);
   char b[PTL_SHAPE_BUF];
   int64_t limit = INT64_MAX / (int64_t)(ptl_dtype_size(dtype) ? ptl_dtype_size(dtype) : 1);
   int64_t numel = 1;
@@ -245,11 +247,21 @@ void ptl_tensor_release(ptl_tensor *t) {
   free(t);
 }
 
-ptl_dtype ptl_tensor_dtype(const ptl_tensor *t) { return t->dtype; }
-int ptl_tensor_ndim(const ptl_tensor *t) { return t->ndim; }
-const int64_t *ptl_tensor_shape(const ptl_tensor *t) { return t->shape; }
-const int64_t *ptl_tensor_strides(const ptl_tensor *t) { return t->strides; }
-int64_t ptl_tensor_numel(const ptl_tensor *t) { return ptl_numel_of(t->ndim, t->shape); }
+ptl_dtype ptl_tensor_dtype(const ptl_tensor *t) {
+  return t->dtype;
+}
+int ptl_tensor_ndim(const ptl_tensor *t) {
+  return t->ndim;
+}
+const int64_t *ptl_tensor_shape(const ptl_tensor *t) {
+  return t->shape;
+}
+const int64_t *ptl_tensor_strides(const ptl_tensor *t) {
+  return t->strides;
+}
+int64_t ptl_tensor_numel(const ptl_tensor *t) {
+  return ptl_numel_of(t->ndim, t->shape);
+}
 
 void *ptl_tensor_data(const ptl_tensor *t) {
   return (char *)t->storage->data + t->offset * (int64_t)ptl_dtype_size(t->dtype);
@@ -300,8 +312,12 @@ bool ptl_tensor_is_dense(const ptl_tensor *t) {
   return true;
 }
 
-void ptl_tensor_bump_version(ptl_tensor *t) { atomic_fetch_add(&t->storage->version, 1); }
-uint64_t ptl_tensor_version(const ptl_tensor *t) { return atomic_load(&t->storage->version); }
+void ptl_tensor_bump_version(ptl_tensor *t) {
+  atomic_fetch_add(&t->storage->version, 1);
+}
+uint64_t ptl_tensor_version(const ptl_tensor *t) {
+  return atomic_load(&t->storage->version);
+}
 
 ptl_status ptl_tensor_contiguous(ptl_tensor *t, ptl_tensor **out) {
   if (ptl_tensor_is_contiguous(t)) {
@@ -443,8 +459,7 @@ ptl_status ptl_broadcast_shapes(const char *op, int na, const int64_t *sa, int n
   return PTL_OK;
 }
 
-void ptl_broadcast_strides(const ptl_tensor *t, int ndim, const int64_t *shape,
-                           int64_t *strides) {
+void ptl_broadcast_strides(const ptl_tensor *t, int ndim, const int64_t *shape, int64_t *strides) {
   for (int i = 0; i < ndim; i++) {
     int j = t->ndim - ndim + i;
     strides[i] = (j >= 0 && t->shape[j] == shape[i]) ? t->strides[j] : 0;
@@ -489,8 +504,12 @@ void ptl_packed_scope_destroy(ptl_packed_scope *scope) {
   free(scope);
 }
 
-void ptl_packed_scope_set(ptl_packed_scope *scope) { tls_scope = scope; }
-ptl_packed_scope *ptl_packed_scope_get(void) { return tls_scope; }
+void ptl_packed_scope_set(ptl_packed_scope *scope) {
+  tls_scope = scope;
+}
+ptl_packed_scope *ptl_packed_scope_get(void) {
+  return tls_scope;
+}
 
 /* The cache list head for weight w: the session's when a scope is active. */
 static ptl_packed **cache_head(ptl_tensor *w, bool create) {

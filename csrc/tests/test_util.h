@@ -10,24 +10,24 @@
 extern int g_test_failures;
 extern int g_test_checks;
 
-#define T_CHECK(cond)                                                           \
-  do {                                                                          \
-    g_test_checks++;                                                            \
-    if (!(cond)) {                                                              \
-      g_test_failures++;                                                        \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
-    }                                                                           \
+#define T_CHECK(cond)                                                                              \
+  do {                                                                                             \
+    g_test_checks++;                                                                               \
+    if (!(cond)) {                                                                                 \
+      g_test_failures++;                                                                           \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                     \
+    }                                                                                              \
   } while (0)
 
-#define T_OK(expr)                                                              \
-  do {                                                                          \
-    g_test_checks++;                                                            \
-    ptl_status t_s_ = (expr);                                                   \
-    if (t_s_ != PTL_OK) {                                                       \
-      g_test_failures++;                                                        \
-      fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #expr,  \
-              ptl_status_str(t_s_), ptl_last_error_message());                  \
-    }                                                                           \
+#define T_OK(expr)                                                                                 \
+  do {                                                                                             \
+    g_test_checks++;                                                                               \
+    ptl_status t_s_ = (expr);                                                                      \
+    if (t_s_ != PTL_OK) {                                                                          \
+      g_test_failures++;                                                                           \
+      fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #expr,                     \
+              ptl_status_str(t_s_), ptl_last_error_message());                                     \
+    }                                                                                              \
   } while (0)
 
 /* New float32 tensor filled from `values` (may be NULL: zeros). */

@@ -75,8 +75,7 @@ static void copy_row(void *vctx, const int64_t *off, const int64_t *st, int64_t 
       d[i * st[0]] = ptl_half_to_float(s[i * st[1]]);
     return;
   }
-  bool int_to_int = !ptl_dtype_is_float(c->sd) && !ptl_dtype_is_float(c->dd) &&
-                    c->dd != PTL_BOOL;
+  bool int_to_int = !ptl_dtype_is_float(c->sd) && !ptl_dtype_is_float(c->dd) && c->dd != PTL_BOOL;
   for (int64_t i = 0; i < n; i++) {
     int64_t si = off[1] + i * st[1], di = off[0] + i * st[0];
     if (int_to_int) {
@@ -123,10 +122,8 @@ ptl_status ptl_copy_ref(const ptl_call *call) {
 ptl_status ptl_fill_infer(const ptl_call *call, ptl_tensor_desc *out) {
   const ptl_attrs *a = call->attrs;
   const char *op = ptl_op_name(call->op);
-  if (a->n_ints < 2 || a->ints[1] < 0 || a->ints[1] > PTL_MAX_DIMS ||
-      a->n_ints < 2 + a->ints[1])
-    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: attributes must be dtype, ndim, shape...",
-                     op);
+  if (a->n_ints < 2 || a->ints[1] < 0 || a->ints[1] > PTL_MAX_DIMS || a->n_ints < 2 + a->ints[1])
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: attributes must be dtype, ndim, shape...", op);
   PTL_CHECK(check_dtype_code(op, a->ints[0]));
   out->dtype = (ptl_dtype)a->ints[0];
   out->ndim = (int32_t)a->ints[1];
@@ -172,7 +169,6 @@ ptl_status ptl_fill_ref(const ptl_call *call) {
     memset(c.dst, 0, (size_t)ptl_tensor_numel(y) * c.isz);
     return PTL_OK;
   }
-  ptl_for_each_row(y->ndim, y->shape, 1, (const int64_t(*)[PTL_MAX_DIMS])y->strides, fill_row,
-                   &c);
+  ptl_for_each_row(y->ndim, y->shape, 1, (const int64_t(*)[PTL_MAX_DIMS])y->strides, fill_row, &c);
   return PTL_OK;
 }

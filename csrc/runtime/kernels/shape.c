@@ -1009,7 +1009,9 @@ ptl_status ptl_arange_ref(const ptl_call *call) {
  * whatever its strides: a seed gives the same values at the same positions. */
 #define RANDOM_BLOCK 512
 
-static float unit_f32(uint64_t x) { return (float)(x >> 40) * 0x1.0p-24f; }
+static float unit_f32(uint64_t x) {
+  return (float)(x >> 40) * 0x1.0p-24f;
+}
 
 /* RAND / RANDN into float buffer `v` of n values. RANDN uses both outputs of
  * each Box-Muller pair (float math, u1 in (0, 1]). */
