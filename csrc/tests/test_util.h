@@ -53,4 +53,5 @@ void test_conv(void);
 void test_pool(void);
 void test_norm(void);
 void test_model(void);
+void test_model_concurrency(void);
 #endif
