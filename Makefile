@@ -12,7 +12,7 @@ RT_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Wno-missing-field-initializers 
 RT_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test test-python test-c sanitize runtime demo bench format format-check clean
+.PHONY: all deps build test test-python test-c sanitize runtime demo bench bench-deps format format-check clean
 
 all: build
 
@@ -82,8 +82,14 @@ sanitize: $(VENV)/.sys-stamp
 demo: build
 	PYTHONPATH=python $(PY) examples/demo.py
 
-bench: build
+# Debian's torch 1.13 (with its lite interpreter) is a benchmark peer run by /usr/bin/python3.
+bench-deps: $(VENV)/.sys-stamp
+	@dpkg -s python3-torch >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-torch; }
+
+bench: build bench-deps
 	PYTHONPATH=python $(PY) benchmarks/eager.py
+	PYTHONPATH=python $(PY) benchmarks/lite.py
 
 format:
 	clang-format -i $$(git ls-files 'csrc/*.c' 'csrc/*.h')

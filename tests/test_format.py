@@ -108,3 +108,16 @@ def test_truncated_and_bit_flipped_files_never_crash(tmp_path):
     ok, errors = map(int, out.stdout.split())
     # every mutation is caught by a checksum, a bound or the validator
     assert ok == 0 and errors == 300
+
+
+def test_loaded_weights_are_writable_without_touching_the_file(tmp_path):
+    _, x, path = _lenet_file(tmp_path)
+    before = path.read_bytes()
+    lite = _load_for_lite_interpreter(str(path))
+    weight = lite.state_dict()["conv1.weight"]
+    weight.fill_(0.0)  # copy-on-write: private to this process, never a crash
+    assert float(weight.abs().sum()) == 0.0
+    assert path.read_bytes() == before
+    from_bytes = _load_for_lite_interpreter(before)
+    from_bytes.state_dict()["conv1.weight"].fill_(1.0)
+    assert path.read_bytes() == before

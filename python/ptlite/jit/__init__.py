@@ -282,13 +282,20 @@ def _write_atomic(f: Any, data: bytes) -> None:
         raise
 
 
-def _read_source(f: Any) -> bytes:
+def _read_source(f: Any) -> Any:
+    """The file image as writable memory: a private copy-on-write map of a path (weights
+    are used in place, straight from the page cache, and a write into a loaded weight
+    stays private to the process), or a copy of bytes (which must stay immutable)."""
     if isinstance(f, (bytes, bytearray, memoryview)):
-        return bytes(f)
+        return bytearray(f)
     if hasattr(f, "read"):
-        return f.read()
+        return bytearray(f.read())
+    import mmap
     with open(os.fspath(f), "rb") as fh:
-        return fh.read()
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            return b""
+        return mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
 
 
 def _from_image(data: bytes, cls: type) -> "ScriptModule":

@@ -1,0 +1,247 @@
+"""Lite runtime against PyTorch Mobile, in one run.
+
+For mobilenet_v2, resnet18 and resnet50 (batch 1, 3x224x224, same weights in every
+library) prints latency at 1 and 2 threads, file size, load time and activation
+memory for:
+  - ptlite: jit.trace -> _save_for_lite_interpreter -> jit.mobile._load_for_lite_interpreter
+  - torch 2.13: the same calls on torch (the lite interpreter still runs there)
+  - torch 1.13 (Debian python3-torch, run by /usr/bin/python3) when installed
+    (`make bench-deps` installs it)
+and the ratios ptlite / peer (below 1: ptlite is better). Then the interpreter's
+overhead per node on a long chain of tiny ops.
+
+    python benchmarks/lite.py [--runs 20] [--models mobilenet_v2,resnet18,resnet50]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+
+import torch  # noqa: E402  (peer, benchmark only)
+import torch.jit.mobile  # noqa: E402
+
+import ptlite  # noqa: E402
+from ptlite.jit.mobile import _load_for_lite_interpreter  # noqa: E402
+from ptlite.vision import models as pmodels  # noqa: E402
+import _torch_models as tmodels  # noqa: E402
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+# Runs under Debian's torch 1.13: builds the reference model, loads the weights,
+# saves a lite module and times it. Prints one JSON line.
+PEER_SCRIPT = r"""
+import json, statistics, sys, time
+import numpy as np
+import torch
+sys.path.insert(0, sys.argv[1])
+import _torch_models as tm
+from torch.jit.mobile import _load_for_lite_interpreter
+name, weights, x_path, out_dir, runs = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+model = getattr(tm, name)().eval()
+state = np.load(weights)
+model.load_state_dict({k: torch.from_numpy(state[k]) for k in state.files})
+x = torch.from_numpy(np.load(x_path))
+traced = torch.jit.trace(model, x)
+path = out_dir + "/peer113_" + name + ".ptl"
+traced._save_for_lite_interpreter(path)
+t0 = time.perf_counter(); lite = _load_for_lite_interpreter(path); load_ms = (time.perf_counter() - t0) * 1e3
+res = {"version": torch.__version__, "load_ms": load_ms, "size": __import__("os").path.getsize(path)}
+for threads in (1, 2):
+    torch.set_num_threads(threads)
+    for _ in range(5): lite(x)
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter(); lite(x); ts.append((time.perf_counter() - t0) * 1e3)
+    res["ms%d" % threads] = statistics.median(ts)
+print(json.dumps(res))
+"""
+
+
+def interleaved_medians(fns, runs: int, warmup: int = 8, rounds: int = 4):
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    per_round = max(1, runs // rounds)
+    for _ in range(rounds):
+        for fn, out in zip(fns, times):
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                fn()
+                out.append((time.perf_counter() - t0) * 1e3)
+    return [statistics.median(t) for t in times]
+
+
+def peak_live_activation_bytes(module) -> int:
+    """Largest sum of live intermediate bytes over the node schedule, with each value
+    freed after its last use (what the interpreter does); views count as aliases."""
+    info = module._info
+    values, nodes = info["values"], info["nodes"]
+    views = {"reshape", "permute", "expand", "slice", "select"}
+    size = {}
+    for i, (kind, dtype, shape, name, _) in enumerate(values):
+        if kind == 2:
+            n = 1
+            for d in shape:
+                n *= d
+            size[i] = n * ptlite._dtype.BY_CODE[dtype].itemsize
+    last = {}
+    for n, (op, _, _, ins, outs) in enumerate(nodes):
+        for v in ins:
+            last[v] = n
+    for v in info["outputs"]:
+        last[v] = len(nodes)
+    live, peak = 0, 0
+    for n, (op, _, _, ins, outs) in enumerate(nodes):
+        for v in outs:
+            if op not in views:
+                live += size.get(v, 0)
+        peak = max(peak, live)
+        for v in set(ins):
+            if last.get(v) == n and v in size:
+                live -= size[v]
+    return peak
+
+
+def median_load_ms(load, path: str, repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        load(path)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def peer_113(name: str, weights: str, x_path: str, out_dir: str, runs: int):
+    if not os.path.exists(SYSTEM_PYTHON):
+        return None
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import torch"], capture_output=True)
+    if probe.returncode != 0:
+        return None
+    out = subprocess.run([SYSTEM_PYTHON, "-c", PEER_SCRIPT, os.path.join(HERE, "..", "tests"),
+                          name, weights, x_path, out_dir, str(runs)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"  (torch 1.13 peer failed for {name}: {out.stderr.strip().splitlines()[-1]})")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def node_overhead_us(n_nodes: int = 2000, runs: int = 50):
+    """Interpreter cost per node: a chain of relu on a 1-element tensor."""
+    def chain(x):
+        for _ in range(n_nodes):
+            x = ptlite.relu(x)
+        return x
+
+    x = ptlite.ones(1)
+    traced = ptlite.jit.trace(chain, x)
+    (ours,) = interleaved_medians([lambda: traced(x)], runs)
+
+    class Chain(torch.nn.Module):
+        def forward(self, t):
+            for _ in range(n_nodes):
+                t = torch.relu(t)
+            return t
+
+    tx = torch.ones(1)
+    tm = torch.jit.trace(Chain(), tx)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "chain.ptl")
+        tm._save_for_lite_interpreter(path)
+        lite = torch.jit.mobile._load_for_lite_interpreter(path)
+        (theirs,) = interleaved_medians([lambda: lite(tx)], runs)
+    return ours * 1e3 / n_nodes, theirs * 1e3 / n_nodes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--models", default="mobilenet_v2,resnet18,resnet50")
+    args = ap.parse_args()
+    import warnings
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        x = np.random.RandomState(0).rand(1, 3, 224, 224).astype(np.float32)
+        x_path = os.path.join(tmp, "x.npy")
+        np.save(x_path, x)
+        px, tx = ptlite.from_numpy(x), torch.from_numpy(x)
+        for name in args.models.split(","):
+            tm = getattr(tmodels, name)().eval()
+            state = {k: v.detach().numpy() for k, v in tm.state_dict().items()}
+            weights = os.path.join(tmp, name + ".npz")
+            np.savez(weights, **state)
+            pm = getattr(pmodels, name)().eval()
+            pm.load_state_dict(state)
+
+            with ptlite.no_grad():
+                ptraced = ptlite.jit.trace(pm, px)
+            ppath = os.path.join(tmp, name + ".ptl")
+            ptraced._save_for_lite_interpreter(ppath)
+            plite = _load_for_lite_interpreter(ppath)
+            p_load = median_load_ms(_load_for_lite_interpreter, ppath)
+
+            with torch.no_grad():
+                ttraced = torch.jit.trace(tm, tx)
+            tpath = os.path.join(tmp, name + "_torch.ptl")
+            ttraced._save_for_lite_interpreter(tpath)
+            tlite = torch.jit.mobile._load_for_lite_interpreter(tpath)
+            t_load = median_load_ms(torch.jit.mobile._load_for_lite_interpreter, tpath)
+
+            row = {"model": name, "p_size": os.path.getsize(ppath),
+                   "t_size": os.path.getsize(tpath), "p_load": p_load, "t_load": t_load,
+                   "p_peak": peak_live_activation_bytes(plite),
+                   "raw": sum(v.nbytes for v in state.values())}
+            for threads in (1, 2):
+                ptlite.set_num_threads(threads)
+                torch.set_num_threads(threads)
+                with torch.no_grad():
+                    p_ms, t_ms = interleaved_medians([lambda: plite(px), lambda: tlite(tx)],
+                                                     args.runs)
+                row[f"p{threads}"], row[f"t{threads}"] = p_ms, t_ms
+            row["old"] = peer_113(name, weights, x_path, tmp, args.runs)
+            rows.append(row)
+
+    print(f"ptlite {ptlite.__version__} lite runtime vs PyTorch Mobile lite interpreter "
+          f"(torch {torch.__version__}; Debian torch 1.13 when installed); batch 1, "
+          f"median of {args.runs} runs")
+    print(f"{'model':<14}{'thr':>4}{'ptlite ms':>11}{'t2.13 ms':>10}{'ratio':>7}"
+          f"{'t1.13 ms':>10}{'ratio':>7}")
+    for r in rows:
+        for threads in (1, 2):
+            old = r["old"]
+            old_ms = old[f"ms{threads}"] if old else float("nan")
+            print(f"{r['model']:<14}{threads:>4}{r[f'p{threads}']:>11.2f}{r[f't{threads}']:>10.2f}"
+                  f"{r[f'p{threads}'] / r[f't{threads}']:>7.2f}{old_ms:>10.2f}"
+                  f"{r[f'p{threads}'] / old_ms:>7.2f}")
+    print(f"\n{'model':<14}{'raw weights':>13}{'ptlite file':>13}{'t2.13 file':>12}"
+          f"{'t1.13 file':>12}{'ptlite load':>13}{'t2.13 load':>12}{'t1.13 load':>12}"
+          f"{'peak act.':>11}")
+    for r in rows:
+        old = r["old"] or {}
+        mb = 1024 * 1024
+        print(f"{r['model']:<14}{r['raw'] / mb:>11.2f}MB{r['p_size'] / mb:>11.2f}MB"
+              f"{r['t_size'] / mb:>10.2f}MB{old.get('size', float('nan')) / mb:>10.2f}MB"
+              f"{r['p_load']:>11.2f}ms{r['t_load']:>10.2f}ms{old.get('load_ms', float('nan')):>10.2f}ms"
+              f"{r['p_peak'] / mb:>9.2f}MB")
+        print(f"{'':<14}ptlite file / raw weights = {r['p_size'] / r['raw']:.4f}")
+    ours, theirs = node_overhead_us()
+    print(f"\ninterpreter overhead per node (chain of 2000 relu on 1 element): ptlite "
+          f"{ours:.2f} us, torch 2.13 lite {theirs:.2f} us")
+
+
+if __name__ == "__main__":
+    main()
