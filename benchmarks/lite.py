@@ -83,37 +83,6 @@ def interleaved_medians(fns, runs: int, warmup: int = 8, rounds: int = 4):
     return [statistics.median(t) for t in times]
 
 
-def peak_live_activation_bytes(module) -> int:
-    """Largest sum of live intermediate bytes over the node schedule, with each value
-    freed after its last use (what the interpreter does); views count as aliases."""
-    info = module._info
-    values, nodes = info["values"], info["nodes"]
-    views = {"reshape", "permute", "expand", "slice", "select"}
-    size = {}
-    for i, (kind, dtype, shape, name, _) in enumerate(values):
-        if kind == 2:
-            n = 1
-            for d in shape:
-                n *= d
-            size[i] = n * ptlite._dtype.BY_CODE[dtype].itemsize
-    last = {}
-    for n, (op, _, _, ins, outs) in enumerate(nodes):
-        for v in ins:
-            last[v] = n
-    for v in info["outputs"]:
-        last[v] = len(nodes)
-    live, peak = 0, 0
-    for n, (op, _, _, ins, outs) in enumerate(nodes):
-        for v in outs:
-            if op not in views:
-                live += size.get(v, 0)
-        peak = max(peak, live)
-        for v in set(ins):
-            if last.get(v) == n and v in size:
-                live -= size[v]
-    return peak
-
-
 def median_load_ms(load, path: str, repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
@@ -203,7 +172,7 @@ def main() -> None:
 
             row = {"model": name, "p_size": os.path.getsize(ppath),
                    "t_size": os.path.getsize(tpath), "p_load": p_load, "t_load": t_load,
-                   "p_peak": peak_live_activation_bytes(plite),
+                   "p_peak": plite.planned_activation_bytes(px),
                    "raw": sum(v.nbytes for v in state.values())}
             for threads in (1, 2):
                 ptlite.set_num_threads(threads)
@@ -229,16 +198,18 @@ def main() -> None:
                   f"{r[f'p{threads}'] / old_ms:>7.2f}")
     print(f"\n{'model':<14}{'raw weights':>13}{'ptlite file':>13}{'t2.13 file':>12}"
           f"{'t1.13 file':>12}{'ptlite load':>13}{'t2.13 load':>12}{'t1.13 load':>12}"
-          f"{'peak act.':>11}")
+          f"{'arena':>9}")
     for r in rows:
         old = r["old"] or {}
         mb = 1024 * 1024
         print(f"{r['model']:<14}{r['raw'] / mb:>11.2f}MB{r['p_size'] / mb:>11.2f}MB"
               f"{r['t_size'] / mb:>10.2f}MB{old.get('size', float('nan')) / mb:>10.2f}MB"
               f"{r['p_load']:>11.2f}ms{r['t_load']:>10.2f}ms{old.get('load_ms', float('nan')):>10.2f}ms"
-              f"{r['p_peak'] / mb:>9.2f}MB")
+              f"{r['p_peak'] / mb:>7.2f}MB")
         print(f"{'':<14}ptlite file / raw weights = {r['p_size'] / r['raw']:.4f}")
     ours, theirs = node_overhead_us()
+    print("arena: the activation arena a ptlite session plans by liveness (PyTorch Mobile's "
+          "lite interpreter exposes no equivalent figure)")
     print(f"\ninterpreter overhead per node (chain of 2000 relu on 1 element): ptlite "
           f"{ours:.2f} us, torch 2.13 lite {theirs:.2f} us")
 

@@ -57,20 +57,28 @@ def test_zoo_model_lite_is_bit_identical_to_eager(name, shape, tmp_path, threads
             assert np.array_equal(a.numpy(), b.numpy()), f"{name}: lite != eager with {n} threads"
 
 
-def test_c_example_matches_python(tmp_path):
+@pytest.mark.parametrize("name,shape,classes", [("lenet5", (1, 1, 28, 28), 10),
+                                                ("mobilenet_v2", (1, 3, 224, 224), 1000),
+                                                ("resnet18", (1, 3, 224, 224), 1000)])
+def test_c_example_matches_python(name, shape, classes, tmp_path):
+    """build/run_model (C, planned arena, 2 threads, run twice) gives eager's bits."""
     subprocess.run(["make", "-s", "runtime"], cwd=ROOT, check=True, capture_output=True)
     ptlite.manual_seed(1)
-    model = models.lenet5().eval()
-    x = ptlite.rand(1, 1, 28, 28)
+    model = getattr(models, name)().eval()
+    x = ptlite.rand(*shape)
     traced = ptlite.jit.trace(model, x)
-    path = tmp_path / "lenet.ptl"
+    path = tmp_path / f"{name}.ptl"
     traced.save(str(path))
     x.numpy().tofile(tmp_path / "in.bin")
     out = subprocess.run([os.path.join(ROOT, "build", "run_model"), str(path),
                           str(tmp_path / "in.bin"), str(tmp_path / "out.bin"), "--threads", "2"],
                          capture_output=True, text=True, check=True)
-    assert "input 0 'x': float32 [1, 1, 28, 28]" in out.stdout
-    got = np.fromfile(tmp_path / "out.bin", dtype=np.float32).reshape(1, 10)
+    dims = ", ".join(str(d) for d in shape)
+    assert f"input 0 'x': float32 [{dims}]" in out.stdout
+    arena = int(out.stdout.split("activation arena: ")[1].split()[0])
+    all_values = sum(int(np.prod(v[2])) * 4 for v in traced._info["values"] if v[0] == 2)
+    assert 0 < arena < 0.7 * all_values  # liveness reuses memory
+    got = np.fromfile(tmp_path / "out.bin", dtype=np.float32).reshape(1, classes)
     with ptlite.no_grad():
         np.testing.assert_array_equal(got, model(x).numpy())
 

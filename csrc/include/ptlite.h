@@ -192,6 +192,9 @@ void ptl_session_destroy(ptl_session *session); /* NULL is ignored */
  * row-major) into input i. */
 ptl_status ptl_session_set_input(ptl_session *session, int i, const void *data, size_t size);
 ptl_status ptl_session_run(ptl_session *session);
+/* Bytes of the session's activation arena, planned by liveness on the first
+ * run (0 before it). Later runs allocate nothing in the interpreter. */
+size_t ptl_session_activation_bytes(const ptl_session *session);
 /* Output i of the last run, row-major; borrowed until the next run or destroy. */
 ptl_status ptl_session_get_output(ptl_session *session, int i, const void **data_out,
                                   size_t *size_out);

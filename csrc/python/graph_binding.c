@@ -388,7 +388,45 @@ static PyObject *py_graph_load(PyObject *m, PyObject *obj) {
   return res;
 }
 
+/* graph_plan_bytes(graph, inputs) -> bytes of the activation arena a session plans */
+static PyObject *py_graph_plan_bytes(PyObject *m, PyObject *args) {
+  (void)m;
+  PyObject *cap, *inputs;
+  if (!PyArg_ParseTuple(args, "OO", &cap, &inputs))
+    return NULL;
+  ptl_graph *g = graph_of(cap);
+  if (!g)
+    return NULL;
+  PyObject *fi = PySequence_Fast(inputs, "inputs must be a sequence");
+  if (!fi)
+    return NULL;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(fi);
+  ptl_tensor *in[64];
+  if (n != g->n_inputs || n > 64) {
+    Py_DECREF(fi);
+    return PyErr_Format(PyExc_ValueError, "graph has %d inputs, got %zd", g->n_inputs, n);
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyObject *t = PySequence_Fast_GET_ITEM(fi, i);
+    if (!ptlpy_is_tensor(t)) {
+      Py_DECREF(fi);
+      return PyErr_Format(PyExc_TypeError, "graph input %zd must be a Tensor", i);
+    }
+    in[i] = ptlpy_tensor(t);
+  }
+  ptl_plan *plan;
+  ptl_status s = ptl_plan_create(g, in, &plan);
+  Py_DECREF(fi);
+  if (s != PTL_OK)
+    return ptlpy_raise(s);
+  size_t bytes = ptl_plan_arena_bytes(plan);
+  ptl_plan_destroy(plan);
+  return PyLong_FromSize_t(bytes);
+}
+
 PyMethodDef ptlpy_graph_methods[] = {
+    {"graph_plan_bytes", py_graph_plan_bytes, METH_VARARGS,
+     "graph_plan_bytes(graph, inputs) -> planned activation arena bytes"},
     {"graph_set_name", py_graph_set_name, METH_VARARGS, "graph_set_name(graph, id, name)"},
     {"graph_save", py_graph_save, METH_VARARGS, "graph_save(graph, metadata) -> bytes"},
     {"graph_load", py_graph_load, METH_O, "graph_load(buffer) -> (graph, metadata)"},

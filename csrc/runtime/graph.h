@@ -82,6 +82,19 @@ ptl_status ptl_graph_run_profiled(const ptl_graph *g, ptl_tensor *const *inputs,
 /* 1 if the last top-level ptl_op_run on this thread ran the op's fast path. */
 int ptl_last_op_was_fast(void);
 
+/* ---- memory plan (plan.c) ------------------------------------------------ */
+typedef struct ptl_plan ptl_plan;
+/* Runs `g` once on `inputs` (which must stay the same tensors for the plan's
+ * life; their contents may change) and lays every computed value out in one
+ * arena by liveness. */
+ptl_status ptl_plan_create(const ptl_graph *g, ptl_tensor *const *inputs, ptl_plan **out);
+/* Runs the graph with the planned layout: the interpreter allocates nothing. */
+ptl_status ptl_plan_run(ptl_plan *p);
+/* The tensor holding `value` (borrowed; valid until the next run or destroy). */
+ptl_tensor *ptl_plan_value(const ptl_plan *p, int32_t value);
+size_t ptl_plan_arena_bytes(const ptl_plan *p);
+void ptl_plan_destroy(ptl_plan *p);
+
 /* ---- capture hook ------------------------------------------------------- */
 /* While set on a thread, ptl_op_run reports every successful op to `fn`
  * (after outputs are computed). Used by csrc/compiler/trace.c. */

@@ -24,6 +24,7 @@ struct ptl_session {
   ptl_tensor **outputs;
   ptl_tensor **contiguous_outputs;
   pthreadpool_t pool;      /* this session's threads (NULL: single threaded) */
+  ptl_plan *plan;          /* made on the first run */
   ptl_packed_scope *scope; /* this session's packed weights */
 };
 
@@ -189,9 +190,8 @@ ptl_status ptl_session_create(const ptl_model *m, const ptl_session_options *opt
 
 static void release_outputs(ptl_session *s) {
   for (int i = 0; i < s->model->graph->n_outputs; i++) {
-    ptl_tensor_release(s->outputs[i]);
     ptl_tensor_release(s->contiguous_outputs[i]);
-    s->outputs[i] = s->contiguous_outputs[i] = NULL;
+    s->outputs[i] = s->contiguous_outputs[i] = NULL; /* outputs are the plan's */
   }
 }
 
@@ -207,6 +207,7 @@ void ptl_session_destroy(ptl_session *s) {
   free(s->inputs);
   free(s->outputs);
   free(s->contiguous_outputs);
+  ptl_plan_destroy(s->plan);
   ptl_packed_scope_destroy(s->scope);
   if (s->pool)
     pthreadpool_destroy(s->pool);
@@ -239,10 +240,18 @@ ptl_status ptl_session_run(ptl_session *s) {
   release_outputs(s);
   ptl_context ctx = {(int)s->options.backend, s->pool, true, s->scope}, saved;
   ptl_context_enter(&ctx, &saved);
-  ptl_status st = ptl_graph_run(s->model->graph, s->inputs, s->model->graph->n_inputs, s->outputs,
-                                s->model->graph->n_outputs);
+  const ptl_graph *g = s->model->graph;
+  ptl_status st = s->plan ? PTL_OK : ptl_plan_create(g, s->inputs, &s->plan);
+  if (st == PTL_OK)
+    st = ptl_plan_run(s->plan);
   ptl_context_leave(&saved);
+  for (int i = 0; st == PTL_OK && i < g->n_outputs; i++)
+    s->outputs[i] = ptl_plan_value(s->plan, g->outputs[i]);
   return st;
+}
+
+size_t ptl_session_activation_bytes(const ptl_session *s) {
+  return s && s->plan ? ptl_plan_arena_bytes(s->plan) : 0;
 }
 
 ptl_status ptl_session_get_output(ptl_session *s, int i, const void **data, size_t *size) {
@@ -255,8 +264,13 @@ ptl_status ptl_session_get_output(ptl_session *s, int i, const void **data, size
   if (!s->outputs[i])
     return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "ptl_session_get_output: run the session before reading outputs");
-  if (!s->contiguous_outputs[i])
-    PTL_CHECK(ptl_tensor_contiguous(s->outputs[i], &s->contiguous_outputs[i]));
+  if (!s->contiguous_outputs[i]) {
+    ptl_context ctx = {(int)s->options.backend, s->pool, true, s->scope}, saved;
+    ptl_context_enter(&ctx, &saved);
+    ptl_status st = ptl_tensor_contiguous(s->outputs[i], &s->contiguous_outputs[i]);
+    ptl_context_leave(&saved);
+    PTL_CHECK(st);
+  }
   const ptl_tensor *t = s->contiguous_outputs[i];
   *data = ptl_tensor_data(t);
   if (size)

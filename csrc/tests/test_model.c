@@ -70,6 +70,7 @@ void test_model(void) {
     const float expect[6] = {0.0f, 0.0f, 0.0f, 2.0f, 0.25f, 0.5f};
     T_CHECK(msize == sizeof expect && memcmp(out, expect, sizeof expect) == 0);
   }
+  T_CHECK(ptl_session_activation_bytes(session) >= 2 * 6 * sizeof(float));
   ptl_session_destroy(session);
   ptl_model_destroy(model);
 
@@ -197,6 +198,11 @@ void test_model_concurrency(void) {
   T_OK(ptl_session_get_output(s, 0, &out, &out_bytes));
   float *expect = malloc(out_bytes);
   memcpy(expect, out, out_bytes);
+  /* the plan reuses memory: conv1's output is dead once relu has run, so the arena
+   * holds less than the three [1, 16, 24, 24] activations side by side */
+  size_t act = sizeof(float) * CC_O * CC_HW * CC_HW;
+  T_CHECK(ptl_session_activation_bytes(s) >= 2 * act);
+  T_CHECK(ptl_session_activation_bytes(s) < 3 * act);
   ptl_session_destroy(s);
   /* the reference backend agrees to rounding */
   ptl_session_options ref = {1, PTL_BACKEND_REFERENCE};

@@ -93,6 +93,10 @@ int main(int argc, char **argv) {
   if (ptl_session_run(session) != PTL_OK)
     return fail("run");
 
+  printf("activation arena: %zu bytes (planned on the first run)\n",
+         ptl_session_activation_bytes(session));
+  if (ptl_session_run(session) != PTL_OK) /* a second run reuses the plan */
+    return fail("run");
   const void *out;
   size_t out_size;
   if (ptl_session_get_output(session, 0, &out, &out_size) != PTL_OK)

@@ -226,6 +226,13 @@ class ScriptModule:
         lines.append(f"    return {rets}")
         return "\n".join(lines) + "\n"
 
+    def planned_activation_bytes(self, *example_inputs: Any) -> int:
+        """Bytes of the activation arena the lite runtime plans for these inputs
+        (one block per tensor, reused once the tensor is dead)."""
+        flat: List[Tensor] = []
+        _flatten(tuple(example_inputs), flat)
+        return _C.graph_plan_bytes(self._graph, flat)
+
     def op_histogram(self) -> Dict[str, int]:
         hist: Dict[str, int] = {}
         for node in self._info["nodes"]:
