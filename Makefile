@@ -92,10 +92,10 @@ bench: build bench-deps
 	PYTHONPATH=python $(PY) benchmarks/lite.py
 
 format:
-	clang-format -i $$(git ls-files 'csrc/*.c' 'csrc/*.h')
+	clang-format -i $$(git ls-files --cached --others --exclude-standard 'csrc/*.c' 'csrc/*.h')
 
 format-check:
-	clang-format --dry-run --Werror $$(git ls-files 'csrc/*.c' 'csrc/*.h')
+	clang-format --dry-run --Werror $$(git ls-files --cached --others --exclude-standard 'csrc/*.c' 'csrc/*.h')
 
 clean:
 	rm -rf build python/ptlite/*.so

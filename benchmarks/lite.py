@@ -35,6 +35,7 @@ import ptlite  # noqa: E402
 from ptlite.jit.mobile import _load_for_lite_interpreter  # noqa: E402
 from ptlite.vision import models as pmodels  # noqa: E402
 import _torch_models as tmodels  # noqa: E402
+from _timing import interleaved_medians  # noqa: E402
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -66,21 +67,6 @@ for threads in (1, 2):
     res["ms%d" % threads] = statistics.median(ts)
 print(json.dumps(res))
 """
-
-
-def interleaved_medians(fns, runs: int, warmup: int = 8, rounds: int = 4):
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    times = [[] for _ in fns]
-    per_round = max(1, runs // rounds)
-    for _ in range(rounds):
-        for fn, out in zip(fns, times):
-            for _ in range(per_round):
-                t0 = time.perf_counter()
-                fn()
-                out.append((time.perf_counter() - t0) * 1e3)
-    return [statistics.median(t) for t in times]
 
 
 def median_load_ms(load, path: str, repeats: int = 5) -> float:

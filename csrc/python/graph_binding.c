@@ -122,6 +122,31 @@ static PyObject *py_trace_end(PyObject *m, PyObject *args) {
   return gc;
 }
 
+/* Fills in[] from a sequence of exactly g->n_inputs tensors (at most 64). */
+static int parse_inputs(const ptl_graph *g, PyObject *inputs, ptl_tensor **in) {
+  PyObject *fi = PySequence_Fast(inputs, "inputs must be a sequence");
+  if (!fi)
+    return -1;
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(fi);
+  if (n != g->n_inputs || n > 64) {
+    PyErr_Format(PyExc_ValueError, "the graph has %d inputs, got %zd", g->n_inputs, n);
+    Py_DECREF(fi);
+    return -1;
+  }
+  for (Py_ssize_t i = 0; i < n; i++) {
+    PyObject *t = PySequence_Fast_GET_ITEM(fi, i);
+    if (!ptlpy_is_tensor(t)) {
+      PyErr_Format(PyExc_TypeError, "graph input %zd must be a Tensor, got %s", i,
+                   Py_TYPE(t)->tp_name);
+      Py_DECREF(fi);
+      return -1;
+    }
+    in[i] = ptlpy_tensor(t);
+  }
+  Py_DECREF(fi);
+  return 0;
+}
+
 /* graph_run(graph, inputs: sequence of Tensor, profile: list | None = None) -> tuple of
  * Tensor. With a list, per-node [seconds, runs, fast] entries are accumulated into it
  * (created on the first call). */
@@ -133,39 +158,21 @@ static PyObject *py_graph_run(PyObject *m, PyObject *args) {
   ptl_graph *g = graph_of(cap);
   if (!g)
     return NULL;
-  PyObject *fi = PySequence_Fast(inputs, "inputs must be a sequence");
-  if (!fi)
-    return NULL;
-  Py_ssize_t n = PySequence_Fast_GET_SIZE(fi);
   ptl_tensor *in[64];
   ptl_tensor *out[64];
-  if (n > 64 || g->n_outputs > 64) {
-    Py_DECREF(fi);
-    return PyErr_Format(PyExc_ValueError, "at most 64 graph inputs and outputs");
-  }
-  for (Py_ssize_t i = 0; i < n; i++) {
-    PyObject *t = PySequence_Fast_GET_ITEM(fi, i);
-    if (!ptlpy_is_tensor(t)) {
-      Py_DECREF(fi);
-      return PyErr_Format(PyExc_TypeError, "graph input %zd must be a Tensor, got %s", i,
-                          Py_TYPE(t)->tp_name);
-    }
-    in[i] = ptlpy_tensor(t);
-  }
+  if (g->n_outputs > 64)
+    return PyErr_Format(PyExc_ValueError, "at most 64 graph outputs");
+  if (parse_inputs(g, inputs, in) < 0)
+    return NULL;
   ptl_node_profile *prof = NULL;
   if (prof_list != Py_None) {
-    if (!PyList_Check(prof_list)) {
-      Py_DECREF(fi);
+    if (!PyList_Check(prof_list))
       return PyErr_Format(PyExc_TypeError, "profile must be a list");
-    }
     prof = PyMem_Calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *prof);
-    if (!prof) {
-      Py_DECREF(fi);
+    if (!prof)
       return PyErr_NoMemory();
-    }
   }
-  ptl_status s = ptl_graph_run_profiled(g, in, (int)n, out, g->n_outputs, prof);
-  Py_DECREF(fi);
+  ptl_status s = ptl_graph_run_profiled(g, in, g->n_inputs, out, g->n_outputs, prof);
   if (prof && s == PTL_OK) {
     bool fresh = PyList_GET_SIZE(prof_list) == 0;
     for (int32_t k = 0; k < g->n_nodes; k++) {
@@ -397,26 +404,11 @@ static PyObject *py_graph_plan_bytes(PyObject *m, PyObject *args) {
   ptl_graph *g = graph_of(cap);
   if (!g)
     return NULL;
-  PyObject *fi = PySequence_Fast(inputs, "inputs must be a sequence");
-  if (!fi)
-    return NULL;
-  Py_ssize_t n = PySequence_Fast_GET_SIZE(fi);
   ptl_tensor *in[64];
-  if (n != g->n_inputs || n > 64) {
-    Py_DECREF(fi);
-    return PyErr_Format(PyExc_ValueError, "graph has %d inputs, got %zd", g->n_inputs, n);
-  }
-  for (Py_ssize_t i = 0; i < n; i++) {
-    PyObject *t = PySequence_Fast_GET_ITEM(fi, i);
-    if (!ptlpy_is_tensor(t)) {
-      Py_DECREF(fi);
-      return PyErr_Format(PyExc_TypeError, "graph input %zd must be a Tensor", i);
-    }
-    in[i] = ptlpy_tensor(t);
-  }
+  if (parse_inputs(g, inputs, in) < 0)
+    return NULL;
   ptl_plan *plan;
   ptl_status s = ptl_plan_create(g, in, &plan);
-  Py_DECREF(fi);
   if (s != PTL_OK)
     return ptlpy_raise(s);
   size_t bytes = ptl_plan_arena_bytes(plan);

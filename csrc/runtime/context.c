@@ -139,20 +139,6 @@ void ptl_manual_seed(uint64_t seed) {
   pthread_mutex_unlock(&g_lock);
 }
 
-uint64_t ptl_random_u64(void) {
-  pthread_mutex_lock(&g_lock);
-  uint64_t *s = g_rng;
-  uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  pthread_mutex_unlock(&g_lock);
-  return r;
-}
-
 void ptl_random_fill_u64(uint64_t *out, size_t n) {
   pthread_mutex_lock(&g_lock);
   uint64_t *s = g_rng;
@@ -167,6 +153,12 @@ void ptl_random_fill_u64(uint64_t *out, size_t n) {
     out[i] = r;
   }
   pthread_mutex_unlock(&g_lock);
+}
+
+uint64_t ptl_random_u64(void) {
+  uint64_t r;
+  ptl_random_fill_u64(&r, 1);
+  return r;
 }
 
 double ptl_random_uniform(void) {

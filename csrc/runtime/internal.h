@@ -116,6 +116,10 @@ ptl_status ptl_error(ptl_status status, const char *fmt, ...) __attribute__((for
 const char *ptl_shape_str(const ptl_tensor *t, char *buf, size_t size);
 const char *ptl_dims_str(int ndim, const int64_t *dims, char *buf, size_t size);
 #define PTL_SHAPE_BUF 128
+/* A dtype as torch names it in messages: its ScalarType ("Float", "Long") and
+ * its C++ type ("float", "long int"), so our errors read like torch's. */
+const char *ptl_torch_scalar_name(ptl_dtype d);
+const char *ptl_torch_cpp_name(ptl_dtype d);
 
 #define PTL_CHECK(expr)                                                                            \
   do {                                                                                             \
@@ -125,6 +129,8 @@ const char *ptl_dims_str(int ndim, const int64_t *dims, char *buf, size_t size);
   } while (0)
 
 /* ---- tensors ------------------------------------------------------------- */
+/* Gives `dst` its own copy of src's quantization parameters (if src has any). */
+ptl_status ptl_qparams_copy(ptl_tensor *dst, const ptl_tensor *src);
 ptl_status ptl_tensor_from_desc(const ptl_tensor_desc *desc, ptl_tensor **out);
 /* New tensor object sharing `base`'s storage with the given geometry. */
 ptl_status ptl_tensor_view(const ptl_tensor *base, int ndim, const int64_t *shape,

@@ -25,9 +25,9 @@ struct ptl_plan {
   const ptl_graph *graph;
   uint8_t *arena;
   size_t arena_bytes;
-  ptl_tensor **values;  /* persistent tensor per value (borrowed for inputs/constants) */
-  uint8_t *run_node;    /* 0: skip (a view made once), 1: run with preset outputs,
-                           2: run freshly and copy into the arena (a copying view) */
+  ptl_tensor **values; /* persistent tensor per value (borrowed for inputs/constants) */
+  uint8_t *run_node;   /* 0: skip (a view made once), 1: run with preset outputs,
+                          2: run freshly and copy into the arena (a copying view) */
   ptl_tensor *const *inputs;
 };
 
@@ -168,7 +168,9 @@ ptl_status ptl_plan_create(const ptl_graph *g, ptl_tensor *const *inputs, ptl_pl
   /* 3. offsets and the arena */
   if (s == PTL_OK) {
     p->arena_bytes = place_blocks(blocks, n_blocks);
-    p->arena = p->arena_bytes == (size_t)-1 ? NULL : aligned_alloc(64, (p->arena_bytes + 127) & ~(size_t)63);
+    p->arena = p->arena_bytes == (size_t)-1
+                   ? NULL
+                   : aligned_alloc(64, (p->arena_bytes + 127) & ~(size_t)63);
     p->values = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof(ptl_tensor *));
     p->run_node = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), 1);
     if (!p->arena || !p->values || !p->run_node)
@@ -189,8 +191,8 @@ ptl_status ptl_plan_create(const ptl_graph *g, ptl_tensor *const *inputs, ptl_pl
       continue;
     }
     const ptl_tensor *t = rec[v];
-    uint8_t *data = p->arena + blocks[block_of[v]].offset +
-                    (size_t)t->offset * ptl_dtype_size(t->dtype);
+    uint8_t *data =
+        p->arena + blocks[block_of[v]].offset + (size_t)t->offset * ptl_dtype_size(t->dtype);
     s = ptl_tensor_create_borrowed(t->dtype, t->ndim, t->shape, t->strides, data, NULL, NULL,
                                    &p->values[v]);
   }
@@ -235,9 +237,13 @@ ptl_status ptl_plan_create(const ptl_graph *g, ptl_tensor *const *inputs, ptl_pl
   return PTL_OK;
 }
 
-size_t ptl_plan_arena_bytes(const ptl_plan *p) { return p->arena_bytes; }
+size_t ptl_plan_arena_bytes(const ptl_plan *p) {
+  return p->arena_bytes;
+}
 
-ptl_tensor *ptl_plan_value(const ptl_plan *p, int32_t value) { return p->values[value]; }
+ptl_tensor *ptl_plan_value(const ptl_plan *p, int32_t value) {
+  return p->values[value];
+}
 
 ptl_status ptl_plan_run(ptl_plan *p) {
   const ptl_graph *g = p->graph;

@@ -62,3 +62,29 @@ ptl_status ptl_no_fast(const ptl_call *call) {
   (void)call;
   return PTL_ERR_UNSUPPORTED;
 }
+
+const char *ptl_torch_scalar_name(ptl_dtype d) {
+  switch (d) {
+  case PTL_FLOAT32: return "Float";
+  case PTL_FLOAT16: return "Half";
+  case PTL_INT8: return "Char";
+  case PTL_UINT8: return "Byte";
+  case PTL_INT32: return "Int";
+  case PTL_INT64: return "Long";
+  case PTL_BOOL: return "Bool";
+  default: return ptl_dtype_name(d);
+  }
+}
+
+const char *ptl_torch_cpp_name(ptl_dtype d) {
+  switch (d) {
+  case PTL_FLOAT32: return "float";
+  case PTL_FLOAT16: return "c10::Half";
+  case PTL_INT64: return "long int";
+  case PTL_INT32: return "int";
+  case PTL_INT8: return "signed char";
+  case PTL_UINT8: return "unsigned char";
+  case PTL_BOOL: return "bool";
+  default: return ptl_dtype_name(d);
+  }
+}

@@ -194,28 +194,33 @@ ptl_status ptl_tensor_view(const ptl_tensor *base, int ndim, const int64_t *shap
   t->offset = offset;
   t->storage = base->storage;
   atomic_fetch_add(&base->storage->refcount, 1);
-  if (base->qparams) {
-    /* views of quantized tensors share the parameters by copy */
-    ptl_qparams *q = calloc(1, sizeof *q);
-    if (!q) {
-      ptl_tensor_release(t);
-      return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
-    }
-    *q = *base->qparams;
-    q->scale = malloc(sizeof(float) * (size_t)q->count);
-    q->zero_point = malloc(sizeof(int32_t) * (size_t)q->count);
-    if (!q->scale || !q->zero_point) {
-      free(q->scale);
-      free(q->zero_point);
-      free(q);
-      ptl_tensor_release(t);
-      return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
-    }
-    memcpy(q->scale, base->qparams->scale, sizeof(float) * (size_t)q->count);
-    memcpy(q->zero_point, base->qparams->zero_point, sizeof(int32_t) * (size_t)q->count);
-    t->qparams = q;
+  ptl_status s = ptl_qparams_copy(t, base); /* views share the parameters by copy */
+  if (s != PTL_OK) {
+    ptl_tensor_release(t);
+    return s;
   }
   *out = t;
+  return PTL_OK;
+}
+
+ptl_status ptl_qparams_copy(ptl_tensor *dst, const ptl_tensor *src) {
+  if (!src->qparams || dst->qparams)
+    return PTL_OK;
+  ptl_qparams *q = calloc(1, sizeof *q);
+  if (!q)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
+  *q = *src->qparams;
+  q->scale = malloc(sizeof(float) * (size_t)q->count);
+  q->zero_point = malloc(sizeof(int32_t) * (size_t)q->count);
+  if (!q->scale || !q->zero_point) {
+    free(q->scale);
+    free(q->zero_point);
+    free(q);
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
+  }
+  memcpy(q->scale, src->qparams->scale, sizeof(float) * (size_t)q->count);
+  memcpy(q->zero_point, src->qparams->zero_point, sizeof(int32_t) * (size_t)q->count);
+  dst->qparams = q;
   return PTL_OK;
 }
 

@@ -41,17 +41,6 @@ static inline void st_f(ptl_dtype d, char *p, int64_t i, float v) {
   }
 }
 
-static const char *torch_dtype_name(ptl_dtype d) {
-  switch (d) {
-  case PTL_INT8: return "Char";
-  case PTL_UINT8: return "Byte";
-  case PTL_INT32: return "Int";
-  case PTL_INT64: return "Long";
-  case PTL_BOOL: return "Bool";
-  default: return ptl_dtype_name(d);
-  }
-}
-
 /* Same shape as x; a dense x lends its strides (torch's preserve_format). */
 static void same_as_input(const ptl_tensor *x, ptl_dtype dtype, ptl_tensor_desc *out) {
   out->dtype = dtype;
@@ -71,7 +60,7 @@ static ptl_status check_out(const ptl_call *call, ptl_dtype rt, ptl_tensor_desc 
       return ptl_error(PTL_ERR_DTYPE,
                        "%s: result type Float can't be cast to the desired "
                        "output type %s",
-                       ptl_op_name(call->op), torch_dtype_name(o->dtype));
+                       ptl_op_name(call->op), ptl_torch_scalar_name(o->dtype));
     out->dtype = o->dtype;
   }
   return PTL_OK;
@@ -91,7 +80,7 @@ ptl_status ptl_activation_infer(const ptl_call *call, ptl_tensor_desc *out) {
       rt = PTL_FLOAT32;
     else if (!int_ok || x->dtype == PTL_BOOL)
       return ptl_error(PTL_ERR_DTYPE, "%s: \"%s\" not implemented for '%s'", op, op,
-                       torch_dtype_name(x->dtype));
+                       ptl_torch_scalar_name(x->dtype));
   }
   if (call->op == PTL_OP_DROPOUT) {
     double p = call->attrs->n_floats > 0 ? call->attrs->floats[0] : 0.5;
@@ -379,7 +368,7 @@ ptl_status ptl_prelu_infer(const ptl_call *call, ptl_tensor_desc *out) {
   const ptl_tensor *x = call->in[0], *w = call->in[1];
   if (!is_float(x->dtype))
     return ptl_error(PTL_ERR_DTYPE, "prelu: \"prelu\" not implemented for '%s'",
-                     torch_dtype_name(x->dtype));
+                     ptl_torch_scalar_name(x->dtype));
   if (w->dtype != x->dtype)
     return ptl_error(PTL_ERR_DTYPE, "prelu: weight dtype %s does not match input dtype %s",
                      ptl_dtype_name(w->dtype), ptl_dtype_name(x->dtype));
@@ -477,7 +466,7 @@ ptl_status ptl_softmax_infer(const ptl_call *call, ptl_tensor_desc *out) {
   const char *op = ptl_op_name(call->op);
   if (!is_float(x->dtype))
     return ptl_error(PTL_ERR_DTYPE, "%s: \"%s_lastdim_kernel_impl\" not implemented for '%s'", op,
-                     op, torch_dtype_name(x->dtype));
+                     op, ptl_torch_scalar_name(x->dtype));
   int dim;
   PTL_CHECK(ptl_wrap_dim(op, call->attrs->n_ints > 0 ? call->attrs->ints[0] : -1, x->ndim, &dim));
   /* torch's softmax output is always contiguous (no preserve-format) */

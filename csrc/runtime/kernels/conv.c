@@ -34,17 +34,6 @@ static int64_t attr_i(const ptl_attrs *a, int k, int64_t def) {
   return a->n_ints > k ? a->ints[k] : def;
 }
 
-/* torch prints dtypes by their C++ scalar names in these messages */
-static const char *torch_type_name(ptl_dtype d) {
-  switch (d) {
-  case PTL_FLOAT32: return "float";
-  case PTL_FLOAT16: return "c10::Half";
-  case PTL_INT64: return "long int";
-  case PTL_INT32: return "int";
-  default: return ptl_dtype_name(d);
-  }
-}
-
 /* Validates inputs and attributes in torch's order and with torch's messages. */
 static ptl_status conv_parse(const ptl_call *call, conv_geom *g) {
   const char *op = ptl_op_name(call->op);
@@ -69,13 +58,13 @@ static ptl_status conv_parse(const ptl_call *call, conv_geom *g) {
     return ptl_error(PTL_ERR_DTYPE,
                      "%s: Input type (%s) and weight type (%s) should be the same (input %s, "
                      "weight %s)",
-                     op, torch_type_name(x->dtype), torch_type_name(w->dtype),
+                     op, ptl_torch_cpp_name(x->dtype), ptl_torch_cpp_name(w->dtype),
                      ptl_dtype_name(x->dtype), ptl_dtype_name(w->dtype));
   if (b && b->dtype != x->dtype)
     return ptl_error(PTL_ERR_DTYPE,
                      "%s: Input type (%s) and bias type (%s) should be the same (input %s, "
                      "bias %s)",
-                     op, torch_type_name(x->dtype), torch_type_name(b->dtype),
+                     op, ptl_torch_cpp_name(x->dtype), ptl_torch_cpp_name(b->dtype),
                      ptl_dtype_name(x->dtype), ptl_dtype_name(b->dtype));
   if (x->dtype != PTL_FLOAT32)
     return ptl_error(PTL_ERR_UNSUPPORTED, "%s: only float32 is supported, got input of dtype %s",

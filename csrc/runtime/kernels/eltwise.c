@@ -92,19 +92,6 @@ static bool can_cast(ptl_dtype from, ptl_dtype to) {
   return true;
 }
 
-static const char *torch_dtype_name(ptl_dtype d) {
-  switch (d) {
-  case PTL_FLOAT32: return "Float";
-  case PTL_FLOAT16: return "Half";
-  case PTL_INT8: return "Char";
-  case PTL_UINT8: return "Byte";
-  case PTL_INT32: return "Int";
-  case PTL_INT64: return "Long";
-  case PTL_BOOL: return "Bool";
-  default: return ptl_dtype_name(d);
-  }
-}
-
 /* An out tensor given by the caller (in-place ops): the result is cast to it. */
 static ptl_status out_dtype(const ptl_call *call, ptl_dtype res, ptl_dtype *ot) {
   *ot = res;
@@ -114,7 +101,8 @@ static ptl_status out_dtype(const ptl_call *call, ptl_dtype res, ptl_dtype *ot) 
       return ptl_error(PTL_ERR_DTYPE,
                        "%s: result type %s can't be cast to the desired output "
                        "type %s",
-                       ptl_op_name(call->op), torch_dtype_name(res), torch_dtype_name(o->dtype));
+                       ptl_op_name(call->op), ptl_torch_scalar_name(res),
+                       ptl_torch_scalar_name(o->dtype));
     *ot = o->dtype;
   }
   return PTL_OK;
@@ -800,7 +788,7 @@ ptl_status ptl_where_infer(const ptl_call *call, ptl_tensor_desc *out) {
     return ptl_error(PTL_ERR_DTYPE,
                      "where: expected condition to be a boolean tensor, but got a tensor with "
                      "dtype %s",
-                     torch_dtype_name(cond->dtype));
+                     ptl_torch_scalar_name(cond->dtype));
   ptl_dtype rt;
   PTL_CHECK(result_type("where", call->in + 1, 2, &rt));
   PTL_CHECK(out_dtype(call, rt, &out->dtype));

@@ -26,24 +26,11 @@
 
 /* ---- shared checks ------------------------------------------------------------ */
 
-static const char *torch_type_name(ptl_dtype d) {
-  switch (d) {
-  case PTL_FLOAT32: return "float";
-  case PTL_FLOAT16: return "c10::Half";
-  case PTL_INT64: return "long int";
-  case PTL_INT32: return "int";
-  case PTL_INT8: return "signed char";
-  case PTL_UINT8: return "unsigned char";
-  case PTL_BOOL: return "bool";
-  default: return ptl_dtype_name(d);
-  }
-}
-
 static ptl_status check_dtypes(const char *op, const ptl_tensor *a, const ptl_tensor *b) {
   if (a->dtype != b->dtype)
     return ptl_error(PTL_ERR_DTYPE,
                      "%s: expected m1 and m2 to have the same dtype, but got: %s != %s", op,
-                     torch_type_name(a->dtype), torch_type_name(b->dtype));
+                     ptl_torch_cpp_name(a->dtype), ptl_torch_cpp_name(b->dtype));
   if (ptl_dtype_is_quantized(a->dtype) || a->dtype == PTL_BOOL)
     return ptl_error(PTL_ERR_DTYPE, "%s: not implemented for %s tensors", op,
                      ptl_dtype_name(a->dtype));
@@ -462,7 +449,7 @@ ptl_status ptl_linear_infer(const ptl_call *call, ptl_tensor_desc *out) {
       return ptl_error(PTL_ERR_DTYPE,
                        "linear: expected bias to have the same dtype as the input, but got: "
                        "%s != %s",
-                       torch_type_name(bias->dtype), torch_type_name(x->dtype));
+                       ptl_torch_cpp_name(bias->dtype), ptl_torch_cpp_name(x->dtype));
     int64_t bn = bias->ndim == 1 ? bias->shape[0] : ptl_tensor_numel(bias);
     if (bias->ndim > 1 || (bn != w->shape[0] && bn != 1))
       return ptl_error(PTL_ERR_SHAPE,

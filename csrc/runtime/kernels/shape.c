@@ -59,28 +59,6 @@ static ptl_status set_qaxis(const ptl_call *call, int new_axis) {
   return PTL_OK;
 }
 
-/* Gives `dst` (a fresh copy of `src`'s data) a copy of src's quantization parameters. */
-static ptl_status copy_qparams(ptl_tensor *dst, const ptl_tensor *src) {
-  if (!src->qparams || dst->qparams)
-    return PTL_OK;
-  ptl_qparams *q = calloc(1, sizeof *q);
-  if (!q)
-    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
-  *q = *src->qparams;
-  q->scale = malloc(sizeof(float) * (size_t)q->count);
-  q->zero_point = malloc(sizeof(int32_t) * (size_t)q->count);
-  if (!q->scale || !q->zero_point) {
-    free(q->scale);
-    free(q->zero_point);
-    free(q);
-    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory copying qparams");
-  }
-  memcpy(q->scale, src->qparams->scale, sizeof(float) * (size_t)q->count);
-  memcpy(q->zero_point, src->qparams->zero_point, sizeof(int32_t) * (size_t)q->count);
-  dst->qparams = q;
-  return PTL_OK;
-}
-
 /* Calls fn on every element offset of a strided geometry, row-major order. */
 typedef void (*elem_fn)(void *ctx, int64_t off);
 typedef struct {
@@ -211,7 +189,7 @@ ptl_status ptl_reshape_view(const ptl_call *call) {
     ptl_status s = ptl_tensor_view(c, ndim, shape, strides, c->offset, &call->out[0]);
     ptl_tensor_release(c);
     PTL_CHECK(s);
-    s = copy_qparams(call->out[0], x);
+    s = ptl_qparams_copy(call->out[0], x);
     if (s != PTL_OK) {
       ptl_tensor_release(call->out[0]);
       call->out[0] = NULL;
