@@ -64,7 +64,7 @@ runtime: build/libptlite_runtime.a build/libptlite_runtime.so build/run_model
 
 C_TESTS := $(wildcard csrc/tests/*.c)
 # the C tests also exercise the compiler side (writer, tracer), which is not in the runtime library
-COMPILER_SRCS := $(wildcard csrc/compiler/*.c)
+COMPILER_SRCS := $(wildcard csrc/compiler/*.c csrc/compiler/passes/*.c)
 
 build/test_runtime: $(C_TESTS) $(COMPILER_SRCS) csrc/tests/test_util.h build/libptlite_runtime.a
 	$(CC) $(RT_CFLAGS) $(C_TESTS) $(COMPILER_SRCS) build/libptlite_runtime.a $(RT_LIBS) -o $@

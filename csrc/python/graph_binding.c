@@ -1,4 +1,5 @@
 /* graph_binding.c - tracing and graph execution for ptlite.jit. */
+#include "../compiler/passes/pass.h"
 #include "../compiler/trace.h"
 #include "../runtime/format.h"
 #include "binding.h"
@@ -416,7 +417,42 @@ static PyObject *py_graph_plan_bytes(PyObject *m, PyObject *args) {
   return PyLong_FromSize_t(bytes);
 }
 
+/* graph_clone(graph) -> graph (constants shared) */
+static PyObject *py_graph_clone(PyObject *m, PyObject *cap) {
+  (void)m;
+  ptl_graph *g = graph_of(cap), *c;
+  if (!g)
+    return NULL;
+  ptl_status s = ptl_graph_clone(g, &c);
+  if (s != PTL_OK)
+    return ptlpy_raise(s);
+  PyObject *res = PyCapsule_New(c, k_graph, graph_capsule_free);
+  if (!res)
+    ptl_graph_destroy(c);
+  return res;
+}
+
+/* graph_pass(graph, name) -> (rewrites, nodes_removed, detail); rewrites the graph */
+static PyObject *py_graph_pass(PyObject *m, PyObject *args) {
+  (void)m;
+  PyObject *cap;
+  const char *name;
+  if (!PyArg_ParseTuple(args, "Os", &cap, &name))
+    return NULL;
+  ptl_graph *g = graph_of(cap);
+  if (!g)
+    return NULL;
+  ptl_pass_stats stats;
+  ptl_status s = ptl_pass_run(g, name, &stats);
+  if (s != PTL_OK)
+    return ptlpy_raise(s);
+  return Py_BuildValue("(iis)", stats.rewrites, stats.nodes_removed, stats.detail);
+}
+
 PyMethodDef ptlpy_graph_methods[] = {
+    {"graph_clone", py_graph_clone, METH_O, "graph_clone(graph) -> graph"},
+    {"graph_pass", py_graph_pass, METH_VARARGS,
+     "graph_pass(graph, name) -> (rewrites, nodes_removed, detail)"},
     {"graph_plan_bytes", py_graph_plan_bytes, METH_VARARGS,
      "graph_plan_bytes(graph, inputs) -> planned activation arena bytes"},
     {"graph_set_name", py_graph_set_name, METH_VARARGS, "graph_set_name(graph, id, name)"},

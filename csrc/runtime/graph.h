@@ -37,6 +37,7 @@ typedef struct ptl_node {
   /* bit i set: output i is written in place into the existing value out[i]
    * (copy_, fill_, add_ ...), which may be a view of another value */
   uint32_t inplace;
+  bool dead; /* removed by a pass; dropped by ptl_graph_compact */
 } ptl_node;
 
 typedef struct ptl_graph {
