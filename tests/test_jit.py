@@ -1,5 +1,4 @@
 """jit.trace: graph capture, printing, checks, warnings and errors."""
-import warnings
 
 import numpy as np
 import pytest
@@ -71,6 +70,19 @@ def test_wrong_input_shape_and_in_place_on_input():
         traced(ptlite.rand(3, 3))
     with pytest.raises(ptlite.errors.UnsupportedError, match="writes in place into a graph input"):
         ptlite.jit.trace(lambda a: a.mul_(2), ptlite.rand(2))
+
+
+def test_buffers_updated_in_place_are_recorded():
+    """A traced training-mode BatchNorm updates its running statistics on every run,
+    as torch's trace does."""
+    bn = nn.BatchNorm1d(3).train()
+    x = ptlite.rand(8, 3)
+    with pytest.warns(ptlite.jit.TracerWarning):  # batch statistics go through NumPy
+        traced = ptlite.jit.trace(bn, x, check_trace=False)
+    assert any(n[0] == "copy" or n[0] == "add" for n in traced._info["nodes"])
+    before = bn.num_batches_tracked.item()
+    traced(x)
+    assert bn.num_batches_tracked.item() == before + 1
 
 
 def test_exception_inside_trace_leaves_no_tracer_behind():

@@ -104,15 +104,14 @@ static void observe(void *ctx, ptl_op_id op, const ptl_attrs *attrs, ptl_tensor 
   uint32_t inplace = 0;
   for (int i = 0; i < n_out; i++) {
     int32_t existing = map_get(tr, out[i]);
-    if (existing >= 0 && tr->graph->values[existing].kind != PTL_VALUE_INTERMEDIATE) {
-      /* writing into a graph input or a weight would change it for every later run */
+    if (existing >= 0 && tr->graph->values[existing].kind == PTL_VALUE_INPUT) {
+      /* writing into the caller's input would change it for every later run */
       return record(tr, ptl_error(PTL_ERR_UNSUPPORTED,
-                                  "trace: %s writes in place into a graph %s; clone it first",
-                                  ptl_op_name(op),
-                                  tr->graph->values[existing].kind == PTL_VALUE_INPUT
-                                      ? "input"
-                                      : "constant (parameter or buffer)"));
+                                  "trace: %s writes in place into a graph input; clone it first",
+                                  ptl_op_name(op)));
     }
+    /* in place into an intermediate, or into a constant: a buffer such as a
+     * training-mode BatchNorm's running statistics, updated on every run as in torch */
     if (existing >= 0) {
       out_ids[i] = existing;
       inplace |= 1u << i;

@@ -506,8 +506,8 @@ static PyObject *py_op_table(PyObject *mod, PyObject *unused) {
     const ptl_op_def *def = ptl_op_lookup((ptl_op_id)id);
     if (!def)
       continue;
-    PyObject *v = Py_BuildValue("(iiiiii)", id, def->version, (int)def->kind, def->min_in,
-                                def->max_in, def->n_out);
+    PyObject *v = Py_BuildValue("(iiiiiii)", id, def->version, (int)def->kind, def->min_in,
+                                def->max_in, def->n_out, def->fast != ptl_no_fast);
     if (!v || PyDict_SetItemString(d, def->name, v) < 0) {
       Py_XDECREF(v);
       Py_DECREF(d);

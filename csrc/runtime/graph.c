@@ -161,8 +161,8 @@ ptl_status ptl_graph_validate(const ptl_graph *g) {
       int32_t v = nd->out[i];
       bool inplace = nd->inplace & (1u << i);
       if (inplace && v >= 0 && v < g->n_values && defined[v] &&
-          g->values[v].kind == PTL_VALUE_INTERMEDIATE)
-        continue; /* writes into a value computed earlier */
+          g->values[v].kind != PTL_VALUE_INPUT)
+        continue; /* writes into a value computed earlier, or into a buffer */
       if (inplace || v < 0 || v >= g->n_values || g->values[v].kind != PTL_VALUE_INTERMEDIATE ||
           defined[v]) {
         s = ptl_error(PTL_ERR_CORRUPT_FILE, "graph: node %d (%s) output %d: bad value %d", n,

@@ -23,6 +23,7 @@ _families.install(globals())
 from . import nn  # noqa: E402
 from . import jit  # noqa: E402
 from . import vision  # noqa: E402
+from . import utils  # noqa: E402
 
 
 def set_num_threads(n: int) -> None:

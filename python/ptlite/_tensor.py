@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-from typing import Any, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -239,6 +239,7 @@ class Tensor(_C.TensorBase):
         d = self.dtype
         if d.is_quantized:
             raise TypeError("numpy() of a quantized tensor: use int_repr() or dequantize()")
+        _value_read("a NumPy array")
         return np.asarray(self)
 
     def __array__(self, dtype=None, copy=None):

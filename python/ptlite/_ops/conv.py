@@ -6,9 +6,7 @@ and cached, so a call in a model's forward costs one dict lookup and one C call.
 """
 from __future__ import annotations
 
-import numpy as np
 
-from .. import _C
 from .table import call, op_id
 
 _CONV2D = op_id("conv2d")
@@ -129,19 +127,11 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 # ---- 1-d convolutions as 2-d ones with height 1 ---------------------------------------
-_numpy_views = False
 
 
 def _view(t, shape: tuple):
     """A view of ``t`` with ``shape`` (only size-1 dims inserted or removed)."""
-    global _numpy_views
-    if not _numpy_views:
-        try:
-            return call(_RESHAPE, (t,), shape)
-        except _C.UnsupportedError:
-            # an engine without the shape kernels: NumPy views share the memory too
-            _numpy_views = True
-    return _C.from_buffer(np.asarray(t).reshape(shape), t._dtype)
+    return call(_RESHAPE, (t,), shape)
 
 
 def _weight_view(weight, op: str):
@@ -156,9 +146,7 @@ def _weight_view(weight, op: str):
     if cached is not None and cached[0] == sig:
         return cached[1]
     w4 = _view(weight, (s[0], s[1], 1, s[2]))
-    if not _numpy_views:
-        # a NumPy view refers back to the weight: caching it would make a cycle
-        weight.__dict__["_ptl_w4"] = (sig, w4)
+    weight.__dict__["_ptl_w4"] = (sig, w4)
     return w4
 
 

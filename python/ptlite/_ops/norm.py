@@ -7,6 +7,8 @@ import numpy as np
 from .._tensor import Tensor, from_numpy
 from .table import call, op_id
 
+_RESHAPE = op_id("reshape")
+
 _BATCH_NORM = op_id("batch_norm")
 _LAYER_NORM = op_id("layer_norm")
 
@@ -150,10 +152,10 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number "
                                f"of channels in input, but got {name} of shape "
                                f"{list(t.shape)} and input of shape {list(shape)}")
-    # (N, G, rest) view of the samples (a copy only for non-contiguous input)
-    a = np.ascontiguousarray(input.numpy()).reshape(n, num_groups, -1)
-    y = call(_LAYER_NORM, (from_numpy(a), None, None), (1,), (float(eps),))
-    y = from_numpy(y.numpy().reshape(shape))
+    # (N, G, rest) view of the samples (RESHAPE copies only non-viewable layouts)
+    grouped = call(_RESHAPE, (input,), (n, num_groups, -1))
+    y = call(_LAYER_NORM, (grouped, None, None), (1,), (float(eps),))
+    y = call(_RESHAPE, (y,), tuple(shape))
     return _channel_affine(y, weight, bias)
 
 

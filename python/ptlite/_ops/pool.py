@@ -6,8 +6,10 @@ import math
 import warnings
 
 from .. import _C
-from .._tensor import Tensor, from_numpy
+from .._tensor import Tensor
 from .table import call, op_id
+
+_RESHAPE = op_id("reshape")
 
 _MAX_POOL2D = op_id("max_pool2d")
 _AVG_POOL2D = op_id("avg_pool2d")
@@ -109,18 +111,19 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
                                                         "adaptive_max_pool2d"))
 
 
-# ---- 1-d pools as 2-d pools over an H == 1 view (zero-copy through NumPy) ----------
+# ---- 1-d pools as 2-d pools over an H == 1 view (the RESHAPE op: traceable) -------
 def _as_2d(input, op: str):
     _check_tensor(input, op)
     if input.ndim not in (2, 3):
         raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor for input, but got "
                            f"input of size {list(input.shape)}")
-    a = input.numpy()
-    return from_numpy(a[..., None, :])
+    shape = input._shape
+    return call(_RESHAPE, (input,), shape[:-1] + (1, shape[-1]))
 
 
 def _from_2d(out):
-    return from_numpy(out.numpy()[..., 0, :])
+    shape = out._shape
+    return call(_RESHAPE, (out,), shape[:-2] + (shape[-1],))
 
 
 def _single(v, op: str, what: str):

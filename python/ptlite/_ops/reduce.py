@@ -16,6 +16,8 @@ from .. import _dtype as dt
 from .._tensor import Tensor, from_numpy
 from .table import call, op_id
 
+_SQRT = op_id("sqrt")
+
 _SUM = op_id("sum")
 _MEAN = op_id("mean")
 _AMAX = op_id("amax")
@@ -137,9 +139,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation: the square root of :func:`var`."""
     ints, floats = _var_args(dim, unbiased, keepdim, correction)
     v = call(_VAR, (input,), ints, floats)
-    a = np.asarray(v)
-    np.sqrt(a, out=a)  # v is a fresh tensor: take the root in place
-    return v
+    return call(_SQRT, (v,), None, None, v)  # v is fresh: take the root in place
 
 
 def _as_bool(input):

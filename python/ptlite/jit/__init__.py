@@ -97,6 +97,10 @@ class ScriptModule:
         self._name = name
         self._extra_files = dict(extra_files or {})
         self.training = False
+        # set by trace: whether the traced module was in training mode
+        self._traced_training = False
+        # set by optimize_for_mobile: [(pass, rewrites, nodes_removed, detail)]
+        self._optimization_report: List[Tuple[str, int, int, str]] = []
         info = _C.graph_info(graph)
         self._info = info
         self._const_names = self._name_constants(info)
@@ -120,6 +124,8 @@ class ScriptModule:
             "ptlite.in_spec": json.dumps(_spec_to_json(self._in_spec)).encode(),
             "ptlite.out_spec": json.dumps(_spec_to_json(self._out_spec)).encode(),
         }
+        if self._optimization_report:
+            meta["ptlite.optimization_report"] = json.dumps(self._optimization_report).encode()
         files = dict(self._extra_files)
         files.update(extra_files or {})
         for name, content in files.items():
@@ -233,6 +239,11 @@ class ScriptModule:
         _flatten(tuple(example_inputs), flat)
         return _C.graph_plan_bytes(self._graph, flat)
 
+    def optimization_report(self) -> List[Dict[str, Any]]:
+        """What optimize_for_mobile did: one entry per pass that ran, in order."""
+        return [{"pass": p, "rewrites": r, "nodes_removed": n, "detail": d}
+                for p, r, n, d in self._optimization_report]
+
     def op_histogram(self) -> Dict[str, int]:
         hist: Dict[str, int] = {}
         for node in self._info["nodes"]:
@@ -315,7 +326,11 @@ def _from_image(data: bytes, cls: type) -> "ScriptModule":
         raise ModelFormatError(f"the .ptl file lacks valid input/output structure metadata "
                                f"({e})") from None
     extra = {k[len("extra/"):]: v for k, v in meta.items() if k.startswith("extra/")}
-    return cls(graph, in_spec, out_spec, None, extra_files=extra)
+    m = cls(graph, in_spec, out_spec, None, extra_files=extra)
+    if "ptlite.optimization_report" in meta:
+        m._optimization_report = [tuple(r) for r in
+                                  json.loads(meta["ptlite.optimization_report"])]
+    return m
 
 
 def save(m: ScriptModule, f: Any, _extra_files: Optional[Dict[str, Any]] = None) -> None:
@@ -436,6 +451,7 @@ def trace(func: Any, example_inputs: Any = None, optimize: Any = None, check_tra
     graph = _C.trace_end(tracer, out_flat, out_names)
     module = func if hasattr(func, "state_dict") else None
     sm = ScriptModule(graph, in_spec, out_spec, module)
+    sm._traced_training = bool(getattr(func, "training", False))
     if check_trace:
         again: List[Tensor] = []
         _flatten(sm.forward(*args), again)
@@ -453,3 +469,5 @@ def script(obj: Any, *args: Any, **kwargs: Any) -> Any:
     raise NotImplementedError(
         "ptlite.jit.script is not supported yet: use ptlite.jit.trace(module, example_inputs) "
         "(models without data-dependent control flow trace to the same graph)")
+
+from . import mobile  # noqa: E402,F401  (torch.jit.mobile)

@@ -1,7 +1,7 @@
 """ptlite.jit.mobile: load a .ptl file for the lite interpreter."""
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from . import ScriptModule, _from_image, _read_source
 

@@ -9,7 +9,6 @@ parameter count, and the file size broken down by section and by layer.
 from __future__ import annotations
 
 import argparse
-import os
 import struct
 import sys
 from typing import Dict, List, Optional
@@ -71,6 +70,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         by_layer[layer] = by_layer.get(layer, 0) + n * BY_CODE[dtype].itemsize
     print(f"params    {params:,}")
     print(f"nodes     {len(info['nodes'])}")
+    report = module.optimization_report()
+    if report:
+        print("\noptimize_for_mobile:")
+        for r in report:
+            print(f"  {r['pass']:<18}{r['rewrites']:>5} rewrites {r['nodes_removed']:>5} nodes "
+                  f"removed  {r['detail']}")
     print("\nops:")
     for op, count in sorted(module.op_histogram().items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {op:<24}{count:>5}")
