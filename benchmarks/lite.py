@@ -1,8 +1,8 @@
 """Lite runtime against PyTorch Mobile, in one run.
 
 For mobilenet_v2, resnet18 and resnet50 (batch 1, 3x224x224, same weights in every
-library) prints latency at 1 and 2 threads, file size, load time and activation
-memory for:
+library), unoptimized and after optimize_for_mobile in each library, prints latency
+at 1 and 2 threads, file size, load time and activation memory for:
   - ptlite: jit.trace -> _save_for_lite_interpreter -> jit.mobile._load_for_lite_interpreter
   - torch 2.13: the same calls on torch (the lite interpreter still runs there)
   - torch 1.13 (Debian python3-torch, run by /usr/bin/python3) when installed
@@ -33,6 +33,8 @@ import torch.jit.mobile  # noqa: E402
 
 import ptlite  # noqa: E402
 from ptlite.jit.mobile import _load_for_lite_interpreter  # noqa: E402
+from ptlite.utils.mobile_optimizer import optimize_for_mobile  # noqa: E402
+from torch.utils.mobile_optimizer import optimize_for_mobile as torch_optimize_for_mobile  # noqa
 from ptlite.vision import models as pmodels  # noqa: E402
 import _torch_models as tmodels  # noqa: E402
 from _timing import interleaved_medians  # noqa: E402
@@ -49,12 +51,16 @@ sys.path.insert(0, sys.argv[1])
 import _torch_models as tm
 from torch.jit.mobile import _load_for_lite_interpreter
 name, weights, x_path, out_dir, runs = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+optimized = sys.argv[7] == "opt"
 model = getattr(tm, name)().eval()
 state = np.load(weights)
 model.load_state_dict({k: torch.from_numpy(state[k]) for k in state.files})
 x = torch.from_numpy(np.load(x_path))
 traced = torch.jit.trace(model, x)
-path = out_dir + "/peer113_" + name + ".ptl"
+if optimized:
+    from torch.utils.mobile_optimizer import optimize_for_mobile
+    traced = optimize_for_mobile(traced)
+path = out_dir + "/peer113_" + name + sys.argv[7] + ".ptl"
 traced._save_for_lite_interpreter(path)
 t0 = time.perf_counter(); lite = _load_for_lite_interpreter(path); load_ms = (time.perf_counter() - t0) * 1e3
 res = {"version": torch.__version__, "load_ms": load_ms, "size": __import__("os").path.getsize(path)}
@@ -78,14 +84,14 @@ def median_load_ms(load, path: str, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def peer_113(name: str, weights: str, x_path: str, out_dir: str, runs: int):
+def peer_113(name: str, weights: str, x_path: str, out_dir: str, runs: int, variant: str):
     if not os.path.exists(SYSTEM_PYTHON):
         return None
     probe = subprocess.run([SYSTEM_PYTHON, "-c", "import torch"], capture_output=True)
     if probe.returncode != 0:
         return None
     out = subprocess.run([SYSTEM_PYTHON, "-c", PEER_SCRIPT, os.path.join(HERE, "..", "tests"),
-                          name, weights, x_path, out_dir, str(runs)],
+                          name, weights, x_path, out_dir, str(runs), variant],
                          capture_output=True, text=True)
     if out.returncode != 0:
         print(f"  (torch 1.13 peer failed for {name}: {out.stderr.strip().splitlines()[-1]})")
@@ -120,6 +126,46 @@ def node_overhead_us(n_nodes: int = 2000, runs: int = 50):
     return ours * 1e3 / n_nodes, theirs * 1e3 / n_nodes
 
 
+def measure(name, variant, pm, tm, px, tx, x_path, weights, tmp, state, runs):
+    """One row: ptlite vs torch 2.13 (and 1.13) lite modules, optimized or not."""
+    with ptlite.no_grad():
+        ptraced = ptlite.jit.trace(pm, px)
+    with torch.no_grad():
+        ttraced = torch.jit.trace(tm, tx)
+    t_available = True
+    if variant == "opt":
+        ptraced = optimize_for_mobile(ptraced)
+        try:
+            ttraced = torch_optimize_for_mobile(ttraced)
+        except RuntimeError:
+            # PyPI's CPU build of torch 2.13 has no XNNPACK, which its
+            # optimize_for_mobile needs; Debian's 1.13 is the optimized peer then
+            t_available = False
+    ppath = os.path.join(tmp, f"{name}_{variant}.ptl")
+    ptraced._save_for_lite_interpreter(ppath)
+    plite = _load_for_lite_interpreter(ppath)
+    p_load = median_load_ms(_load_for_lite_interpreter, ppath)
+    tpath = os.path.join(tmp, f"{name}_{variant}_torch.ptl")
+    ttraced._save_for_lite_interpreter(tpath)
+    tlite = torch.jit.mobile._load_for_lite_interpreter(tpath)
+    t_load = median_load_ms(torch.jit.mobile._load_for_lite_interpreter, tpath)
+    row = {"model": name, "variant": variant, "p_size": os.path.getsize(ppath),
+           "t_size": os.path.getsize(tpath), "p_load": p_load, "t_load": t_load,
+           "p_peak": plite.planned_activation_bytes(px), "nodes": len(plite._info["nodes"]),
+           "raw": sum(v.nbytes for v in state.values())}
+    for threads in (1, 2):
+        ptlite.set_num_threads(threads)
+        torch.set_num_threads(threads)
+        with torch.no_grad():
+            if t_available:
+                p_ms, t_ms = interleaved_medians([lambda: plite(px), lambda: tlite(tx)], runs)
+            else:
+                (p_ms,), t_ms = interleaved_medians([lambda: plite(px)], runs), float("nan")
+        row[f"p{threads}"], row[f"t{threads}"] = p_ms, t_ms
+    row["old"] = peer_113(name, weights, x_path, tmp, runs, variant)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)
@@ -142,57 +188,35 @@ def main() -> None:
             pm = getattr(pmodels, name)().eval()
             pm.load_state_dict(state)
 
-            with ptlite.no_grad():
-                ptraced = ptlite.jit.trace(pm, px)
-            ppath = os.path.join(tmp, name + ".ptl")
-            ptraced._save_for_lite_interpreter(ppath)
-            plite = _load_for_lite_interpreter(ppath)
-            p_load = median_load_ms(_load_for_lite_interpreter, ppath)
-
-            with torch.no_grad():
-                ttraced = torch.jit.trace(tm, tx)
-            tpath = os.path.join(tmp, name + "_torch.ptl")
-            ttraced._save_for_lite_interpreter(tpath)
-            tlite = torch.jit.mobile._load_for_lite_interpreter(tpath)
-            t_load = median_load_ms(torch.jit.mobile._load_for_lite_interpreter, tpath)
-
-            row = {"model": name, "p_size": os.path.getsize(ppath),
-                   "t_size": os.path.getsize(tpath), "p_load": p_load, "t_load": t_load,
-                   "p_peak": plite.planned_activation_bytes(px),
-                   "raw": sum(v.nbytes for v in state.values())}
-            for threads in (1, 2):
-                ptlite.set_num_threads(threads)
-                torch.set_num_threads(threads)
-                with torch.no_grad():
-                    p_ms, t_ms = interleaved_medians([lambda: plite(px), lambda: tlite(tx)],
-                                                     args.runs)
-                row[f"p{threads}"], row[f"t{threads}"] = p_ms, t_ms
-            row["old"] = peer_113(name, weights, x_path, tmp, args.runs)
-            rows.append(row)
+            for variant in ("plain", "opt"):
+                rows.append(measure(name, variant, pm, tm, px, tx, x_path, weights, tmp, state,
+                                    args.runs))
 
     print(f"ptlite {ptlite.__version__} lite runtime vs PyTorch Mobile lite interpreter "
           f"(torch {torch.__version__}; Debian torch 1.13 when installed); batch 1, "
           f"median of {args.runs} runs")
-    print(f"{'model':<14}{'thr':>4}{'ptlite ms':>11}{'t2.13 ms':>10}{'ratio':>7}"
+    print(f"{'model':<14}{'variant':<9}{'thr':>4}{'ptlite ms':>11}{'t2.13 ms':>10}{'ratio':>7}"
           f"{'t1.13 ms':>10}{'ratio':>7}")
     for r in rows:
         for threads in (1, 2):
             old = r["old"]
             old_ms = old[f"ms{threads}"] if old else float("nan")
-            print(f"{r['model']:<14}{threads:>4}{r[f'p{threads}']:>11.2f}{r[f't{threads}']:>10.2f}"
-                  f"{r[f'p{threads}'] / r[f't{threads}']:>7.2f}{old_ms:>10.2f}"
-                  f"{r[f'p{threads}'] / old_ms:>7.2f}")
-    print(f"\n{'model':<14}{'raw weights':>13}{'ptlite file':>13}{'t2.13 file':>12}"
+            print(f"{r['model']:<14}{r['variant']:<9}{threads:>4}{r[f'p{threads}']:>11.2f}"
+                  f"{r[f't{threads}']:>10.2f}{r[f'p{threads}'] / r[f't{threads}']:>7.2f}"
+                  f"{old_ms:>10.2f}{r[f'p{threads}'] / old_ms:>7.2f}")
+    print(f"\n{'model':<14}{'variant':<9}{'nodes':>6}{'raw weights':>13}{'ptlite file':>13}{'t2.13 file':>12}"
           f"{'t1.13 file':>12}{'ptlite load':>13}{'t2.13 load':>12}{'t1.13 load':>12}"
           f"{'arena':>9}")
     for r in rows:
         old = r["old"] or {}
         mb = 1024 * 1024
-        print(f"{r['model']:<14}{r['raw'] / mb:>11.2f}MB{r['p_size'] / mb:>11.2f}MB"
+        print(f"{r['model']:<14}{r['variant']:<9}{r['nodes']:>6}{r['raw'] / mb:>11.2f}MB{r['p_size'] / mb:>11.2f}MB"
               f"{r['t_size'] / mb:>10.2f}MB{old.get('size', float('nan')) / mb:>10.2f}MB"
               f"{r['p_load']:>11.2f}ms{r['t_load']:>10.2f}ms{old.get('load_ms', float('nan')):>10.2f}ms"
               f"{r['p_peak'] / mb:>7.2f}MB")
         print(f"{'':<14}ptlite file / raw weights = {r['p_size'] / r['raw']:.4f}")
+    print("t2.13 'opt' is nan: PyPI's CPU torch 2.13 is built without XNNPACK and its "
+          "optimize_for_mobile refuses to run; Debian's torch 1.13 is the optimized peer")
     ours, theirs = node_overhead_us()
     print("arena: the activation arena a ptlite session plans by liveness (PyTorch Mobile's "
           "lite interpreter exposes no equivalent figure)")
