@@ -233,6 +233,12 @@ static inline int64_t wrap_i(ptl_dtype d, int64_t v) {
 }
 
 /* ---- scalar definitions (shared by REF and FAST) ---------------------------- */
+/* RELU's expression (kernels/activation.c): NaN and -0.0 pass through, as torch.
+ * ADD with the fused-relu flag stores this, so fusing is bit-exact. */
+static inline float relu_f(float v) {
+  return v < 0.0f ? 0.0f : v;
+}
+
 /* NaN propagates (torch.maximum / minimum); ties (-0.0 vs 0.0) give a, as torch */
 static inline float max_f(float a, float b) {
   return a != a ? a : b != b ? b : a < b ? b : a;
@@ -348,6 +354,7 @@ typedef struct {
   float alpha_f;
   int64_t alpha_i;
   int zero;
+  bool relu; /* ADD i[0] = 1: max(0, a + alpha * b), set by the fuse_add_relu pass */
 } bin_ctx;
 
 /* compute dtype and result dtype of a binary op */
@@ -356,6 +363,14 @@ static ptl_status binary_types(const ptl_call *call, ptl_dtype *ct, ptl_dtype *r
   PTL_CHECK(result_type(op, call->in, 2, ct));
   *rt = *ct;
   switch (call->op) {
+  case PTL_OP_ADD: {
+    /* only ADD reads i[0] as the fused-relu flag (DIV's i[0] is its rounding mode) */
+    int64_t relu = call->attrs->n_ints > 0 ? call->attrs->ints[0] : 0;
+    if (relu != 0 && relu != 1)
+      return ptl_error(PTL_ERR_VALUE, "add: fused relu flag i[0] must be 0 or 1, got %lld",
+                       (long long)relu);
+    break;
+  }
   case PTL_OP_SUB:
     /* torch's sub_check: any bool operand, even a Python bool */
     if (call->in[0]->dtype == PTL_BOOL || call->in[1]->dtype == PTL_BOOL)
@@ -420,6 +435,8 @@ static void bin_setup(const ptl_call *call, bin_ctx *c) {
   c->alpha_i = (int64_t)alpha;
   if (call->op == PTL_OP_DIV)
     c->mode = call->attrs->n_ints > 0 ? (int)call->attrs->ints[0] : 0;
+  if (call->op == PTL_OP_ADD)
+    c->relu = call->attrs->n_ints > 0 && call->attrs->ints[0] == 1;
   if (call->op == PTL_OP_POW && is_float(c->ct) && call->in[1]->wrapped_number) {
     /* torch's pow(Tensor, Scalar) special-cases these exponents */
     float e = ld_f(c->dt[2], c->base[2], 0);
@@ -447,6 +464,8 @@ static void bin_row_ref(void *vc, const int64_t *off, const int64_t *st, int64_t
       float r = bin_f(c->op, a, b, c->alpha_f, c->mode);
       if (c->ct == PTL_FLOAT16 && c->dt[0] != PTL_FLOAT16)
         r = round_half(r); /* round to the compute dtype first */
+      if (c->relu)
+        r = relu_f(r);
       st_f(c->dt[0], c->base[0], off[0] + i * st[0], r);
     }
   } else {
@@ -460,6 +479,8 @@ static void bin_row_ref(void *vc, const int64_t *off, const int64_t *st, int64_t
       int64_t r = bin_i(c->op, a, b, c->alpha_i, c->mode, &c->zero);
       if (c->ct != c->dt[0] && c->ct != PTL_INT64)
         r = wrap_i(c->ct, r); /* wrap to the compute dtype before widening into the out dtype */
+      if (c->relu && r < 0)
+        r = 0;
       st_i(c->dt[0], c->base[0], off[0] + i * st[0], r);
     }
   }
@@ -508,6 +529,8 @@ ptl_status ptl_binary_ref(const ptl_call *call) {
 
 F32_LOOPS(add1, x1 + x2)
 F32_LOOPS(add, x1 + alpha * x2)
+F32_LOOPS(add1_relu, relu_f(x1 + x2))
+F32_LOOPS(add_relu, relu_f(x1 + alpha * x2))
 F32_LOOPS(sub1, x1 - x2)
 F32_LOOPS(sub, x1 - alpha * x2)
 F32_LOOPS(mul, x1 *x2)
@@ -525,7 +548,11 @@ static bool f32_loops_for(const bin_ctx *c, f32_loops *l) {
   bool one = c->alpha_f == 1.0f;
   switch (c->op) {
   case PTL_OP_ADD:
-    *l = one ? (f32_loops){add1_vv, add1_vs, add1_sv} : (f32_loops){add_vv, add_vs, add_sv};
+    if (c->relu)
+      *l = one ? (f32_loops){add1_relu_vv, add1_relu_vs, add1_relu_sv}
+               : (f32_loops){add_relu_vv, add_relu_vs, add_relu_sv};
+    else
+      *l = one ? (f32_loops){add1_vv, add1_vs, add1_sv} : (f32_loops){add_vv, add_vs, add_sv};
     return true;
   case PTL_OP_SUB:
     *l = one ? (f32_loops){sub1_vv, sub1_vs, sub1_sv} : (f32_loops){sub_vv, sub_vs, sub_sv};
