@@ -121,3 +121,22 @@ def test_loaded_weights_are_writable_without_touching_the_file(tmp_path):
     from_bytes = _load_for_lite_interpreter(before)
     from_bytes.state_dict()["conv1.weight"].fill_(1.0)
     assert path.read_bytes() == before
+
+
+def test_node_versions_follow_the_attributes_they_use():
+    """ADD became version 2 with its fused-relu flag: a plain add is still written as
+    version 1 (older runtimes load it), a fused one as version 2 (they refuse it)."""
+    from ptlite.utils.mobile_optimizer import optimize_for_mobile
+
+    fn = lambda a, b: ptlite.relu(a + b)  # noqa: E731
+    a, b = ptlite.rand(4), ptlite.rand(4)
+    plain = ptlite.jit.trace(fn, (a, b))
+    fused = optimize_for_mobile(plain)
+    assert [n[0] for n in fused._info["nodes"]] == ["add"]
+    # a node record starts with u16 op id (add = 1) and u16 version
+    assert b"\x01\x00\x01\x00" in plain._serialize()
+    assert b"\x01\x00\x02\x00" not in plain._serialize()
+    data = fused._serialize()
+    assert b"\x01\x00\x02\x00" in data
+    np.testing.assert_array_equal(_load_for_lite_interpreter(data)(a, b).numpy(),
+                                  fn(a, b).numpy())

@@ -87,6 +87,15 @@ static ptl_status write_weights(const ptl_graph *g, wbuf *w, uint64_t *offsets) 
   return PTL_OK;
 }
 
+/* The version a node needs: the op's first version that has every attribute the
+ * node uses, so files that do not use a newer attribute still load in runtimes
+ * that predate it (see the version notes in ops.def). */
+static uint16_t node_version(const ptl_node *nd) {
+  if (nd->op == PTL_OP_ADD) /* version 2 added i[0], the fused relu */
+    return nd->attrs.n_ints > 0 && nd->attrs.ints[0] != 0 ? 2 : 1;
+  return (uint16_t)ptl_op_version(nd->op);
+}
+
 static void write_graph(const ptl_graph *g, const uint64_t *offsets, wbuf *b) {
   put_u32(b, (uint32_t)g->n_values);
   put_u32(b, (uint32_t)g->n_nodes);
@@ -109,7 +118,7 @@ static void write_graph(const ptl_graph *g, const uint64_t *offsets, wbuf *b) {
   for (int32_t n = 0; n < g->n_nodes; n++) {
     const ptl_node *nd = &g->nodes[n];
     put_u16(b, (uint16_t)nd->op);
-    put_u16(b, (uint16_t)ptl_op_version(nd->op));
+    put_u16(b, node_version(nd));
     put_u8(b, (uint8_t)nd->n_in);
     put_u8(b, (uint8_t)nd->n_out);
     put_u8(b, (uint8_t)nd->attrs.n_ints);

@@ -116,20 +116,26 @@ int32_t ptl_graph_producer(const ptl_graph *g, int32_t value) {
 }
 
 int32_t ptl_graph_single_user(const ptl_graph *g, int32_t value) {
-  if (ptl_graph_is_output(g, value) || ptl_graph_use_count(g, value) != 1)
+  if (ptl_graph_is_output(g, value))
     return -1;
+  /* count nodes, not references: relu_(x) reads and writes x but is one user */
+  int32_t user = -1;
   for (int32_t n = 0; n < g->n_nodes; n++) {
     const ptl_node *nd = &g->nodes[n];
     if (nd->dead)
       continue;
-    for (int i = 0; i < nd->n_in; i++)
-      if (nd->in[i] == value)
-        return n;
-    for (int i = 0; i < nd->n_out; i++)
-      if ((nd->inplace & (1u << i)) && nd->out[i] == value)
-        return n;
+    bool touches = false;
+    for (int i = 0; i < nd->n_in && !touches; i++)
+      touches = nd->in[i] == value;
+    for (int i = 0; i < nd->n_out && !touches; i++)
+      touches = (nd->inplace & (1u << i)) && nd->out[i] == value;
+    if (touches) {
+      if (user >= 0)
+        return -1;
+      user = n;
+    }
   }
-  return -1;
+  return user;
 }
 
 void ptl_graph_replace_uses(ptl_graph *g, int32_t from, int32_t to, int32_t after) {

@@ -32,8 +32,9 @@ int32_t ptl_graph_use_count(const ptl_graph *g, int32_t value);
 bool ptl_graph_is_output(const ptl_graph *g, int32_t value);
 /* The live node that produces `value` (not an in-place writer), or -1. */
 int32_t ptl_graph_producer(const ptl_graph *g, int32_t value);
-/* The only live node reading `value` (as an input or writing it in place), or -1
- * when there are none or several, or when it is a graph output. */
+/* The only live node touching `value` (reading it, or writing it in place; a node
+ * doing both counts once), or -1 when there are none or several, or when it is a
+ * graph output. */
 int32_t ptl_graph_single_user(const ptl_graph *g, int32_t value);
 /* Replaces every use of `from` by `to` in live nodes after node `after` (-1: all)
  * and in the graph outputs. */

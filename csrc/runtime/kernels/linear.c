@@ -601,7 +601,9 @@ ptl_status ptl_linear_fast(const ptl_call *call) {
   bool clamp;
   float lo, hi;
   clamp_range(call, &clamp, &lo, &hi);
-  if (rows >= LINEAR_GEMM_MIN_ROWS || ptl_xnn_init() != PTL_OK)
+  /* XNNPACK's output clamp turns NaN into its lower bound even for (-inf, inf),
+   * where torch keeps NaN: without a fused clamp, one row takes the GEMM too */
+  if (rows >= LINEAR_GEMM_MIN_ROWS || !clamp || ptl_xnn_init() != PTL_OK)
     return linear_gemm(x, w, bias, y, clamp, lo, hi);
   uint64_t key[PTL_PACKED_KEY_WORDS] = {0};
   key[0] = ptl_tensor_version(w);
