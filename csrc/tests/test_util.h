@@ -54,4 +54,5 @@ void test_pool(void);
 void test_norm(void);
 void test_model(void);
 void test_model_concurrency(void);
+void test_passes_fold(void);
 #endif
