@@ -257,6 +257,25 @@ def test_linear_bn_with_second_user_is_not_folded():
     assert (rewrites, removed) == (0, 0)
 
 
+class BnThenInPlaceThenLinear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(5)
+        self.fc = nn.Linear(5, 3)
+
+    def forward(self, x):
+        h = x * 1.0
+        z = self.bn(h)
+        h.relu_()  # changes the BN's input after the BN read it
+        return self.fc(z) + h.sum()
+
+
+def test_bn_then_linear_not_folded_across_an_in_place_write():
+    model = randomize(BnThenInPlaceThenLinear())
+    _, g = check_pass(model, ptlite.randn(4, 5), "linear_bn_fold", 0, 0)
+    assert "batch_norm" in ops(g)
+
+
 # ---- constant_fold -------------------------------------------------------------------
 class ConstWeight(nn.Module):
     def __init__(self):

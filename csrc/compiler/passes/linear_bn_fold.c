@@ -117,6 +117,11 @@ static ptl_status fold_before(ptl_graph *g, int32_t bn, int32_t ln, bool *folded
   int32_t vx = g->nodes[bn].in[0];
   if (lin->inplace || g->values[vx].ndim != 2)
     return PTL_OK;
+  /* the linear will read x itself, not the BN's copy of it: nothing between
+   * the two may write in place (into x or a view aliasing it) */
+  for (int32_t k = bn + 1; k < ln; k++)
+    if (!g->nodes[k].dead && g->nodes[k].inplace)
+      return PTL_OK;
   double *w, *b, *sc = NULL, *sh = NULL;
   int64_t O = 0, I = 0;
   PTL_CHECK(read_linear(g, lin, &w, &b, &O, &I));
@@ -175,7 +180,7 @@ ptl_status ptl_pass_linear_bn_fold(ptl_graph *g, ptl_pass_stats *stats) {
   }
   stats->rewrites = after + before;
   snprintf(stats->detail, sizeof stats->detail,
-           "folded %d batch_norm(s) into the linear before and %d into the linear after", after,
+           "folded %d batch_norm(s) into a preceding linear and %d into a following linear", after,
            before);
   return PTL_OK;
 }
