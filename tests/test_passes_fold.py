@@ -376,3 +376,24 @@ def test_passes_compose_on_a_mixed_model():
     assert _C.graph_pass(g, "constant_fold")[:2] == (0, 0)
     assert "batch_norm" not in ops(g)
     assert_close(traced(x).numpy(), wrap(traced, g)(x).numpy())
+
+
+def test_folded_graph_saves_loads_and_plans(tmp_path):
+    from ptlite.jit.mobile import _load_for_lite_interpreter
+    model = randomize(nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                                    nn.Flatten(), nn.BatchNorm1d(8 * 4 * 4),
+                                    nn.Linear(8 * 4 * 4, 3)))
+    x = ptlite.randn(2, 3, 6, 6)
+    traced = ptlite.jit.trace(model, x)
+    g = _C.graph_clone(traced._graph)
+    for name in ("conv_bn_fold", "linear_bn_fold", "constant_fold"):
+        _C.graph_pass(g, name)
+    assert ops(g) == ["conv2d", "relu", "reshape", "linear"]
+    opt = wrap(traced, g)
+    ref = traced(x).numpy()
+    assert opt.planned_activation_bytes(x) > 0
+    path = str(tmp_path / "folded.ptl")
+    opt._save_for_lite_interpreter(path)
+    lite = _load_for_lite_interpreter(path)
+    assert_close(ref, lite(x).numpy())
+    assert_close(ref, ptlite.jit.load(path)(x).numpy())
