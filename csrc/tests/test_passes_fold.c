@@ -260,6 +260,17 @@ static void test_errors(void) {
     T_OK(ptl_pass_run(g, names[i], &st));
     T_CHECK(st.rewrites == 0);
   }
+  /* a constant node that cannot run: the error names the pass and the op */
+  int64_t s2[1] = {2}, s3[1] = {3};
+  int32_t in[2] = {add_const(g, t_f32(1, s2, NULL), "a"), add_const(g, t_f32(1, s3, NULL), "b")};
+  int32_t vy = add_inter(g, 1, s3, "y");
+  T_OK(ptl_graph_add_node(g, PTL_OP_ADD, NULL, in, 2, &vy, 1, 0));
+  int32_t vz = add_inter(g, 1, s3, "z");
+  T_OK(ptl_graph_add_node(g, PTL_OP_RELU, NULL, &vy, 1, &vz, 1, 0));
+  T_OK(ptl_graph_mark_output(g, vz));
+  T_CHECK(ptl_pass_run(g, "constant_fold", &st) == PTL_ERR_SHAPE);
+  T_CHECK(strncmp(ptl_last_error_message(), "constant_fold: add", 18) == 0);
+  T_CHECK(g->n_nodes == 2 && !g->nodes[0].dead);
   ptl_graph_destroy(g);
 }
 
