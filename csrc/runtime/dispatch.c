@@ -50,6 +50,11 @@ void ptl_set_op_observer(ptl_op_observer_fn fn, void *ctx) {
   g_observer_ctx = ctx;
 }
 
+void ptl_get_op_observer(ptl_op_observer_fn *fn, void **ctx) {
+  *fn = g_observer;
+  *ctx = g_observer_ctx;
+}
+
 static ptl_status op_run(ptl_op_id op, const ptl_attrs *attrs, ptl_tensor *const *inputs,
                          int n_inputs, ptl_tensor **outputs, int n_outputs);
 

@@ -103,6 +103,8 @@ typedef void (*ptl_op_observer_fn)(void *ctx, ptl_op_id op, const ptl_attrs *att
                                    ptl_tensor *const *in, int n_in, ptl_tensor *const *out,
                                    int n_out);
 void ptl_set_op_observer(ptl_op_observer_fn fn, void *ctx);
+/* The observer set on this thread (to suspend it around work that must not be recorded). */
+void ptl_get_op_observer(ptl_op_observer_fn *fn, void **ctx);
 
 /* CRC-32 (IEEE 802.3, as zlib) for the file format. */
 uint32_t ptl_crc32(uint32_t crc, const void *data, size_t n);

@@ -55,4 +55,5 @@ void test_norm(void);
 void test_model(void);
 void test_model_concurrency(void);
 void test_passes_fuse(void);
+void test_passes_fold(void);
 #endif

@@ -33,20 +33,37 @@ static int32_t live_nodes(const ptl_graph *g) {
   return n;
 }
 
+/* Runs the pass on a copy and swaps it in only when the pass succeeded and left
+ * a valid graph, so a failing pass never leaves the caller's graph half-edited.
+ * Ops a pass evaluates (constant folding) are never recorded by an active trace. */
 ptl_status ptl_pass_run(ptl_graph *g, const char *name, ptl_pass_stats *stats) {
   ptl_pass_fn fn = ptl_pass_lookup(name);
   if (!fn)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "unknown graph pass '%s'", name);
   memset(stats, 0, sizeof *stats);
-  int32_t before = live_nodes(g);
-  PTL_CHECK(fn(g, stats));
-  stats->nodes_removed = before - live_nodes(g);
-  PTL_CHECK(ptl_graph_compact(g));
-  ptl_status s = ptl_graph_validate(g);
-  if (s != PTL_OK)
-    return ptl_error(PTL_ERR_INTERNAL, "pass %s left an invalid graph: %s", name,
-                     ptl_last_error_message());
-  return PTL_OK;
+  ptl_graph *work;
+  PTL_CHECK(ptl_graph_clone(g, &work));
+  ptl_op_observer_fn observer;
+  void *observer_ctx;
+  ptl_get_op_observer(&observer, &observer_ctx);
+  ptl_set_op_observer(NULL, NULL);
+  int32_t before = live_nodes(work);
+  ptl_status s = fn(work, stats);
+  ptl_set_op_observer(observer, observer_ctx);
+  if (s == PTL_OK) {
+    stats->nodes_removed = before - live_nodes(work);
+    s = ptl_graph_compact(work);
+  }
+  if (s == PTL_OK && ptl_graph_validate(work) != PTL_OK)
+    s = ptl_error(PTL_ERR_INTERNAL, "pass %s left an invalid graph: %s", name,
+                  ptl_last_error_message());
+  if (s == PTL_OK) {
+    ptl_graph tmp = *g;
+    *g = *work;
+    *work = tmp;
+  }
+  ptl_graph_destroy(work);
+  return s;
 }
 
 ptl_status ptl_graph_clone(const ptl_graph *g, ptl_graph **out) {
@@ -153,8 +170,9 @@ void ptl_graph_replace_uses(ptl_graph *g, int32_t from, int32_t to, int32_t afte
   for (int32_t i = 0; i < g->n_outputs; i++)
     if (g->outputs[i] == from) {
       g->outputs[i] = to;
-      /* the output keeps its name */
-      if (g->values[from].name && !g->values[to].name) {
+      /* the output keeps its name (never renaming an input or a weight) */
+      if (g->values[from].name && !g->values[to].name &&
+          g->values[to].kind == PTL_VALUE_INTERMEDIATE) {
         g->values[to].name = g->values[from].name;
         g->values[from].name = NULL;
       }

@@ -48,4 +48,14 @@ void ptl_graph_kill_node(ptl_graph *g, int32_t n);
 /* Drops dead nodes and values nothing refers to any more (inputs stay), renumbering. */
 ptl_status ptl_graph_compact(ptl_graph *g);
 
+/* ---- folding helpers (defined and documented in conv_bn_fold.c) ------------- */
+ptl_status ptl_fold_read(const ptl_tensor *t, double **out);
+ptl_status ptl_fold_add_f32(ptl_graph *g, const double *data, int ndim, const int64_t *shape,
+                            const char *name, int32_t *id);
+ptl_status ptl_fold_bn_affine(const ptl_graph *g, const ptl_node *bn, int64_t C, double **scale,
+                              double **shift);
+void ptl_fold_bias_name(const char *old_bias, const char *weight, char *buf, size_t size);
+ptl_status ptl_fold_ensure_bias_slot(ptl_node *nd);
+ptl_status ptl_fold_error(ptl_status s, const char *pass);
+
 #endif
