@@ -184,7 +184,8 @@ typedef struct ptl_session_options {
   ptl_backend backend; /* PTL_BACKEND_AUTO or PTL_BACKEND_REFERENCE */
 } ptl_session_options;
 
-/* `model` must outlive the session. `options` may be NULL (defaults). */
+/* `model` must outlive the session. `options` may be NULL (defaults). Plans the
+ * activation memory and packs the weights (one run of the graph on zeros). */
 ptl_status ptl_session_create(const ptl_model *model, const ptl_session_options *options,
                               ptl_session **out);
 void ptl_session_destroy(ptl_session *session); /* NULL is ignored */
@@ -192,8 +193,9 @@ void ptl_session_destroy(ptl_session *session); /* NULL is ignored */
  * row-major) into input i. */
 ptl_status ptl_session_set_input(ptl_session *session, int i, const void *data, size_t size);
 ptl_status ptl_session_run(ptl_session *session);
-/* Bytes of the session's activation arena, planned by liveness on the first
- * run (0 before it). Later runs allocate nothing in the interpreter. */
+/* Bytes of the session's activation arena, planned by liveness when the session
+ * is created (the planning run also packs the weights for the fast kernels).
+ * Runs allocate nothing in the interpreter. */
 size_t ptl_session_activation_bytes(const ptl_session *session);
 /* Output i of the last run, row-major; borrowed until the next run or destroy. */
 ptl_status ptl_session_get_output(ptl_session *session, int i, const void **data_out,

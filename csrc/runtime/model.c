@@ -184,6 +184,16 @@ ptl_status ptl_session_create(const ptl_model *m, const ptl_session_options *opt
     memset(ptl_tensor_data(s->inputs[i]), 0,
            (size_t)ptl_tensor_numel(s->inputs[i]) * ptl_dtype_size(v->dtype));
   }
+  /* Plan now: the planning run packs every weight for the fast kernels, so the
+   * app pays for packing when it creates the session, not on its first run. */
+  ptl_context ctx = {(int)s->options.backend, s->pool, true, s->scope}, saved;
+  ptl_context_enter(&ctx, &saved);
+  ptl_status ps = ptl_plan_create(m->graph, s->inputs, &s->plan);
+  ptl_context_leave(&saved);
+  if (ps != PTL_OK) {
+    ptl_session_destroy(s);
+    return ps;
+  }
   *out = s;
   return PTL_OK;
 }
@@ -241,9 +251,7 @@ ptl_status ptl_session_run(ptl_session *s) {
   ptl_context ctx = {(int)s->options.backend, s->pool, true, s->scope}, saved;
   ptl_context_enter(&ctx, &saved);
   const ptl_graph *g = s->model->graph;
-  ptl_status st = s->plan ? PTL_OK : ptl_plan_create(g, s->inputs, &s->plan);
-  if (st == PTL_OK)
-    st = ptl_plan_run(s->plan);
+  ptl_status st = ptl_plan_run(s->plan); /* planned by ptl_session_create */
   ptl_context_leave(&saved);
   for (int i = 0; st == PTL_OK && i < g->n_outputs; i++)
     s->outputs[i] = ptl_plan_value(s->plan, g->outputs[i]);
@@ -251,7 +259,7 @@ ptl_status ptl_session_run(ptl_session *s) {
 }
 
 size_t ptl_session_activation_bytes(const ptl_session *s) {
-  return s && s->plan ? ptl_plan_arena_bytes(s->plan) : 0;
+  return s ? ptl_plan_arena_bytes(s->plan) : 0;
 }
 
 ptl_status ptl_session_get_output(ptl_session *s, int i, const void **data, size_t *size) {

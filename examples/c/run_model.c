@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
   if (ptl_session_run(session) != PTL_OK)
     return fail("run");
 
-  printf("activation arena: %zu bytes (planned on the first run)\n",
+  printf("activation arena: %zu bytes (planned when the session was created)\n",
          ptl_session_activation_bytes(session));
   if (ptl_session_run(session) != PTL_OK) /* a second run reuses the plan */
     return fail("run");

@@ -93,7 +93,8 @@ def optimize_for_mobile(script_module: ScriptModule,
     optimized._optimization_report = report
     if MobileOptimizerType.INSERT_FOLD_PREPACK_OPS not in blocked:
         report.append(("prepack", 0, 0, "conv/linear weights are packed for the fast kernels "
-                       "once, on the first run after loading, and cached with the model"))
+                       "once: when a C runtime session is created (on the first call in "
+                       "Python), and cached"))
     return optimized
 
 
