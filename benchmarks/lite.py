@@ -75,6 +75,63 @@ print(json.dumps(res))
 """
 
 
+# Heap bytes one inference needs, measured the same way for every runtime: a fresh
+# process with benchmarks/memhook.c preloaded, two warm-up runs (weights packed),
+# then the peak allocated above the starting level during one run.
+HEAP_SCRIPT = r"""
+import ctypes, sys, warnings
+import numpy as np
+warnings.filterwarnings("ignore")
+kind, path, x_path = sys.argv[1], sys.argv[2], sys.argv[3]
+x = np.load(x_path)
+if kind == "ptlite":
+    import ptlite
+    from ptlite.jit.mobile import _load_for_lite_interpreter
+    ptlite.set_num_threads(1)
+    inp = ptlite.from_numpy(x)
+else:
+    import torch
+    from torch.jit.mobile import _load_for_lite_interpreter
+    torch.set_num_threads(1)
+    inp = torch.from_numpy(x)
+m = _load_for_lite_interpreter(path)
+for _ in range(2):
+    out = m(inp)
+del out
+hook = ctypes.CDLL(None)
+hook.memhook_peak.restype = ctypes.c_longlong
+hook.memhook_reset()
+out = m(inp)
+print(hook.memhook_peak())
+"""
+
+_MEMHOOK = None
+
+
+def memhook_library(tmp: str):
+    """Builds benchmarks/memhook.c once (None if there is no C compiler)."""
+    global _MEMHOOK
+    if _MEMHOOK is None:
+        lib = os.path.join(tmp, "memhook.so")
+        res = subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", lib,
+                              os.path.join(HERE, "memhook.c"), "-ldl"], capture_output=True)
+        _MEMHOOK = lib if res.returncode == 0 else ""
+    return _MEMHOOK or None
+
+
+def heap_per_run_mb(kind: str, path: str, x_path: str, tmp: str,
+                    python: str = sys.executable) -> float:
+    lib = memhook_library(tmp)
+    if lib is None or not os.path.exists(python):
+        return float("nan")
+    env = dict(os.environ, LD_PRELOAD=lib, PYTHONPATH=os.path.join(HERE, "..", "python"))
+    out = subprocess.run([python, "-c", HEAP_SCRIPT, kind, path, x_path], capture_output=True,
+                         text=True, env=env)
+    if out.returncode != 0:
+        return float("nan")
+    return int(out.stdout.strip().splitlines()[-1]) / (1024.0 * 1024.0)
+
+
 def median_load_ms(load, path: str, repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
@@ -163,6 +220,11 @@ def measure(name, variant, pm, tm, px, tx, x_path, weights, tmp, state, runs):
                 (p_ms,), t_ms = interleaved_medians([lambda: plite(px)], runs), float("nan")
         row[f"p{threads}"], row[f"t{threads}"] = p_ms, t_ms
     row["old"] = peer_113(name, weights, x_path, tmp, runs, variant)
+    row["p_heap"] = heap_per_run_mb("ptlite", ppath, x_path, tmp)
+    row["t_heap"] = heap_per_run_mb("torch", tpath, x_path, tmp) if t_available else float("nan")
+    old_path = os.path.join(tmp, "peer113_" + name + variant + ".ptl")
+    row["o_heap"] = (heap_per_run_mb("torch", old_path, x_path, tmp, SYSTEM_PYTHON)
+                     if row["old"] else float("nan"))
     return row
 
 
@@ -206,20 +268,22 @@ def main() -> None:
                   f"{old_ms:>10.2f}{r[f'p{threads}'] / old_ms:>7.2f}")
     print(f"\n{'model':<14}{'variant':<9}{'nodes':>6}{'raw weights':>13}{'ptlite file':>13}{'t2.13 file':>12}"
           f"{'t1.13 file':>12}{'ptlite load':>13}{'t2.13 load':>12}{'t1.13 load':>12}"
-          f"{'arena':>9}")
+          f"{'arena':>9}{'heap/run':>10}{'t2.13':>8}{'t1.13':>8}")
     for r in rows:
         old = r["old"] or {}
         mb = 1024 * 1024
         print(f"{r['model']:<14}{r['variant']:<9}{r['nodes']:>6}{r['raw'] / mb:>11.2f}MB{r['p_size'] / mb:>11.2f}MB"
               f"{r['t_size'] / mb:>10.2f}MB{old.get('size', float('nan')) / mb:>10.2f}MB"
               f"{r['p_load']:>11.2f}ms{r['t_load']:>10.2f}ms{old.get('load_ms', float('nan')):>10.2f}ms"
-              f"{r['p_peak'] / mb:>7.2f}MB")
+              f"{r['p_peak'] / mb:>7.2f}MB{r['p_heap']:>8.2f}MB{r['t_heap']:>6.1f}MB"
+              f"{r['o_heap']:>6.1f}MB")
         print(f"{'':<14}ptlite file / raw weights = {r['p_size'] / r['raw']:.4f}")
     print("t2.13 'opt' is nan: PyPI's CPU torch 2.13 is built without XNNPACK and its "
           "optimize_for_mobile refuses to run; Debian's torch 1.13 is the optimized peer")
     ours, theirs = node_overhead_us()
-    print("arena: the activation arena a ptlite session plans by liveness (PyTorch Mobile's "
-          "lite interpreter exposes no equivalent figure)")
+    print("arena: the activation arena a ptlite C session plans by liveness; heap/run: peak "
+          "heap allocated during one inference after warm-up (benchmarks/memhook.c preloaded, "
+          "1 thread; ptlite's Python lite module, which frees each value after its last use)")
     print(f"\ninterpreter overhead per node (chain of 2000 relu on 1 element): ptlite "
           f"{ours:.2f} us, torch 2.13 lite {theirs:.2f} us")
 
