@@ -20,40 +20,6 @@
 
 #include "pass.h"
 
-/* The node writing `x` that node n reads it from: the nearest live node before
- * n that references x must write it (as an output), else -1 (someone else reads
- * the value between its definition and n, or it is not computed by a node). */
-static int32_t defining_writer(const ptl_graph *g, int32_t n, int32_t x) {
-  for (int32_t m = n - 1; m >= 0; m--) {
-    const ptl_node *nd = &g->nodes[m];
-    if (nd->dead)
-      continue;
-    for (int i = 0; i < nd->n_out; i++)
-      if (nd->out[i] == x)
-        return m;
-    for (int i = 0; i < nd->n_in; i++)
-      if (nd->in[i] == x)
-        return -1;
-  }
-  return -1;
-}
-
-/* true when a live node after n references `x` */
-static bool referenced_after(const ptl_graph *g, int32_t n, int32_t x) {
-  for (int32_t m = n + 1; m < g->n_nodes; m++) {
-    const ptl_node *nd = &g->nodes[m];
-    if (nd->dead)
-      continue;
-    for (int i = 0; i < nd->n_in; i++)
-      if (nd->in[i] == x)
-        return true;
-    for (int i = 0; i < nd->n_out; i++)
-      if (nd->out[i] == x)
-        return true;
-  }
-  return false;
-}
-
 /* The clamp range of an activation node; false if it is not one we fold. */
 static bool activation_range(const ptl_node *nd, double *lo, double *hi) {
   const ptl_attrs *a = &nd->attrs;
@@ -124,14 +90,14 @@ ptl_status ptl_pass_fuse_activation(ptl_graph *g, ptl_pass_stats *stats) {
     bool inplace = (act->inplace & 1u) != 0;
     if (inplace && y != x)
       continue; /* writes its result into another existing value */
-    int32_t p = defining_writer(g, n, x);
+    int32_t p = ptl_graph_defining_writer(g, n, x);
     if (p < 0 || ptl_graph_producer(g, x) != p)
       continue; /* only a conv/linear that computes x itself (not into a caller's out) */
     ptl_node *prod = &g->nodes[p];
     if ((prod->op != PTL_OP_CONV2D && prod->op != PTL_OP_LINEAR) || prod->n_out != 1)
       continue;
     /* out of place, x must die here: nobody else may see it unclamped */
-    if (!inplace && (ptl_graph_is_output(g, x) || referenced_after(g, n, x)))
+    if (!inplace && (ptl_graph_is_output(g, x) || ptl_graph_referenced_after(g, n, x)))
       continue;
     double plo, phi;
     existing_range(prod, &plo, &phi);

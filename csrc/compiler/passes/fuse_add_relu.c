@@ -10,40 +10,6 @@
 
 #include "pass.h"
 
-/* The node writing `x` that node n reads it from: the nearest live node before
- * n that references x must write it, else -1 (x is read by another node in
- * between, or is not computed by a node). */
-static int32_t defining_writer(const ptl_graph *g, int32_t n, int32_t x) {
-  for (int32_t m = n - 1; m >= 0; m--) {
-    const ptl_node *nd = &g->nodes[m];
-    if (nd->dead)
-      continue;
-    for (int i = 0; i < nd->n_out; i++)
-      if (nd->out[i] == x)
-        return m;
-    for (int i = 0; i < nd->n_in; i++)
-      if (nd->in[i] == x)
-        return -1;
-  }
-  return -1;
-}
-
-/* true when a live node after n references `x` */
-static bool referenced_after(const ptl_graph *g, int32_t n, int32_t x) {
-  for (int32_t m = n + 1; m < g->n_nodes; m++) {
-    const ptl_node *nd = &g->nodes[m];
-    if (nd->dead)
-      continue;
-    for (int i = 0; i < nd->n_in; i++)
-      if (nd->in[i] == x)
-        return true;
-    for (int i = 0; i < nd->n_out; i++)
-      if (nd->out[i] == x)
-        return true;
-  }
-  return false;
-}
-
 /* An ADD writing in place changes memory other values may share: x must be
  * computed by a non-view op and no view of it may exist, or a reader of the
  * aliasing value would see the relu it never asked for. */
@@ -73,7 +39,7 @@ ptl_status ptl_pass_fuse_add_relu(ptl_graph *g, ptl_pass_stats *stats) {
     bool inplace = (relu->inplace & 1u) != 0;
     if (inplace && y != x)
       continue; /* writes its result into another existing value */
-    int32_t p = defining_writer(g, n, x);
+    int32_t p = ptl_graph_defining_writer(g, n, x);
     if (p < 0)
       continue;
     ptl_node *add = &g->nodes[p];
@@ -82,7 +48,7 @@ ptl_status ptl_pass_fuse_add_relu(ptl_graph *g, ptl_pass_stats *stats) {
     if ((add->inplace & 1u) && may_alias(g, x))
       continue;
     /* out of place, x must die here: nobody else may see it before the relu */
-    if (!inplace && (ptl_graph_is_output(g, x) || referenced_after(g, n, x)))
+    if (!inplace && (ptl_graph_is_output(g, x) || ptl_graph_referenced_after(g, n, x)))
       continue;
     if (add->attrs.n_ints < 1)
       add->attrs.n_ints = 1;

@@ -155,6 +155,36 @@ int32_t ptl_graph_single_user(const ptl_graph *g, int32_t value) {
   return user;
 }
 
+int32_t ptl_graph_defining_writer(const ptl_graph *g, int32_t n, int32_t x) {
+  for (int32_t m = n - 1; m >= 0; m--) {
+    const ptl_node *nd = &g->nodes[m];
+    if (nd->dead)
+      continue;
+    for (int i = 0; i < nd->n_out; i++)
+      if (nd->out[i] == x)
+        return m;
+    for (int i = 0; i < nd->n_in; i++)
+      if (nd->in[i] == x)
+        return -1;
+  }
+  return -1;
+}
+
+bool ptl_graph_referenced_after(const ptl_graph *g, int32_t n, int32_t x) {
+  for (int32_t m = n + 1; m < g->n_nodes; m++) {
+    const ptl_node *nd = &g->nodes[m];
+    if (nd->dead)
+      continue;
+    for (int i = 0; i < nd->n_in; i++)
+      if (nd->in[i] == x)
+        return true;
+    for (int i = 0; i < nd->n_out; i++)
+      if (nd->out[i] == x)
+        return true;
+  }
+  return false;
+}
+
 void ptl_graph_replace_uses(ptl_graph *g, int32_t from, int32_t to, int32_t after) {
   for (int32_t n = after + 1; n < g->n_nodes; n++) {
     ptl_node *nd = &g->nodes[n];

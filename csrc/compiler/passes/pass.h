@@ -36,6 +36,12 @@ int32_t ptl_graph_producer(const ptl_graph *g, int32_t value);
  * doing both counts once), or -1 when there are none or several, or when it is a
  * graph output. */
 int32_t ptl_graph_single_user(const ptl_graph *g, int32_t value);
+/* The node that wrote `x` as node n reads it: the nearest live node before n
+ * that references x must write it (as an output), else -1 (another node reads
+ * x in between, or no node computes it). */
+int32_t ptl_graph_defining_writer(const ptl_graph *g, int32_t n, int32_t x);
+/* True when a live node after n reads or writes `x`. */
+bool ptl_graph_referenced_after(const ptl_graph *g, int32_t n, int32_t x);
 /* Replaces every use of `from` by `to` in live nodes after node `after` (-1: all)
  * and in the graph outputs. */
 void ptl_graph_replace_uses(ptl_graph *g, int32_t from, int32_t to, int32_t after);
