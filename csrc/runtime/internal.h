@@ -155,6 +155,10 @@ int64_t ptl_load_i64(ptl_dtype d, const void *base, int64_t i);
 float ptl_half_to_float(uint16_t h);
 uint16_t ptl_float_to_half(float f);
 
+/* Runs a float32 kernel for a float16 call: input 0 and the output go through
+ * float32 copies (kernels/copy.c). */
+ptl_status ptl_run_as_float32(const ptl_call *call, ptl_kernel_fn kernel);
+
 /* Broadcast shapes a and b into out (torch rules). */
 ptl_status ptl_broadcast_shapes(const char *op, int na, const int64_t *sa, int nb,
                                 const int64_t *sb, int *nout, int64_t *sout);

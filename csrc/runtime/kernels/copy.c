@@ -172,3 +172,42 @@ ptl_status ptl_fill_ref(const ptl_call *call) {
   ptl_for_each_row(y->ndim, y->shape, 1, (const int64_t(*)[PTL_MAX_DIMS])y->strides, fill_row, &c);
   return PTL_OK;
 }
+
+/* Half tensors in float32 kernels: input 0 and the output go through float32
+ * copies (keeping a dense layout); the other inputs are passed as they are. */
+ptl_status ptl_run_as_float32(const ptl_call *call, ptl_kernel_fn kernel) {
+  ptl_tensor *x = call->in[0], *y = call->out[0];
+  ptl_attrs to32 = {0}, back = {0};
+  to32.n_ints = back.n_ints = 2;
+  to32.ints[0] = PTL_FLOAT32;
+  to32.ints[1] = 1; /* keep a dense input's layout */
+  back.ints[0] = y->dtype;
+  back.ints[1] = 1;
+  if (call->n_in > 64)
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: too many inputs", ptl_op_name(call->op));
+  ptl_tensor *xf = NULL, *yf = NULL;
+  PTL_CHECK(ptl_op_run(PTL_OP_COPY, &to32, &x, 1, &xf, 1));
+  ptl_tensor_desc d = {0};
+  d.dtype = PTL_FLOAT32;
+  d.ndim = y->ndim;
+  memcpy(d.shape, y->shape, sizeof(int64_t) * (size_t)y->ndim);
+  d.has_strides = ptl_tensor_is_dense(y);
+  if (d.has_strides)
+    memcpy(d.strides, y->strides, sizeof(int64_t) * (size_t)y->ndim);
+  ptl_status s = ptl_tensor_from_desc(&d, &yf);
+  if (s == PTL_OK) {
+    ptl_tensor *in[64];
+    for (int i = 0; i < call->n_in; i++)
+      in[i] = call->in[i];
+    in[0] = xf;
+    ptl_call c = *call;
+    c.in = in;
+    c.out = &yf;
+    s = kernel(&c);
+  }
+  if (s == PTL_OK)
+    s = ptl_op_run(PTL_OP_COPY, &back, &yf, 1, &y, 1);
+  ptl_tensor_release(xf);
+  ptl_tensor_release(yf);
+  return s;
+}

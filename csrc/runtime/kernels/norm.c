@@ -99,48 +99,13 @@ static void bn_row(void *vctx, const int64_t *off, const int64_t *st, int64_t n)
     y[i * st[0]] = x[i * st[1]] * c->a + c->b;
 }
 
-static ptl_status run_bn_as_f32(const ptl_call *call, ptl_kernel_fn kernel) {
-  ptl_tensor *x = call->in[0], *y = call->out[0];
-  ptl_attrs to32 = {0}, back = {0};
-  to32.n_ints = back.n_ints = 2;
-  to32.ints[0] = PTL_FLOAT32;
-  to32.ints[1] = 1;
-  back.ints[0] = y->dtype;
-  back.ints[1] = 1;
-  ptl_tensor *xf = NULL, *yf = NULL;
-  PTL_CHECK(ptl_op_run(PTL_OP_COPY, &to32, &x, 1, &xf, 1));
-  ptl_tensor_desc d = {0};
-  d.dtype = PTL_FLOAT32;
-  d.ndim = y->ndim;
-  memcpy(d.shape, y->shape, sizeof(int64_t) * (size_t)y->ndim);
-  d.has_strides = ptl_tensor_is_dense(y);
-  if (d.has_strides)
-    memcpy(d.strides, y->strides, sizeof(int64_t) * (size_t)y->ndim);
-  ptl_status s = ptl_tensor_from_desc(&d, &yf);
-  if (s == PTL_OK) {
-    ptl_tensor *in[5];
-    for (int i = 0; i < call->n_in; i++)
-      in[i] = call->in[i];
-    in[0] = xf;
-    ptl_call c = *call;
-    c.in = in;
-    c.out = &yf;
-    s = kernel(&c);
-  }
-  if (s == PTL_OK)
-    s = ptl_op_run(PTL_OP_COPY, &back, &yf, 1, &y, 1);
-  ptl_tensor_release(xf);
-  ptl_tensor_release(yf);
-  return s;
-}
-
 /* Reference: one channel at a time, walking the rest of the tensor (channel
  * dim removed) with the strided row iterator, so any layout works. */
 ptl_status ptl_batch_norm_ref(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
   if (x->dtype != PTL_FLOAT32)
-    return run_bn_as_f32(call, ptl_batch_norm_ref);
+    return ptl_run_as_float32(call, ptl_batch_norm_ref);
   int64_t c = x->shape[1];
   float *alpha, *beta;
   PTL_CHECK(bn_terms(call, c, &alpha, &beta));

@@ -146,39 +146,6 @@ static void plane_ptrs(const geom *g, size_t p, const float **x, float **y) {
   *y = g->y + n * g->ys[0] + c * g->ys[1];
 }
 
-/* Half tensors: run the float32 kernel on a float32 copy and convert back. */
-static ptl_status run_as_f32(const ptl_call *call, ptl_kernel_fn kernel) {
-  ptl_tensor *x = call->in[0], *y = call->out[0];
-  ptl_attrs to32 = {0}, back = {0};
-  to32.n_ints = back.n_ints = 2;
-  to32.ints[0] = PTL_FLOAT32;
-  to32.ints[1] = 1; /* keep a dense input's layout */
-  back.ints[0] = y->dtype;
-  back.ints[1] = 1;
-  ptl_tensor *xf = NULL, *yf = NULL;
-  PTL_CHECK(ptl_op_run(PTL_OP_COPY, &to32, &x, 1, &xf, 1));
-  ptl_tensor_desc d = {0};
-  d.dtype = PTL_FLOAT32;
-  d.ndim = y->ndim;
-  memcpy(d.shape, y->shape, sizeof(int64_t) * (size_t)y->ndim);
-  d.has_strides = ptl_tensor_is_dense(y);
-  if (d.has_strides)
-    memcpy(d.strides, y->strides, sizeof(int64_t) * (size_t)y->ndim);
-  ptl_status s = ptl_tensor_from_desc(&d, &yf);
-  if (s == PTL_OK) {
-    ptl_tensor *in[1] = {xf};
-    ptl_call c = *call;
-    c.in = in;
-    c.out = &yf;
-    s = kernel(&c);
-  }
-  if (s == PTL_OK)
-    s = ptl_op_run(PTL_OP_COPY, &back, &yf, 1, &y, 1);
-  ptl_tensor_release(xf);
-  ptl_tensor_release(yf);
-  return s;
-}
-
 /* ---- XNNPACK operator cache ----------------------------------------------
  * Pooling and resize operators hold no weights, but XNNPACK builds their
  * indirection buffers in setup and reuses them while the input size stays the
@@ -411,7 +378,7 @@ static void max_row_nhwc(void *vctx, size_t r) {
 
 ptl_status ptl_max_pool2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
-    return run_as_f32(call, ptl_max_pool2d_ref);
+    return ptl_run_as_float32(call, ptl_max_pool2d_ref);
   pool_ctx c;
   geom_init(call->in[0], call->out[0], &c.g);
   max_params(call->attrs, &c.p);
@@ -573,7 +540,7 @@ static void avg_row_nhwc(void *vctx, size_t r) {
 
 ptl_status ptl_avg_pool2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
-    return run_as_f32(call, ptl_avg_pool2d_ref);
+    return ptl_run_as_float32(call, ptl_avg_pool2d_ref);
   pool_ctx c;
   geom_init(call->in[0], call->out[0], &c.g);
   avg_params(call->attrs, &c.p);
@@ -710,7 +677,7 @@ static void adaptive_avg_plane(void *vctx, size_t plane) {
 
 ptl_status ptl_adaptive_avg_pool2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
-    return run_as_f32(call, ptl_adaptive_avg_pool2d_ref);
+    return ptl_run_as_float32(call, ptl_adaptive_avg_pool2d_ref);
   geom g;
   geom_init(call->in[0], call->out[0], &g);
   if (g.oh * g.ow == 0)
@@ -852,7 +819,7 @@ static void adaptive_max_plane(void *vctx, size_t plane) {
 
 ptl_status ptl_adaptive_max_pool2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
-    return run_as_f32(call, ptl_adaptive_max_pool2d_ref);
+    return ptl_run_as_float32(call, ptl_adaptive_max_pool2d_ref);
   geom g;
   geom_init(call->in[0], call->out[0], &g);
   if (g.oh * g.ow == 0)
@@ -930,7 +897,7 @@ static void nearest_row_nhwc(void *vctx, size_t r) {
 
 ptl_status ptl_upsample_nearest2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
-    return run_as_f32(call, ptl_upsample_nearest2d_ref);
+    return ptl_run_as_float32(call, ptl_upsample_nearest2d_ref);
   nearest_ctx c;
   geom_init(call->in[0], call->out[0], &c.g);
   const geom *g = &c.g;
@@ -1039,7 +1006,7 @@ static void bilinear_row_nhwc(void *vctx, size_t r) {
 
 ptl_status ptl_upsample_bilinear2d_ref(const ptl_call *call) {
   if (call->in[0]->dtype != PTL_FLOAT32)
-    return run_as_f32(call, ptl_upsample_bilinear2d_ref);
+    return ptl_run_as_float32(call, ptl_upsample_bilinear2d_ref);
   bilinear_ctx c;
   geom_init(call->in[0], call->out[0], &c.g);
   const geom *g = &c.g;
