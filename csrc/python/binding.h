@@ -14,4 +14,5 @@ ptl_tensor *ptlpy_tensor(PyObject *o); /* borrowed; o must be a tensor */
 PyObject *ptlpy_raise(ptl_status s);
 
 extern PyMethodDef ptlpy_graph_methods[];
+extern PyMethodDef ptlpy_observer_methods[]; /* observer_binding.c */
 #endif

@@ -119,7 +119,30 @@ INT_GETTER(get_version, ptl_tensor_version(t))
 INT_GETTER(get_is_contiguous, ptl_tensor_is_contiguous(t))
 INT_GETTER(get_is_channels_last, ptl_tensor_is_channels_last(t))
 
+/* (scheme, axis, scales tuple, zero_points tuple) or None for a non-quantized tensor */
+static PyObject *get_qparams(PyObject *self, void *c) {
+  (void)c;
+  ptl_tensor *t = checked(self);
+  if (!t)
+    return NULL;
+  if (!t->qparams)
+    Py_RETURN_NONE;
+  const ptl_qparams *q = t->qparams;
+  PyObject *scales = PyTuple_New(q->count), *zps = PyTuple_New(q->count);
+  for (int64_t i = 0; scales && zps && i < q->count; i++) {
+    PyTuple_SET_ITEM(scales, i, PyFloat_FromDouble(q->scale[i]));
+    PyTuple_SET_ITEM(zps, i, PyLong_FromLong(q->zero_point[i]));
+  }
+  if (!scales || !zps) {
+    Py_XDECREF(scales);
+    Py_XDECREF(zps);
+    return NULL;
+  }
+  return Py_BuildValue("(iiNN)", (int)q->scheme, (int)q->axis, scales, zps);
+}
+
 static PyGetSetDef TensorBase_getset[] = {
+    {"_qparams", get_qparams, NULL, "(scheme, axis, scales, zero_points) or None", NULL},
     {"_shape", get_shape, NULL, "shape as a tuple", NULL},
     {"_strides", get_strides, NULL, "strides in elements", NULL},
     {"_dtype", get_dtype, NULL, "ptl_dtype code", NULL},
@@ -616,7 +639,8 @@ PyMODINIT_FUNC PyInit__C(void) {
   PyModule_AddObject(m, "ModelFormatError", g_format_error);
   Py_INCREF(g_format_error);
   PyModule_AddStringConstant(m, "__version__", ptl_version());
-  if (PyModule_AddFunctions(m, ptlpy_graph_methods) < 0)
+  if (PyModule_AddFunctions(m, ptlpy_graph_methods) < 0 ||
+      PyModule_AddFunctions(m, ptlpy_observer_methods) < 0)
     return NULL;
   return m;
 }

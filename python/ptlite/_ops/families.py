@@ -6,7 +6,8 @@ import importlib
 from .._tensor import install_methods
 
 # One module per kernel family (csrc/runtime/kernels/<family>.c).
-FAMILIES = ("eltwise", "activation", "reduce", "shape", "linalg", "conv", "pool", "norm")
+FAMILIES = ("eltwise", "activation", "reduce", "shape", "linalg", "conv", "pool", "norm",
+            "quant")
 
 
 def modules() -> list:
