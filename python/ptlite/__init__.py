@@ -24,6 +24,7 @@ from . import nn  # noqa: E402
 from . import jit  # noqa: E402
 from . import vision  # noqa: E402
 from . import utils  # noqa: E402
+from . import backends  # noqa: E402
 
 
 def set_num_threads(n: int) -> None:
