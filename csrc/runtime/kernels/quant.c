@@ -11,8 +11,9 @@
  *    an FMA, so the two-rounding form stays two roundings.
  *  - NaN: torch's float->int conversions give per-tensor 8-bit qmax,
  *    per-channel 8-bit 0, and qint32 INT32_MIN everywhere. Copied as observed.
- *  - dequantize per tensor: (float(q) - float(zp)) * float(scale) in float;
- *    per channel: float((double(q) - zp) * double(scale)).
+ *  - dequantize per tensor: float(int32(q - zp)) * float(scale), the subtraction
+ *    wrapping in int32 as torch's vectorised kernel does for saturated qint32;
+ *    per channel: float(double(float(q) - float(zp)) * double(scale)).
  * Torch keeps scales as double; ptl_qparams stores float, which is what torch's
  * quantize arithmetic uses anyway (it casts the scale to float). */
 #include <math.h>
@@ -325,10 +326,14 @@ static void deq_row(void *vctx, int64_t io, int64_t is, int64_t oo, int64_t os, 
   for (int64_t i = 0; i < n; i++, ch += ch_step) {
     int64_t q = load_q(c->qd, c->q, io + i * is);
     float v;
-    if (c->per_channel)
-      v = (float)(((double)q - (double)c->p->zero_point[ch]) * (double)c->p->scale[ch]);
-    else
-      v = ((float)q - (float)c->p->zero_point[0]) * c->p->scale[0];
+    if (c->per_channel) {
+      float diff = (float)q - (float)c->p->zero_point[ch];
+      v = (float)((double)diff * (double)c->p->scale[ch]);
+    } else {
+      /* torch subtracts in int32 (wrapping for saturated qint32 values) */
+      int32_t diff = (int32_t)((uint32_t)q - (uint32_t)c->p->zero_point[0]);
+      v = (float)diff * c->p->scale[0];
+    }
     c->y[oo + i * os] = v;
   }
 }
