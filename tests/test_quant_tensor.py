@@ -415,3 +415,16 @@ def test_repr_matches_torch():
     q = torch.quantize_per_tensor(x, 0.1, 10, torch.quint8)
     p = ptlite.quantize_per_tensor(from_torch(x), 0.1, 10, ptlite.quint8)
     assert repr(p) == repr(q).replace("torch.", "ptlite.")
+
+
+@pytest.mark.parametrize("qname", ["quint8", "qint8", "qint32"])
+@pytest.mark.parametrize("scale,zp", [(0.1, 10), (0.5, 0), (1e-3, 3), (0.3, 1)])
+def test_qparams_repr_matches_torch_suffix(qname, scale, zp):
+    # the helper Tensor.__repr__ should use for the quantization part of the repr
+    from ptlite._ops.quant import qparams_repr
+    tq, pq = _qd(qname)
+    x = torch.tensor([1.0, 2.0])
+    q = torch.quantize_per_tensor(x, scale, zp, tq)
+    p = ptlite.quantize_per_tensor(from_torch(x), scale, zp, pq)
+    assert qparams_repr(p) in repr(q).replace("torch.", "ptlite.")
+    assert repr(p.q_scale()) == repr(q.q_scale())

@@ -176,6 +176,18 @@ def _qscheme(self) -> qscheme:
     return _SCHEMES[_qparams(self, "qscheme")[0]]
 
 
+def qparams_repr(t) -> str:
+    """The quantization part of torch's repr of a quantized tensor, e.g.
+    "quantization_scheme=ptlite.per_tensor_affine, scale=0.1, zero_point=10"; for
+    Tensor.__repr__ (_tensor.py)."""
+    q = _qparams(t, "qscheme")
+    head = f"quantization_scheme={_SCHEMES[q[0]]!r}"
+    if q[0] in _PER_TENSOR:
+        return f"{head}, scale={q_scale(t)!r}, zero_point={q[3][0]}"
+    return (f"{head},\n       scale={q_per_channel_scales(t)!r},\n"
+            f"       zero_point={q_per_channel_zero_points(t)!r}, axis={q[1]}")
+
+
 TORCH_FUNCTIONS = ("quantize_per_tensor", "quantize_per_channel", "dequantize", "qscheme",
                    "per_tensor_affine", "per_tensor_symmetric", "per_channel_affine",
                    "per_channel_symmetric", "per_channel_affine_float_qparams", "int_repr",
