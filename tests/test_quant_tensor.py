@@ -112,7 +112,8 @@ def test_quantize_strided_inputs(backend, kind, qname):
     }
     tv, pv = views[kind](base), views[kind](from_torch(base))
     assert not pv.is_contiguous()
-    _check_q(ptlite.quantize_per_tensor(pv, 0.03, 2, pq), torch.quantize_per_tensor(tv, 0.03, 2, tq))
+    _check_q(ptlite.quantize_per_tensor(pv, 0.03, 2, pq),
+             torch.quantize_per_tensor(tv, 0.03, 2, tq))
     C = tv.shape[1]
     sc = torch.rand(C) * 0.1 + 0.01
     zp = torch.randint(0, 5, (C,))
@@ -334,7 +335,8 @@ def test_views_keep_qparams(qname, per_channel):
     views = [lambda t: t.reshape(3, 20), lambda t: t.view(3, 2, 10),
              lambda t: t[:, 1:3], lambda t: t[:, :, ::2]]
     if not per_channel:  # torch's select of a per-channel tensor sets axis -1 (unusable)
-        views += [lambda t: t[:, -1], lambda t: t.transpose(1, 2), lambda t: t.permute(2, 0, 1), lambda t: t[1:],
+        views += [lambda t: t[:, -1], lambda t: t.transpose(1, 2), lambda t: t.permute(2, 0, 1),
+                  lambda t: t[1:],
                   lambda t: t[1], lambda t: t.select(2, 3), lambda t: t.flatten()]
     for v in views:
         tv, pv = v(q), v(p)
