@@ -378,8 +378,6 @@ def test_per_channel_slice_along_axis():
     _check_q(p, q)
 
 
-@pytest.mark.xfail(strict=True, reason="COPY (copy.c) drops qparams: clone()/contiguous() of a "
-                   "quantized tensor has none (reported to the lead)")
 def test_clone_keeps_qparams():
     p = ptlite.quantize_per_tensor(ptlite.tensor([1.0, 2.0]), 0.5, 1, ptlite.quint8)
     c = p.clone()
@@ -410,8 +408,6 @@ def test_repr_works():
     assert "dtype=ptlite.quint8" in r and "size=(3,)" in r
 
 
-@pytest.mark.xfail(strict=True, reason="Tensor.__repr__ (_tensor.py _format) omits "
-                   "quantization_scheme/scale/zero_point (reported to the lead)")
 def test_repr_matches_torch():
     x = torch.tensor([1.0, 2.0])
     q = torch.quantize_per_tensor(x, 0.1, 10, torch.quint8)

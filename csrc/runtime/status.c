@@ -72,6 +72,9 @@ const char *ptl_torch_scalar_name(ptl_dtype d) {
   case PTL_INT32: return "Int";
   case PTL_INT64: return "Long";
   case PTL_BOOL: return "Bool";
+  case PTL_QUINT8: return "QUInt8";
+  case PTL_QINT8: return "QInt8";
+  case PTL_QINT32: return "QInt32";
   default: return ptl_dtype_name(d);
   }
 }

@@ -442,9 +442,12 @@ _C.set_tensor_class(Tensor)
 def _format(t: Tensor) -> str:
     d = t.dtype
     if d.is_quantized:
-        body = np.array2string(t.dequantize().numpy(), separator=", ", precision=4,
-                               prefix="tensor(")
-        return f"tensor({body}, size={tuple(t.shape)}, dtype={d!r})"
+        from ._ops.quant import qparams_repr
+        body = _format(t.dequantize())[len("tensor("):-1]
+        if t.numel() == 0:  # the float path already named the size
+            body = body.split(", size=")[0]
+        return (f"tensor({body}, size={tuple(t.shape)}, dtype={d!r},\n       "
+                f"{qparams_repr(t)})")
     a = t.numpy()
     if a.size == 0:
         body = "[]"

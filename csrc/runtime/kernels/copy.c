@@ -1,6 +1,7 @@
 /* copy.c - COPY (strided copy with dtype conversion) and FILL. The core relies
  * on these (ptl_tensor_contiguous, clone, to(dtype), fill_), so they live
  * apart from the elementwise family. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../internal.h"
@@ -95,6 +96,16 @@ static void copy_row(void *vctx, const int64_t *off, const int64_t *st, int64_t 
 ptl_status ptl_copy_ref(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
+  if (x->qparams) {
+    /* a quantized copy carries its parameters; a reused output gets the new ones */
+    if (y->qparams) {
+      free(y->qparams->scale);
+      free(y->qparams->zero_point);
+      free(y->qparams);
+      y->qparams = NULL;
+    }
+    PTL_CHECK(ptl_qparams_copy(y, x));
+  }
   /* Walk dims in the output's memory order (a stable sort by decreasing stride),
    * so writing a channels-last copy goes in long unit-stride rows. Copy does not
    * depend on the visiting order. */

@@ -22,16 +22,6 @@
 
 #include "../internal.h"
 
-/* torch's ScalarType names for messages ("QUInt8"), which the shared helper lacks. */
-static const char *scalar_name(ptl_dtype d) {
-  switch (d) {
-  case PTL_QUINT8: return "QUInt8";
-  case PTL_QINT8: return "QInt8";
-  case PTL_QINT32: return "QInt32";
-  default: return ptl_torch_scalar_name(d);
-  }
-}
-
 static void qrange(ptl_dtype d, int64_t *qmin, int64_t *qmax) {
   switch (d) {
   case PTL_QUINT8: *qmin = 0, *qmax = 255; break;
@@ -45,7 +35,7 @@ static ptl_status check_qdtype(int64_t code) {
     if (code < 0 || code >= PTL_DTYPE_COUNT)
       return ptl_error(PTL_ERR_DTYPE, "quantize: invalid dtype code %lld", (long long)code);
     return ptl_error(PTL_ERR_DTYPE, "ScalarType %s is not supported in new_qtensor.",
-                     scalar_name((ptl_dtype)code));
+                     ptl_torch_scalar_name((ptl_dtype)code));
   }
   return PTL_OK;
 }
@@ -163,9 +153,9 @@ ptl_status ptl_quantize_infer(const ptl_call *call, ptl_tensor_desc *out) {
   if (x->dtype != PTL_FLOAT32) {
     if (per_channel)
       return ptl_error(PTL_ERR_DTYPE, "%s expects a Float Tensor, got %s", fn,
-                       scalar_name(x->dtype));
+                       ptl_torch_scalar_name(x->dtype));
     return ptl_error(PTL_ERR_DTYPE, "Quantize only works on Float Tensor, got %s",
-                     scalar_name(x->dtype));
+                     ptl_torch_scalar_name(x->dtype));
   }
   if (per_channel) {
     int64_t axis = a->ints[0], C = call->in[1]->shape[0];
