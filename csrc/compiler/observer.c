@@ -519,7 +519,7 @@ static ptl_status update_hist(ptl_observer *o, const float *v0, int64_t n) {
   }
   if (isnan(xmin) || isnan(xmax)) {
     free(owned);
-    return ptl_error(PTL_ERR_VALUE, "torch.histc: range of [nan, nan] is not finite");
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "torch.histc: range of [nan, nan] is not finite");
   }
   if (o->abs_hist)
     xmin = 0.0f; /* |x| histograms are anchored at 0 */

@@ -234,7 +234,7 @@ class UniformQuantizationObserverBase(ObserverBase):
         self._pull()
 
     def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return f"min_val={_fmt(self.min_val)}, max_val={_fmt(self.max_val)}"
 
     def __getstate__(self):
         raise TypeError(f"{type(self).__name__} cannot be pickled (its state is in the engine)")
@@ -248,6 +248,11 @@ class UniformQuantizationObserverBase(ObserverBase):
         new.__dict__["_h"] = _C.observer_new(*self._new_args)
         new._push()
         return new
+
+
+def _fmt(t: Tensor) -> str:
+    # torch's Tensor.__format__: a 0-d tensor formats as its Python number
+    return str(t.item()) if t.ndim == 0 else str(t)
 
 
 def _no_per_channel(name: str, qs) -> None:
