@@ -63,7 +63,7 @@ static void reset_state(ptl_observer *o) {
     o->max[0] = -INFINITY;
   }
   if (o->hist)
-    memset(o->hist, 0, sizeof(float) * (size_t)o->cfg.bins);
+    memset(o->hist, 0, sizeof(float) * (size_t)(uint32_t)o->cfg.bins);
 }
 
 ptl_status ptl_observer_create(const ptl_observer_config *cfg, ptl_observer **out) {
@@ -133,7 +133,7 @@ ptl_status ptl_observer_create(const ptl_observer_config *cfg, ptl_observer **ou
     o->max = malloc(sizeof(float));
   }
   if (is_hist_kind(cfg->kind))
-    o->hist = calloc((size_t)cfg->bins, sizeof(float));
+    o->hist = calloc((size_t)(uint32_t)cfg->bins, sizeof(float));
   o->abs_hist = cfg->kind == PTL_OBSERVER_ENTROPY ||
                 (cfg->kind == PTL_OBSERVER_PERCENTILE && is_symmetric(cfg->qscheme));
   if ((!per_channel && (!o->min || !o->max)) || (is_hist_kind(cfg->kind) && !o->hist)) {
@@ -422,8 +422,8 @@ static ptl_status upscale_into(const ptl_observer *o, const float *orig, float o
   int32_t bins = o->cfg.bins, R = o->cfg.upsample_rate;
   int64_t N = (int64_t)bins * R;
   float *mid = malloc(sizeof(float) * (size_t)(N + 1));
-  float *bnd = malloc(sizeof(float) * (size_t)(bins + 1));
-  float *acc = calloc((size_t)bins, sizeof(float));
+  float *bnd = malloc(sizeof(float) * (size_t)(uint32_t)(bins + 1));
+  float *acc = calloc((size_t)(uint32_t)bins, sizeof(float));
   if (!mid || !bnd || !acc) {
     free(mid);
     free(bnd);
@@ -474,7 +474,7 @@ static ptl_status combine(const ptl_observer *o, const float *hist, float omin, 
     double total = 0;
     for (int32_t k = 0; k < bins; k++)
       total += hist[k];
-    float *t = calloc((size_t)bins, sizeof(float));
+    float *t = calloc((size_t)(uint32_t)bins, sizeof(float));
     if (!t)
       return ptl_error(PTL_ERR_OUT_OF_MEMORY, "observer: out of memory");
     histc(&omin, 1, bins, nmin, nmax, t, 1.0f);
@@ -528,12 +528,12 @@ static ptl_status update_hist(ptl_observer *o, const float *v0, int64_t n) {
   if (o->min[0] == INFINITY || o->max[0] == -INFINITY) {
     o->min[0] = xmin;
     o->max[0] = xmax;
-    memset(o->hist, 0, sizeof(float) * (size_t)bins);
+    memset(o->hist, 0, sizeof(float) * (size_t)(uint32_t)bins);
     histc(v, n, bins, xmin, xmax, o->hist, 1.0f);
   } else {
     float cmin = o->min[0], cmax = o->max[0];
     float nmin = min_nan(cmin, xmin), nmax = max_nan(cmax, xmax);
-    float *upd = calloc((size_t)bins, sizeof(float));
+    float *upd = calloc((size_t)(uint32_t)bins, sizeof(float));
     if (!upd) {
       free(owned);
       return ptl_error(PTL_ERR_OUT_OF_MEMORY, "observer: out of memory");
@@ -541,7 +541,7 @@ static ptl_status update_hist(ptl_observer *o, const float *v0, int64_t n) {
     histc(v, n, bins, nmin, nmax, upd, 1.0f);
     s = combine(o, o->hist, cmin, cmax, upd, nmin, nmax);
     if (s == PTL_OK) {
-      memcpy(o->hist, upd, sizeof(float) * (size_t)bins);
+      memcpy(o->hist, upd, sizeof(float) * (size_t)(uint32_t)bins);
       o->min[0] = nmin;
       o->max[0] = nmax;
     }
@@ -593,13 +593,13 @@ ptl_status ptl_observer_merge(ptl_observer *dst, const ptl_observer *src) {
   }
   int32_t bins = a->bins;
   if (dst->min[0] == INFINITY && dst->max[0] == -INFINITY) {
-    memcpy(dst->hist, src->hist, sizeof(float) * (size_t)bins);
+    memcpy(dst->hist, src->hist, sizeof(float) * (size_t)(uint32_t)bins);
     dst->min[0] = src->min[0];
     dst->max[0] = src->max[0];
     return PTL_OK;
   }
   float nmin = min_nan(dst->min[0], src->min[0]), nmax = max_nan(dst->max[0], src->max[0]);
-  float *acc = calloc((size_t)bins, sizeof(float));
+  float *acc = calloc((size_t)(uint32_t)bins, sizeof(float));
   if (!acc)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "observer: out of memory");
   /* both histograms re-binned into the union range, the same way a range
@@ -608,7 +608,7 @@ ptl_status ptl_observer_merge(ptl_observer *dst, const ptl_observer *src) {
   if (s == PTL_OK)
     s = combine(dst, dst->hist, dst->min[0], dst->max[0], acc, nmin, nmax);
   if (s == PTL_OK) {
-    memcpy(dst->hist, acc, sizeof(float) * (size_t)bins);
+    memcpy(dst->hist, acc, sizeof(float) * (size_t)(uint32_t)bins);
     dst->min[0] = nmin;
     dst->max[0] = nmax;
   }
@@ -680,8 +680,8 @@ static double quant_error(const ptl_observer *o, int64_t start, int64_t end, flo
 /* torch's _non_linear_param_search. */
 static ptl_status l2_search(const ptl_observer *o, float *lo, float *hi) {
   int32_t bins = o->cfg.bins;
-  float *cs = malloc(sizeof(float) * (size_t)bins);
-  float *tmp = malloc(sizeof(float) * (size_t)bins);
+  float *cs = malloc(sizeof(float) * (size_t)(uint32_t)bins);
+  float *tmp = malloc(sizeof(float) * (size_t)(uint32_t)bins);
   if (!cs || !tmp) {
     free(cs);
     free(tmp);
@@ -761,7 +761,8 @@ static ptl_status entropy_threshold(const ptl_observer *o, float *t) {
     *t = o->max[0];
     return PTL_OK;
   }
-  double *p = malloc(sizeof(double) * (size_t)bins), *q = malloc(sizeof(double) * (size_t)bins);
+  double *p = malloc(sizeof(double) * (size_t)(uint32_t)bins),
+         *q = malloc(sizeof(double) * (size_t)(uint32_t)bins);
   if (!p || !q) {
     free(p);
     free(q);
@@ -780,14 +781,15 @@ static ptl_status entropy_threshold(const ptl_observer *o, float *t) {
       ptot += p[k];
     if (ptot <= 0)
       continue;
-    /* merge the i bins into nq groups; spread each group uniformly over its
-     * nonzero source bins */
+    /* Q: the clipped histogram (without the folded tail, so clipping costs
+     * KL) merged into nq groups, each spread uniformly over the bins where P
+     * is nonzero */
     for (int64_t g = 0; g < nq; g++) {
       int64_t a = g * i / nq, b = (g + 1) * i / nq;
       double sum = 0;
       int64_t nz = 0;
       for (int64_t k = a; k < b; k++) {
-        sum += p[k];
+        sum += o->hist[k];
         nz += p[k] != 0;
       }
       for (int64_t k = a; k < b; k++)
@@ -796,11 +798,22 @@ static ptl_status entropy_threshold(const ptl_observer *o, float *t) {
     double qtot = 0;
     for (int64_t k = 0; k < i; k++)
       qtot += q[k];
+    if (qtot <= 0)
+      continue;
+    /* KL(P || Q) with MXNet's smoothing of Q's zeros where P is nonzero */
+    int64_t qz = 0, qnz = 0;
+    for (int64_t k = 0; k < i; k++) {
+      qz += q[k] == 0;
+      qnz += q[k] != 0;
+    }
+    const double seps = 1e-4;
+    double eps1 = qnz ? seps * (double)qz / (double)qnz : 0;
     double kl = 0;
     for (int64_t k = 0; k < i; k++) {
       if (p[k] <= 0)
         continue;
       double pk = p[k] / ptot, qk = q[k] / qtot;
+      qk = qk == 0 ? seps : qk - eps1;
       kl += qk > 0 ? pk * log(pk / qk) : INFINITY;
     }
     if (kl < best) {

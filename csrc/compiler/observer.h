@@ -27,9 +27,10 @@
  *  ENTROPY     (ours) TensorRT's entropy calibration: a histogram of |x| over
  *              [0, amax]; for every candidate clip bin i in [nq/2 .. bins]
  *              (nq = number of quantization levels / 2, e.g. 128 for 8 bits),
- *              P = hist[0:i] with the tail folded into bin i-1, Q = P merged
- *              into nq equal groups and spread back uniformly over the nonzero
- *              bins of each group; the i minimising KL(P || Q) gives the
+ *              P = hist[0:i] with the tail folded into bin i-1, Q = hist[0:i]
+ *              (tail dropped) merged into nq equal groups and spread back
+ *              uniformly over the bins where P is nonzero, Q's zeros smoothed
+ *              as MXNet does (1e-4); the i minimising KL(P || Q) gives the
  *              threshold t = i * bin_width. Range [-t, t] for symmetric schemes,
  *              [max(min, -t), min(max, t)] for affine ones.
  *

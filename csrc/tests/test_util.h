@@ -56,4 +56,5 @@ void test_model(void);
 void test_model_concurrency(void);
 void test_passes_fuse(void);
 void test_passes_fold(void);
+void test_observer(void);
 #endif
