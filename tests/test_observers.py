@@ -1,6 +1,7 @@
 """ptlite.quantization observers against torch.ao.quantization's (torch is the oracle only)."""
 import copy
 import itertools
+import pickle
 import warnings
 
 import numpy as np
@@ -117,15 +118,17 @@ def test_per_channel_matches_torch(name, kw, axis, qs, dtype, rr):
         assert_same_qparams(p, t)
 
 
-@pytest.mark.parametrize("dtype,qmin,qmax", [("quint8", 0, 15), ("qint8", -8, 7),
-                                             ("quint8", 0, 127), ("qint8", -128, 127),
-                                             ("quint8", -3, 200), ("qint32", -1000, 1000),
-                                             ("qint8", 0, 100)])
-@pytest.mark.parametrize("qs", ["per_tensor_affine", "per_tensor_symmetric"])
-@pytest.mark.parametrize("rr", [False, True])
+CUSTOM = [(d, lo, hi, qs, rr) for d, lo, hi in (("quint8", 0, 15), ("qint8", -8, 7),
+                                               ("quint8", 0, 127), ("qint8", -128, 127),
+                                               ("quint8", -3, 200), ("qint32", -1000, 1000),
+                                               ("qint8", 0, 100))
+          for qs in ("per_tensor_affine", "per_tensor_symmetric") for rr in (False, True)
+          # torch refuses symmetric + reduce_range for quint8 (test_bad_configs_raise_like_torch)
+          if not (qs == "per_tensor_symmetric" and d == "quint8" and rr)]
+
+
+@pytest.mark.parametrize("dtype,qmin,qmax,qs,rr", CUSTOM)
 def test_custom_quant_range(dtype, qmin, qmax, qs, rr):
-    if qs == "per_tensor_symmetric" and dtype == "quint8" and rr:
-        pytest.skip("torch refuses this configuration (tested below)")
     for sname, batches in STREAMS:
         p, t = make("MinMaxObserver", dict(quant_min=qmin, quant_max=qmax, reduce_range=rr),
                     qs, dtype)
@@ -326,12 +329,20 @@ def test_min_greater_than_max_asserts():
         p.calculate_qparams()
 
 
-def test_deepcopy_is_independent():
+def test_deepcopy_and_pickle():
     p = aq.MinMaxObserver()
     p(ptlite.tensor([1.0, 2.0]))
     q = copy.deepcopy(p)
     q(ptlite.tensor([5.0]))
     assert float(p.max_val) == 2.0 and float(q.max_val) == 5.0
+    for obs in (aq.HistogramObserver(), aq.PerChannelMinMaxObserver(ch_axis=1),
+                aq.MovingAverageMinMaxObserver(averaging_constant=0.3)):
+        obs(ptlite.tensor(STREAMS[0][1][0]))
+        r = pickle.loads(pickle.dumps(obs))
+        for o in (obs, r):
+            o(ptlite.tensor(STREAMS[0][1][1]))
+        a, b = obs.calculate_qparams(), r.calculate_qparams()
+        assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
 
 
 # ---- histogram ------------------------------------------------------------------------------
@@ -406,6 +417,39 @@ def test_histogram_matches_torch(cfg, torch_one_thread):
     assert lsb_zp <= 1
     assert all(r < 1e-2 for r in rel)
     assert exact >= len(HIST_CASES) - 2
+
+
+@pytest.mark.parametrize("kw", [{"dtype": "qint32", "qs": "per_tensor_affine"},
+                                {"dtype": "qint32", "qs": "per_tensor_symmetric"},
+                                {"dtype": "quint8", "qs": "per_tensor_affine",
+                                 "quant_min": 0, "quant_max": 15},
+                                {"dtype": "qint8", "qs": "per_tensor_symmetric",
+                                 "quant_min": -8, "quant_max": 7}])
+def test_histogram_int32_and_custom_ranges(kw, torch_one_thread):
+    kw = dict(kw)
+    dtype, qs = kw.pop("dtype"), kw.pop("qs")
+    r = np.random.default_rng(9)
+    for k in range(6):
+        p, t = make("HistogramObserver", kw, qs, dtype)
+        feed(p, t, [(r.laplace(0.1 * k, 1, 700) * (j + 1)).astype(np.float32)
+                    for j in range(3)])
+        assert_same_qparams(p, t)
+
+
+def test_histogram_random_streams(torch_one_thread):
+    r = np.random.default_rng(123)
+    for k in range(40):
+        qs, dtype = (("per_tensor_affine", "quint8"), ("per_tensor_symmetric", "qint8"))[k % 2]
+        p, t = make("HistogramObserver", {}, qs, dtype)
+        for j in range(int(r.integers(1, 5))):
+            m = int(r.integers(10, 5000))
+            x = [r.standard_normal(m), r.uniform(-r.random() * 5, r.random() * 9, m),
+                 r.exponential(1, m) - r.random(), r.laplace(r.random(), 1 + j, m),
+                 r.standard_t(3, m)][k % 5] * (r.random() * 4 + 0.1)
+            xf = x.astype(np.float32)
+            p(ptlite.tensor(xf))
+            t(torch.tensor(xf))
+        assert_same_qparams(p, t)
 
 
 def test_histogram_torch_default_threads():

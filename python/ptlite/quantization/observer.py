@@ -236,18 +236,16 @@ class UniformQuantizationObserverBase(ObserverBase):
     def extra_repr(self) -> str:
         return f"min_val={_fmt(self.min_val)}, max_val={_fmt(self.max_val)}"
 
+    # the engine handle is not picklable: the buffers carry the whole state
     def __getstate__(self):
-        raise TypeError(f"{type(self).__name__} cannot be pickled (its state is in the engine)")
+        state = self.__dict__.copy()
+        state.pop("_h", None)
+        return state
 
-    def __deepcopy__(self, memo):
-        new = type(self).__new__(type(self))
-        new.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_h"})
-        for name in ("_parameters", "_buffers", "_modules"):
-            if name in self.__dict__:
-                new.__dict__[name] = type(self.__dict__[name])(self.__dict__[name])
-        new.__dict__["_h"] = _C.observer_new(*self._new_args)
-        new._push()
-        return new
+    def __setstate__(self, state) -> None:
+        super().__setstate__(state)
+        self.__dict__["_h"] = _C.observer_new(*self._new_args)
+        self._push()
 
 
 def _fmt(t: Tensor) -> str:
