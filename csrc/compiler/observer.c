@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct ptl_observer {
   ptl_observer_config cfg;
@@ -268,19 +271,80 @@ static ptl_status as_f32(const ptl_tensor *x, const float **data, float **owned)
   return PTL_OK;
 }
 
-/* torch.aminmax: NaN propagates. */
-static void aminmax(const float *v, int64_t n, float *mn, float *mx) {
+/* min/max of v[0..n); NaN is tracked apart: torch.aminmax propagates it.
+ * minps(a, lo) is `a < lo ? a : lo`, the scalar loop's semantics. */
+static void aminmax_serial(const float *v, int64_t n, float *mn, float *mx, bool *has_nan) {
   float lo = INFINITY, hi = -INFINITY;
   bool nan = false;
-  for (int64_t i = 0; i < n; i++) {
+  int64_t i = 0;
+#ifdef __SSE2__
+  __m128 l0 = _mm_set1_ps(INFINITY), l1 = l0, h0 = _mm_set1_ps(-INFINITY), h1 = h0;
+  __m128 bad = _mm_setzero_ps();
+  for (; i + 8 <= n; i += 8) {
+    __m128 a = _mm_loadu_ps(v + i), b = _mm_loadu_ps(v + i + 4);
+    bad = _mm_or_ps(bad, _mm_or_ps(_mm_cmpunord_ps(a, a), _mm_cmpunord_ps(b, b)));
+    l0 = _mm_min_ps(a, l0);
+    l1 = _mm_min_ps(b, l1);
+    h0 = _mm_max_ps(a, h0);
+    h1 = _mm_max_ps(b, h1);
+  }
+  float lv[4], hv[4];
+  _mm_storeu_ps(lv, _mm_min_ps(l0, l1));
+  _mm_storeu_ps(hv, _mm_max_ps(h0, h1));
+  for (int k = 0; k < 4; k++) {
+    lo = lv[k] < lo ? lv[k] : lo;
+    hi = hv[k] > hi ? hv[k] : hi;
+  }
+  nan = _mm_movemask_ps(bad) != 0;
+#endif
+  for (; i < n; i++) {
     float a = v[i];
-    if (isnan(a))
-      nan = true;
+    nan |= a != a;
     lo = a < lo ? a : lo;
     hi = a > hi ? a : hi;
   }
-  *mn = nan ? NAN : lo;
-  *mx = nan ? NAN : hi;
+  *mn = lo;
+  *mx = hi;
+  *has_nan = nan;
+}
+
+typedef struct minmax_job {
+  const float *v;
+  int64_t n, chunk;
+  float lo[64], hi[64];
+  bool nan[64];
+} minmax_job;
+
+static void minmax_chunk(void *ctx, size_t k) {
+  minmax_job *j = ctx;
+  int64_t a = (int64_t)k * j->chunk, b = a + j->chunk < j->n ? a + j->chunk : j->n;
+  aminmax_serial(j->v + a, b - a, &j->lo[k], &j->hi[k], &j->nan[k]);
+}
+
+/* torch.aminmax: NaN propagates. Large inputs are split over the threadpool
+ * (min and max do not depend on the split, so the result is the same). */
+static void aminmax(const float *v, int64_t n, float *mn, float *mx) {
+  bool nan = false;
+  if (n < (1 << 16)) {
+    aminmax_serial(v, n, mn, mx, &nan);
+  } else {
+    minmax_job j;
+    j.v = v;
+    j.n = n;
+    int64_t parts = n / (1 << 15) < 64 ? n / (1 << 15) : 64;
+    j.chunk = (n + parts - 1) / parts;
+    parts = (n + j.chunk - 1) / j.chunk;
+    ptl_parallel_for(minmax_chunk, &j, (size_t)parts);
+    *mn = INFINITY;
+    *mx = -INFINITY;
+    for (int64_t k = 0; k < parts; k++) {
+      nan |= j.nan[k];
+      *mn = j.lo[k] < *mn ? j.lo[k] : *mn;
+      *mx = j.hi[k] > *mx ? j.hi[k] : *mx;
+    }
+  }
+  if (nan)
+    *mn = *mx = NAN;
 }
 
 /* ---- min/max kinds -------------------------------------------------------- */
@@ -335,13 +399,28 @@ static ptl_status update_minmax(ptl_observer *o, const ptl_tensor *x, const floa
     mn[ch] = INFINITY;
     mx[ch] = -INFINITY;
   }
-  for (int64_t i = 0; i < n; i++) {
-    int64_t ch = (i / inner) % C;
-    float a = v[i];
-    if (isnan(a))
-      nan[ch] = true;
-    mn[ch] = a < mn[ch] ? a : mn[ch];
-    mx[ch] = a > mx[ch] ? a : mx[ch];
+  if (inner == 1) {
+    /* channels are the innermost dim: one pass over rows, vectorised across channels */
+    for (int64_t row = 0; row < n / C; row++) {
+      const float *r = v + row * C;
+      for (int64_t ch = 0; ch < C; ch++) {
+        float a = r[ch];
+        nan[ch] |= a != a;
+        mn[ch] = a < mn[ch] ? a : mn[ch];
+        mx[ch] = a > mx[ch] ? a : mx[ch];
+      }
+    }
+  } else {
+    /* contiguous runs of `inner` elements belong to one channel */
+    for (int64_t blk = 0; blk < n / inner; blk++) {
+      int64_t ch = blk % C;
+      float a, b;
+      bool bn;
+      aminmax_serial(v + blk * inner, inner, &a, &b, &bn);
+      nan[ch] |= bn;
+      mn[ch] = a < mn[ch] ? a : mn[ch];
+      mx[ch] = b > mx[ch] ? b : mx[ch];
+    }
   }
   ptl_status s = first ? resize_channels(o, C) : PTL_OK;
   for (int64_t ch = 0; ch < C && s == PTL_OK; ch++) {

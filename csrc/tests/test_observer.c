@@ -2,6 +2,8 @@
 #include "../compiler/observer.h"
 #include "test_util.h"
 
+#include <stdlib.h>
+
 static ptl_observer_config cfg_of(ptl_observer_kind kind, ptl_dtype dtype, ptl_qscheme q) {
   ptl_observer_config c;
   memset(&c, 0, sizeof c);
@@ -80,6 +82,34 @@ static void test_minmax_per_tensor(void) {
   ptl_tensor_release(nt);
   ptl_tensor_release(zt);
   ptl_tensor_release(x);
+}
+
+/* inputs large enough for the threaded min/max, and odd lengths for the SIMD tail */
+static void test_minmax_large(void) {
+  int64_t sizes[3] = {200003, 7, 70001};
+  for (int k = 0; k < 3; k++) {
+    int64_t n = sizes[k];
+    float *v = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+      v[i] = (float)((i * 7919) % 1000) - 500.0f;
+    v[n - 1] = 1000.0f; /* in the scalar tail */
+    v[n / 2] = -2000.0f;
+    ptl_tensor *x = t_f32(1, &n, v);
+    ptl_observer_config c = cfg_of(PTL_OBSERVER_MINMAX, PTL_QUINT8, PTL_QSCHEME_PER_TENSOR_AFFINE);
+    ptl_observer *o = NULL;
+    T_OK(ptl_observer_create(&c, &o));
+    T_OK(ptl_observer_update(o, x));
+    float mn, mx;
+    ptl_observer_get_minmax(o, &mn, &mx);
+    T_CHECK(mn == -2000.0f && mx == 1000.0f);
+    ((float *)ptl_tensor_data(x))[n / 3] = NAN;
+    T_OK(ptl_observer_update(o, x));
+    ptl_observer_get_minmax(o, &mn, &mx);
+    T_CHECK(isnan(mn) && isnan(mx));
+    ptl_observer_destroy(o);
+    ptl_tensor_release(x);
+    free(v);
+  }
 }
 
 static void test_bad_configs(void) {
@@ -266,6 +296,7 @@ static void test_histogram_kinds(void) {
 
 void test_observer(void) {
   test_minmax_per_tensor();
+  test_minmax_large();
   test_bad_configs();
   test_per_channel_strided();
   test_moving_average();
