@@ -19,6 +19,7 @@ int main(void) {
   test_passes_fuse();
   test_passes_fold();
   test_quant();
+  test_observer();
   printf("c-tests: %d passed, %d failed\n", g_test_checks - g_test_failures, g_test_failures);
   return g_test_failures ? 1 : 0;
 }

@@ -57,4 +57,5 @@ void test_model_concurrency(void);
 void test_passes_fuse(void);
 void test_passes_fold(void);
 void test_quant(void);
+void test_observer(void);
 #endif

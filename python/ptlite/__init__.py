@@ -25,6 +25,8 @@ from . import jit  # noqa: E402
 from . import vision  # noqa: E402
 from . import utils  # noqa: E402
 from . import backends  # noqa: E402
+from . import quantization  # noqa: E402
+from . import ao  # noqa: E402
 
 
 def set_num_threads(n: int) -> None:
