@@ -315,6 +315,30 @@ class RNNBase(Module):
             output = output.squeeze(0 if self.batch_first else 1)
         return output
 
+    def _forward_one_state(self, input: Tensor, hx: Optional[Tensor]):
+        """forward of the RNN and GRU, whose state is one tensor h (LSTM has (h, c))."""
+        num_directions = 2 if self.bidirectional else 1
+        is_batched = self._is_batched(input)
+        if hx is not None:
+            if not is_batched:
+                if hx.dim() != 2:
+                    raise RuntimeError("For unbatched 2-D input, hx should also be 2-D but "
+                                       f"got {hx.dim()}-D tensor")
+                hx = hx.unsqueeze(1)
+            elif hx.dim() != 3:
+                raise RuntimeError("For batched 3-D input, hx should also be 3-D but got "
+                                   f"{hx.dim()}-D tensor")
+        batched = self._batched(input, is_batched)
+        if hx is None:
+            hx = zeros(self.num_layers * num_directions, self._batch_size(batched),
+                       self.hidden_size, dtype=input.dtype)
+        self.check_forward_args(batched, hx)
+        output, h_n, _ = self._run(self._time_major(batched), hx, None)
+        output = self._finish_output(output, is_batched)
+        if not is_batched:
+            h_n = h_n.squeeze(1)
+        return output, h_n
+
 
 class RNN(RNNBase):
     r"""Apply a multi-layer Elman RNN with :math:`\tanh` or :math:`\text{ReLU}`
@@ -359,27 +383,7 @@ class RNN(RNNBase):
         super().__init__(mode, *args, **kwargs)
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None):
-        num_directions = 2 if self.bidirectional else 1
-        is_batched = self._is_batched(input)
-        if hx is not None:
-            if not is_batched:
-                if hx.dim() != 2:
-                    raise RuntimeError("For unbatched 2-D input, hx should also be 2-D but "
-                                       f"got {hx.dim()}-D tensor")
-                hx = hx.unsqueeze(1)
-            elif hx.dim() != 3:
-                raise RuntimeError("For batched 3-D input, hx should also be 3-D but got "
-                                   f"{hx.dim()}-D tensor")
-        batched = self._batched(input, is_batched)
-        if hx is None:
-            hx = zeros(self.num_layers * num_directions, self._batch_size(batched),
-                       self.hidden_size, dtype=input.dtype)
-        self.check_forward_args(batched, hx)
-        output, h_n, _ = self._run(self._time_major(batched), hx, None)
-        output = self._finish_output(output, is_batched)
-        if not is_batched:
-            h_n = h_n.squeeze(1)
-        return output, h_n
+        return self._forward_one_state(input, hx)
 
 
 class LSTM(RNNBase):
@@ -500,27 +504,7 @@ class GRU(RNNBase):
         super().__init__("GRU", *args, **kwargs)
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None):
-        num_directions = 2 if self.bidirectional else 1
-        is_batched = self._is_batched(input)
-        if hx is not None:
-            if not is_batched:
-                if hx.dim() != 2:
-                    raise RuntimeError("For unbatched 2-D input, hx should also be 2-D but "
-                                       f"got {hx.dim()}-D tensor")
-                hx = hx.unsqueeze(1)
-            elif hx.dim() != 3:
-                raise RuntimeError("For batched 3-D input, hx should also be 3-D but got "
-                                   f"{hx.dim()}-D tensor")
-        batched = self._batched(input, is_batched)
-        if hx is None:
-            hx = zeros(self.num_layers * num_directions, self._batch_size(batched),
-                       self.hidden_size, dtype=input.dtype)
-        self.check_forward_args(batched, hx)
-        output, h_n, _ = self._run(self._time_major(batched), hx, None)
-        output = self._finish_output(output, is_batched)
-        if not is_batched:
-            h_n = h_n.squeeze(1)
-        return output, h_n
+        return self._forward_one_state(input, hx)
 
 
 class RNNCellBase(Module):
