@@ -91,3 +91,27 @@ def test_c_example_reports_bad_files(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 1
     assert "not a .ptl file: bad magic" in out.stderr
+
+
+def test_lite_module_runs_planned_and_outputs_survive_the_next_call(tmp_path):
+    """The lite module runs in a planned arena: outputs handed back are copies (the
+    next call must not overwrite them), new inputs are read each call, and a wrong
+    shape still gets the interpreter's clear error."""
+    ptlite.manual_seed(3)
+    model = models.lenet5().eval()
+    x1, x2 = ptlite.rand(2, 1, 28, 28), ptlite.rand(2, 1, 28, 28)
+    path = tmp_path / "lenet.ptl"
+    ptlite.jit.trace(model, x1).save(str(path))
+    lite = _load_for_lite_interpreter(str(path))
+    r1 = lite(x1)
+    kept = r1.numpy().copy()
+    r2 = lite(x2)
+    assert lite._plan is not None
+    with ptlite.no_grad():
+        np.testing.assert_array_equal(r1.numpy(), kept)
+        np.testing.assert_array_equal(r1.numpy(), model(x1).numpy())
+        np.testing.assert_array_equal(r2.numpy(), model(x2).numpy())
+    assert r1.data_ptr() != r2.data_ptr()
+    with pytest.raises(RuntimeError, match=r"expected float32 \[2, 1, 28, 28\], got float32 "
+                                           r"\[3, 1, 28, 28\]"):
+        lite(ptlite.rand(3, 1, 28, 28))

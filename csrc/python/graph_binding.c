@@ -449,7 +449,91 @@ static PyObject *py_graph_pass(PyObject *m, PyObject *args) {
   return Py_BuildValue("(iis)", stats.rewrites, stats.nodes_removed, stats.detail);
 }
 
+/* A plan keeps a reference to its graph capsule (the plan borrows the graph). */
+typedef struct {
+  ptl_plan *plan;
+  PyObject *graph_capsule;
+  PyObject *inputs; /* tuple of the persistent input tensors the plan reads */
+} py_plan;
+
+static const char *k_plan = "ptlite.plan";
+
+static void plan_capsule_free(PyObject *cap) {
+  py_plan *pp = PyCapsule_GetPointer(cap, k_plan);
+  if (!pp)
+    return;
+  ptl_plan_destroy(pp->plan);
+  Py_XDECREF(pp->graph_capsule);
+  Py_XDECREF(pp->inputs);
+  PyMem_Free(pp);
+}
+
+/* plan_create(graph, inputs) -> plan. `inputs` are the tensors every run reads
+ * (write new values into them, keep their shapes); planning runs the graph once. */
+static PyObject *py_plan_create(PyObject *m, PyObject *args) {
+  (void)m;
+  PyObject *cap, *inputs;
+  if (!PyArg_ParseTuple(args, "OO", &cap, &inputs))
+    return NULL;
+  ptl_graph *g = graph_of(cap);
+  if (!g)
+    return NULL;
+  ptl_tensor *in[64];
+  if (parse_inputs(g, inputs, in) < 0)
+    return NULL;
+  PyObject *kept = PySequence_Tuple(inputs);
+  py_plan *pp = kept ? PyMem_Calloc(1, sizeof *pp) : NULL;
+  if (!pp) {
+    Py_XDECREF(kept);
+    return kept ? PyErr_NoMemory() : NULL;
+  }
+  ptl_status s = ptl_plan_create(g, in, &pp->plan);
+  if (s != PTL_OK) {
+    Py_DECREF(kept);
+    PyMem_Free(pp);
+    return ptlpy_raise(s);
+  }
+  Py_INCREF(cap);
+  pp->graph_capsule = cap;
+  pp->inputs = kept;
+  PyObject *res = PyCapsule_New(pp, k_plan, plan_capsule_free);
+  if (!res) {
+    ptl_plan_destroy(pp->plan);
+    Py_DECREF(cap);
+    Py_DECREF(kept);
+    PyMem_Free(pp);
+  }
+  return res;
+}
+
+/* plan_run(plan) -> tuple of the output tensors, which live in the plan's arena:
+ * valid until the next run (copy them to keep them). */
+static PyObject *py_plan_run(PyObject *m, PyObject *cap) {
+  (void)m;
+  py_plan *pp = PyCapsule_GetPointer(cap, k_plan);
+  if (!pp)
+    return NULL;
+  ptl_status s = ptl_plan_run(pp->plan);
+  if (s != PTL_OK)
+    return ptlpy_raise(s);
+  const ptl_graph *g = graph_of(pp->graph_capsule);
+  PyObject *res = PyTuple_New(g->n_outputs);
+  for (int i = 0; res && i < g->n_outputs; i++) {
+    ptl_tensor *t = ptl_plan_value(pp->plan, g->outputs[i]);
+    ptl_tensor_retain(t);
+    PyObject *w = ptlpy_wrap(t);
+    if (!w) {
+      Py_CLEAR(res);
+      break;
+    }
+    PyTuple_SET_ITEM(res, i, w);
+  }
+  return res;
+}
+
 PyMethodDef ptlpy_graph_methods[] = {
+    {"plan_create", py_plan_create, METH_VARARGS, "plan_create(graph, inputs) -> plan"},
+    {"plan_run", py_plan_run, METH_O, "plan_run(plan) -> outputs (valid until the next run)"},
     {"graph_clone", py_graph_clone, METH_O, "graph_clone(graph) -> graph"},
     {"graph_pass", py_graph_pass, METH_VARARGS,
      "graph_pass(graph, name) -> (rewrites, nodes_removed, detail)"},
