@@ -2,6 +2,8 @@
 all/any, count_nonzero over dims, keepdim, dtypes and strided layouts."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,8 @@ NP = {"float32": np.float32, "float16": np.float16, "int64": np.int64, "int32": 
 
 def make(shape, dtype="float32", layout="contiguous", low=-5, high=5):
     """(ptlite, torch) views of the same values in the requested memory layout."""
-    rng = np.random.default_rng(abs(hash((shape, dtype, layout))) % 2**32)
+    # a stable seed: hash() of strings differs per process, which made runs irreproducible
+    rng = np.random.default_rng(zlib.crc32(repr((shape, dtype, layout)).encode()))
     if dtype == "bool":
         base = rng.random(shape) > 0.5
     elif dtype in ("float32", "float16"):
@@ -271,7 +274,9 @@ def test_out_argument_strided():
     assert res.shape == (4,)
     os_ = np.zeros((3, 8), np.float32)
     ptlite.sum(x, 1, out=ptlite.from_numpy(os_[1, ::2]))
-    np.testing.assert_allclose(os_[1, ::2], t.sum(1).numpy(), rtol=1e-6)
+    # summation order may differ by an ulp of the summands, not of a cancelled result
+    np.testing.assert_allclose(os_[1, ::2], t.sum(1).numpy(), rtol=1e-6,
+                               atol=1e-6 * float(t.abs().sum(1).max()))
     assert np.count_nonzero(os_[0]) == 0 and np.count_nonzero(os_[2]) == 0
 
 
