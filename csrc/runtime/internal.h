@@ -131,6 +131,11 @@ const char *ptl_torch_cpp_name(ptl_dtype d);
 /* ---- tensors ------------------------------------------------------------- */
 /* Gives `dst` its own copy of src's quantization parameters (if src has any). */
 ptl_status ptl_qparams_copy(ptl_tensor *dst, const ptl_tensor *src);
+/* Replaces whatever qparams `t` has (a planned or preset output is reused
+ * across runs with possibly different parameters); copies scale/zp. */
+ptl_status ptl_qparams_set(ptl_tensor *t, ptl_qscheme scheme, int32_t axis, int64_t count,
+                           const float *scale, const int32_t *zp);
+ptl_status ptl_qparams_set_per_tensor(ptl_tensor *t, float scale, int32_t zero_point);
 ptl_status ptl_tensor_from_desc(const ptl_tensor_desc *desc, ptl_tensor **out);
 /* New tensor object sharing `base`'s storage with the given geometry. */
 ptl_status ptl_tensor_view(const ptl_tensor *base, int ndim, const int64_t *shape,

@@ -224,6 +224,44 @@ ptl_status ptl_qparams_copy(ptl_tensor *dst, const ptl_tensor *src) {
   return PTL_OK;
 }
 
+/* Replaces whatever qparams `t` has: a planned or preset output is reused
+ * across runs with possibly different parameters. */
+ptl_status ptl_qparams_set(ptl_tensor *t, ptl_qscheme scheme, int32_t axis, int64_t count,
+                           const float *scale, const int32_t *zp) {
+  ptl_qparams *q = t->qparams;
+  if (!q || q->count != count) {
+    ptl_qparams *n = calloc(1, sizeof *n);
+    float *s = malloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
+    int32_t *z = malloc(sizeof(int32_t) * (size_t)(count > 0 ? count : 1));
+    if (!n || !s || !z) {
+      free(n);
+      free(s);
+      free(z);
+      return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory for quantization parameters");
+    }
+    if (q) {
+      free(q->scale);
+      free(q->zero_point);
+      free(q);
+    }
+    n->scale = s;
+    n->zero_point = z;
+    t->qparams = q = n;
+  }
+  q->scheme = scheme;
+  q->axis = axis;
+  q->count = count;
+  if (count > 0) {
+    memcpy(q->scale, scale, sizeof(float) * (size_t)count);
+    memcpy(q->zero_point, zp, sizeof(int32_t) * (size_t)count);
+  }
+  return PTL_OK;
+}
+
+ptl_status ptl_qparams_set_per_tensor(ptl_tensor *t, float scale, int32_t zero_point) {
+  return ptl_qparams_set(t, PTL_QSCHEME_PER_TENSOR_AFFINE, 0, 1, &scale, &zero_point);
+}
+
 void ptl_tensor_retain(ptl_tensor *t) {
   if (t)
     atomic_fetch_add(&t->refcount, 1);

@@ -52,40 +52,6 @@ static ptl_status check_zero_point(const char *fn, ptl_dtype d, int64_t zp) {
   return PTL_OK;
 }
 
-/* Replaces whatever qparams `t` has: a planned or preset output is reused
- * across runs with possibly different parameters. */
-static ptl_status attach_qparams(ptl_tensor *t, ptl_qscheme scheme, int32_t axis, int64_t count,
-                                 const float *scale, const int32_t *zp) {
-  ptl_qparams *q = t->qparams;
-  if (!q || q->count != count) {
-    ptl_qparams *n = calloc(1, sizeof *n);
-    float *s = malloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
-    int32_t *z = malloc(sizeof(int32_t) * (size_t)(count > 0 ? count : 1));
-    if (!n || !s || !z) {
-      free(n);
-      free(s);
-      free(z);
-      return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory for quantization parameters");
-    }
-    if (q) {
-      free(q->scale);
-      free(q->zero_point);
-      free(q);
-    }
-    n->scale = s;
-    n->zero_point = z;
-    t->qparams = q = n;
-  }
-  q->scheme = scheme;
-  q->axis = axis;
-  q->count = count;
-  if (count > 0) {
-    memcpy(q->scale, scale, sizeof(float) * (size_t)count);
-    memcpy(q->zero_point, zp, sizeof(int32_t) * (size_t)count);
-  }
-  return PTL_OK;
-}
-
 /* Walks every element of a logical shape in row-major order, tracking the
  * element offset in two strided operands and the index along `axis`. */
 typedef void (*elem_row_fn)(void *ctx, int64_t in_off, int64_t in_stride, int64_t out_off,
@@ -257,9 +223,9 @@ ptl_status ptl_quantize_ref(const ptl_call *call) {
   else if (!per_channel)
     ctx.nan_value = qd == PTL_QUINT8 ? 255 : 127;
   walk(x->ndim, x->shape, x->strides, 0, y->strides, 0, axis, quant_row, &ctx);
-  s = attach_qparams(y,
-                     per_channel ? PTL_QSCHEME_PER_CHANNEL_AFFINE : PTL_QSCHEME_PER_TENSOR_AFFINE,
-                     per_channel ? axis : 0, C, scale, zp);
+  s = ptl_qparams_set(y,
+                      per_channel ? PTL_QSCHEME_PER_CHANNEL_AFFINE : PTL_QSCHEME_PER_TENSOR_AFFINE,
+                      per_channel ? axis : 0, C, scale, zp);
 done:
   free(scale);
   free(inv);
