@@ -96,6 +96,43 @@ static uint16_t node_version(const ptl_node *nd) {
   return (uint16_t)ptl_op_version(nd->op);
 }
 
+/* Quantized constants carry their parameters (format 1.1); the writer refuses
+ * what the reader would refuse, so every saved file loads. Returns whether the
+ * graph needs the 1.1 quantization record at all. */
+static ptl_status check_qparams(const ptl_graph *g, bool *any) {
+  *any = false;
+  for (int32_t i = 0; i < g->n_values; i++) {
+    const ptl_value *v = &g->values[i];
+    if (v->kind != PTL_VALUE_CONSTANT || !ptl_dtype_is_quantized(v->dtype))
+      continue;
+    const ptl_qparams *q = v->constant->qparams;
+    if (!q)
+      return ptl_error(PTL_ERR_VALUE,
+                       "save: constant %d (%s) is %s but has no quantization parameters", i,
+                       v->name ? v->name : "unnamed", ptl_dtype_name(v->dtype));
+    PTL_CHECK(ptl_format_check_qparams(PTL_ERR_VALUE, "save: cannot store", i, v->name, v->dtype,
+                                       v->ndim, v->shape, (uint32_t)q->scheme, q->axis, q->count,
+                                       q->scale, q->zero_point));
+    *any = true;
+  }
+  return PTL_OK;
+}
+
+static void put_qparams(wbuf *b, const ptl_qparams *q) {
+  put_u8(b, PTL_QPARAMS_TAG);
+  put_u8(b, (uint8_t)q->scheme);
+  put_u16(b, 0);
+  put_u32(b, (uint32_t)q->axis);
+  put_u32(b, (uint32_t)q->count);
+  for (int64_t k = 0; k < q->count; k++) {
+    uint32_t bits;
+    memcpy(&bits, &q->scale[k], 4);
+    put_u32(b, bits);
+  }
+  for (int64_t k = 0; k < q->count; k++)
+    put_u32(b, (uint32_t)q->zero_point[k]);
+}
+
 static void write_graph(const ptl_graph *g, const uint64_t *offsets, wbuf *b) {
   put_u32(b, (uint32_t)g->n_values);
   put_u32(b, (uint32_t)g->n_nodes);
@@ -106,7 +143,11 @@ static void write_graph(const ptl_graph *g, const uint64_t *offsets, wbuf *b) {
     put_u8(b, (uint8_t)v->kind);
     put_u8(b, (uint8_t)v->dtype);
     put_u8(b, (uint8_t)v->ndim);
-    put_u8(b, 0); /* flags: reserved for quantization parameters */
+    /* checked by check_qparams: a quantized constant has its parameters */
+    const ptl_qparams *q = v->kind == PTL_VALUE_CONSTANT && ptl_dtype_is_quantized(v->dtype)
+                               ? v->constant->qparams
+                               : NULL;
+    put_u8(b, q ? PTL_VALUE_FLAG_QPARAMS : 0);
     for (int d = 0; d < v->ndim; d++)
       put_u64(b, (uint64_t)v->shape[d]);
     put_str(b, v->name);
@@ -114,6 +155,8 @@ static void write_graph(const ptl_graph *g, const uint64_t *offsets, wbuf *b) {
       put_u64(b, offsets[i]);
       put_u64(b, (uint64_t)ptl_tensor_numel(v->constant) * ptl_dtype_size(v->dtype));
     }
+    if (q)
+      put_qparams(b, q);
   }
   for (int32_t n = 0; n < g->n_nodes; n++) {
     const ptl_node *nd = &g->nodes[n];
@@ -151,6 +194,8 @@ static void write_meta(const ptl_meta *m, wbuf *b) {
 ptl_status ptl_format_write(const ptl_graph *g, const ptl_meta *meta, uint8_t **data_out,
                             size_t *size_out) {
   PTL_CHECK(ptl_graph_validate(g));
+  bool quantized;
+  PTL_CHECK(check_qparams(g, &quantized));
   uint64_t *offsets = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof(uint64_t));
   wbuf sec[3] = {{0}, {0}, {0}}, out = {0};
   ptl_status s = offsets ? write_weights(g, &sec[2], offsets)
@@ -161,12 +206,14 @@ ptl_status ptl_format_write(const ptl_graph *g, const ptl_meta *meta, uint8_t **
     const uint32_t kinds[3] = {PTL_SECTION_GRAPH, PTL_SECTION_METADATA, PTL_SECTION_WEIGHTS};
     /* header */
     put(&out, PTL_FILE_MAGIC, 8);
+    /* The oldest version that describes the file: a float model stays 1.0,
+     * byte for byte, so runtimes that predate 1.1 keep loading it. */
     put_u16(&out, PTL_FORMAT_MAJOR);
-    put_u16(&out, PTL_FORMAT_MINOR);
-    put_u32(&out, 0); /* flags */
-    put_u32(&out, 3); /* section count */
-    put_u32(&out, 0); /* header crc, patched below */
-    put_u64(&out, 0); /* file size, patched below */
+    put_u16(&out, quantized ? 1 : 0);
+    put_u32(&out, quantized ? PTL_FILE_FLAG_QPARAMS : 0); /* features the file needs */
+    put_u32(&out, 3);                                     /* section count */
+    put_u32(&out, 0);                                     /* header crc, patched below */
+    put_u64(&out, 0);                                     /* file size, patched below */
     pad_to(&out, PTL_HEADER_SIZE);
     size_t offset = PTL_HEADER_SIZE + 3 * PTL_SECTION_ENTRY_SIZE;
     offset = (offset + PTL_FILE_ALIGN - 1) / PTL_FILE_ALIGN * PTL_FILE_ALIGN;

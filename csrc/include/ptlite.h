@@ -201,6 +201,16 @@ size_t ptl_session_activation_bytes(const ptl_session *session);
 ptl_status ptl_session_get_output(ptl_session *session, int i, const void **data_out,
                                   size_t *size_out);
 
+/* Quantization parameters of output i of the last run, when it is quantized
+ * (PTL_QUINT8 / PTL_QINT8 / PTL_QINT32): real value = (q - zero_point[c]) * scale[c]
+ * with c = 0 for a per-tensor output (*axis_out = -1, *count_out = 1), else c is
+ * the index along dim *axis_out (*count_out = that dim's size). The arrays are
+ * owned by the session: borrowed until the next run or ptl_session_destroy.
+ * Any out pointer may be NULL. PTL_ERR_DTYPE for an output that is not quantized. */
+ptl_status ptl_session_get_output_qparams(ptl_session *session, int i, int *axis_out,
+                                          int64_t *count_out, const float **scales_out,
+                                          const int32_t **zero_points_out);
+
 /* ---- engine settings ------------------------------------------------- */
 ptl_status ptl_set_num_threads(int n);
 int ptl_get_num_threads(void);

@@ -13,7 +13,14 @@
 
 #define PTL_FILE_MAGIC "PTLITE\r\n" /* 8 bytes; \r\n catches text-mode mangling */
 #define PTL_FORMAT_MAJOR 1          /* a reader refuses a newer major version */
-#define PTL_FORMAT_MINOR 0          /* minor versions only add optional sections */
+#define PTL_FORMAT_MINOR 1          /* newest minor version this code reads and writes */
+/* Header flags (bytes 12..15): features a file needs. Since 1.1 a reader refuses
+ * a file with a flag it does not know, naming it, instead of misreading it. */
+#define PTL_FILE_FLAG_QPARAMS 0x1u /* 1.1: values may carry quantization parameters */
+#define PTL_FILE_KNOWN_FLAGS PTL_FILE_FLAG_QPARAMS
+/* Value flags (the u8 after ndim in a value record). */
+#define PTL_VALUE_FLAG_QPARAMS 0x1u /* a quantization record follows the value record */
+#define PTL_QPARAMS_TAG 0xFF        /* first byte of that record (see docs/format.md) */
 #define PTL_FILE_ALIGN 64
 #define PTL_HEADER_SIZE 64
 #define PTL_SECTION_ENTRY_SIZE 32
@@ -40,6 +47,17 @@ typedef struct ptl_meta {
 ptl_status ptl_meta_set(ptl_meta *m, const char *key, const void *value, size_t size);
 const ptl_meta_entry *ptl_meta_get(const ptl_meta *m, const char *key);
 void ptl_meta_clear(ptl_meta *m);
+
+/* Checks one value's quantization parameters as a .ptl file may hold them:
+ * a known scheme, axis 0 and one entry per tensor, 0 <= axis < ndim and
+ * shape[axis] entries per channel, positive finite scales and zero points in the
+ * dtype's range. On failure returns `status` with a message starting with
+ * `prefix` and naming value `id` (and `name`, if any). Shared by the writer (which
+ * refuses to save what the reader would refuse to load) and the reader. */
+ptl_status ptl_format_check_qparams(ptl_status status, const char *prefix, int32_t id,
+                                    const char *name, ptl_dtype dtype, int ndim,
+                                    const int64_t *shape, uint32_t scheme, int64_t axis,
+                                    int64_t count, const float *scale, const int32_t *zero_point);
 
 /* Serialises graph + metadata into a malloc'd buffer (caller frees). */
 ptl_status ptl_format_write(const ptl_graph *g, const ptl_meta *meta, uint8_t **data_out,

@@ -176,6 +176,15 @@ ptl_status ptl_session_create(const ptl_model *m, const ptl_session_options *opt
   }
   for (int i = 0; i < ni; i++) {
     const ptl_value *v = &m->graph->values[m->graph->inputs[i]];
+    if (ptl_dtype_is_quantized(v->dtype)) {
+      /* set_input copies bytes only: there is no way to give the scale and zero
+       * point, and a model quantizes its float input itself (QuantStub) */
+      ptl_session_destroy(s);
+      return ptl_error(PTL_ERR_UNSUPPORTED,
+                       "ptl_session_create: input %d (%s) is %s; sessions take unquantized "
+                       "inputs: quantize inside the model (quantize_per_tensor / QuantStub)",
+                       i, v->name ? v->name : "unnamed", ptl_dtype_name(v->dtype));
+    }
     ptl_status st = ptl_tensor_create(v->dtype, v->ndim, v->shape, &s->inputs[i]);
     if (st != PTL_OK) {
       ptl_session_destroy(s);
@@ -283,5 +292,37 @@ ptl_status ptl_session_get_output(ptl_session *s, int i, const void **data, size
   *data = ptl_tensor_data(t);
   if (size)
     *size = (size_t)ptl_tensor_numel(t) * ptl_dtype_size(t->dtype);
+  return PTL_OK;
+}
+
+ptl_status ptl_session_get_output_qparams(ptl_session *s, int i, int *axis_out, int64_t *count_out,
+                                          const float **scales_out,
+                                          const int32_t **zero_points_out) {
+  if (!s)
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "ptl_session_get_output_qparams: NULL session");
+  int n = s->model->graph->n_outputs;
+  if (i < 0 || i >= n)
+    return ptl_error(PTL_ERR_INDEX,
+                     "ptl_session_get_output_qparams: model has %d outputs, got index %d", n, i);
+  if (!s->outputs[i])
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                     "ptl_session_get_output_qparams: run the session before reading outputs");
+  const ptl_tensor *t = s->outputs[i];
+  if (!ptl_dtype_is_quantized(t->dtype) || !t->qparams)
+    return ptl_error(PTL_ERR_DTYPE,
+                     "ptl_session_get_output_qparams: output %d is %s, not a quantized tensor", i,
+                     ptl_dtype_name(t->dtype));
+  /* the kernel that computed the output attached these during this run */
+  const ptl_qparams *q = t->qparams;
+  bool per_channel =
+      q->scheme == PTL_QSCHEME_PER_CHANNEL_AFFINE || q->scheme == PTL_QSCHEME_PER_CHANNEL_SYMMETRIC;
+  if (axis_out)
+    *axis_out = per_channel ? q->axis : -1;
+  if (count_out)
+    *count_out = q->count;
+  if (scales_out)
+    *scales_out = q->scale;
+  if (zero_points_out)
+    *zero_points_out = q->zero_point;
   return PTL_OK;
 }

@@ -195,6 +195,10 @@ ptl_status ptl_plan_create(const ptl_graph *g, ptl_tensor *const *inputs, ptl_pl
         p->arena + blocks[block_of[v]].offset + (size_t)t->offset * ptl_dtype_size(t->dtype);
     s = ptl_tensor_create_borrowed(t->dtype, t->ndim, t->shape, t->strides, data, NULL, NULL,
                                    &p->values[v]);
+    /* a quantized value starts with the recording run's parameters, so the views
+     * made once below carry them; the op computing it sets them again every run */
+    if (s == PTL_OK && t->qparams)
+      s = ptl_qparams_copy(p->values[v], t);
   }
   /* 5. what each node does at run time */
   for (int32_t n = 0; s == PTL_OK && n < g->n_nodes; n++) {
@@ -245,13 +249,30 @@ ptl_tensor *ptl_plan_value(const ptl_plan *p, int32_t value) {
   return p->values[value];
 }
 
+/* A view made once shares its base's storage but holds a copy of its quantization
+ * parameters, which the base's producer may have changed this run (a quantized
+ * input set by the caller, quantize_per_channel with computed scales). Views
+ * keep the scales and zero points and only renumber the channel axis, so the
+ * view's own scheme and axis stay and the numbers are copied over. */
+static void refresh_view_qparams(const ptl_tensor *base, ptl_tensor *view) {
+  const ptl_qparams *b = base->qparams;
+  ptl_qparams *q = view->qparams;
+  if (!b || !q || b->count != q->count)
+    return;
+  memcpy(q->scale, b->scale, sizeof(float) * (size_t)b->count);
+  memcpy(q->zero_point, b->zero_point, sizeof(int32_t) * (size_t)b->count);
+}
+
 ptl_status ptl_plan_run(ptl_plan *p) {
   const ptl_graph *g = p->graph;
   ptl_tensor *ins[64];
   for (int32_t n = 0; n < g->n_nodes; n++) {
-    if (!p->run_node[n])
-      continue;
     const ptl_node *nd = &g->nodes[n];
+    if (!p->run_node[n]) {
+      if (p->values[nd->out[0]]->qparams)
+        refresh_view_qparams(p->values[nd->in[0]], p->values[nd->out[0]]);
+      continue;
+    }
     for (int i = 0; i < nd->n_in; i++)
       ins[i] = nd->in[i] >= 0 ? p->values[nd->in[i]] : NULL;
     ptl_tensor *outs[4] = {NULL, NULL, NULL, NULL};

@@ -124,7 +124,8 @@ static const char *section_name(uint32_t kind) {
   }
 }
 
-static ptl_status read_header(const uint8_t *data, size_t size, section *secs, int *n_secs) {
+static ptl_status read_header(const uint8_t *data, size_t size, section *secs, int *n_secs,
+                              uint32_t *flags_out) {
   if (size < PTL_HEADER_SIZE)
     return ptl_error(PTL_ERR_CORRUPT_FILE,
                      "not a .ptl file: %zu bytes is shorter than the %d-byte header", size,
@@ -136,11 +137,11 @@ static ptl_status read_header(const uint8_t *data, size_t size, section *secs, i
   if (major > PTL_FORMAT_MAJOR)
     return ptl_error(PTL_ERR_VERSION,
                      "the file has .ptl format version %u.%u, newer than this runtime supports "
-                     "(%d.%d, ptlite %s); upgrade ptlite to load it",
+                     "(1.0 to %d.%d, ptlite %s); upgrade ptlite to load it",
                      major, minor, PTL_FORMAT_MAJOR, PTL_FORMAT_MINOR, ptl_version());
   if (major == 0)
     return ptl_error(PTL_ERR_CORRUPT_FILE, "corrupt .ptl file: format version 0.%u", minor);
-  (void)get_le(&c, 4); /* flags */
+  uint32_t flags = (uint32_t)get_le(&c, 4);
   uint32_t count = (uint32_t)get_le(&c, 4);
   uint32_t header_crc = (uint32_t)get_le(&c, 4);
   uint64_t file_size = get_le(&c, 8);
@@ -163,6 +164,19 @@ static ptl_status read_header(const uint8_t *data, size_t size, section *secs, i
                      "corrupt .ptl file: header or section table checksum mismatch (bytes 0 to "
                      "%zu)",
                      table_end);
+  /* Checked after the CRC, so a flipped bit reads as corruption, not as a feature.
+   * 1.0 wrote 0 here; from 1.1 on a set bit is a feature the file needs. */
+  if (flags & ~PTL_FILE_KNOWN_FLAGS)
+    return ptl_error(PTL_ERR_VERSION,
+                     "the .ptl file (format version %u.%u) needs format features (flags 0x%x) "
+                     "that this runtime (format %d.%d, ptlite %s) does not know; upgrade ptlite "
+                     "to load it",
+                     major, minor, flags & ~PTL_FILE_KNOWN_FLAGS, PTL_FORMAT_MAJOR,
+                     PTL_FORMAT_MINOR, ptl_version());
+  if (flags && major == 1 && minor == 0)
+    return ptl_error(PTL_ERR_CORRUPT_FILE,
+                     "corrupt .ptl file: format 1.0 has no header flags, found 0x%x", flags);
+  *flags_out = flags;
   c.pos = PTL_HEADER_SIZE;
   for (uint32_t i = 0; i < count; i++) {
     section *s = &secs[i];
@@ -247,18 +261,116 @@ static void owner_release(void *ctx) {
     o->release(o->ctx);
 }
 
+/* ---- quantization parameters (format 1.1) -------------------------------------- */
+ptl_status ptl_format_check_qparams(ptl_status status, const char *prefix, int32_t id,
+                                    const char *name, ptl_dtype dtype, int ndim,
+                                    const int64_t *shape, uint32_t scheme, int64_t axis,
+                                    int64_t count, const float *scale, const int32_t *zero_point) {
+  const char *nm = name ? name : "unnamed";
+  bool per_channel =
+      scheme == PTL_QSCHEME_PER_CHANNEL_AFFINE || scheme == PTL_QSCHEME_PER_CHANNEL_SYMMETRIC;
+  if (!ptl_dtype_is_quantized(dtype))
+    return ptl_error(status,
+                     "%s: value %d (%s) is %s, not a quantized dtype, but has quantization "
+                     "parameters",
+                     prefix, id, nm, ptl_dtype_name(dtype));
+  if (scheme < PTL_QSCHEME_PER_TENSOR_AFFINE || scheme > PTL_QSCHEME_PER_CHANNEL_SYMMETRIC)
+    return ptl_error(status, "%s: value %d (%s) has unknown quantization scheme %u", prefix, id, nm,
+                     scheme);
+  if (!per_channel && (axis != 0 || count != 1))
+    return ptl_error(status,
+                     "%s: value %d (%s) is quantized per tensor but has axis %lld and %lld "
+                     "scales (expected axis 0 and 1 scale)",
+                     prefix, id, nm, (long long)axis, (long long)count);
+  if (per_channel && (axis < 0 || axis >= ndim))
+    return ptl_error(status,
+                     "%s: value %d (%s) is quantized per channel along axis %lld, outside its %d "
+                     "dims",
+                     prefix, id, nm, (long long)axis, ndim);
+  if (per_channel && count != shape[axis])
+    return ptl_error(status,
+                     "%s: value %d (%s) has %lld per-channel scales but dim %lld has size %lld",
+                     prefix, id, nm, (long long)count, (long long)axis, (long long)shape[axis]);
+  int64_t qmin = dtype == PTL_QUINT8 ? 0 : dtype == PTL_QINT8 ? -128 : INT32_MIN;
+  int64_t qmax = dtype == PTL_QUINT8 ? 255 : dtype == PTL_QINT8 ? 127 : INT32_MAX;
+  for (int64_t k = 0; k < count; k++) {
+    /* NaN fails the comparison too */
+    if (!(scale[k] > 0.0f && scale[k] <= 3.402823466e38f))
+      return ptl_error(status,
+                       "%s: value %d (%s) has quantization scale %g at index %lld; scales must "
+                       "be positive and finite",
+                       prefix, id, nm, (double)scale[k], (long long)k);
+    if (zero_point[k] < qmin || zero_point[k] > qmax)
+      return ptl_error(status,
+                       "%s: value %d (%s) has zero point %d at index %lld, outside the %s range "
+                       "[%lld, %lld]",
+                       prefix, id, nm, (int)zero_point[k], (long long)k, ptl_dtype_name(dtype),
+                       (long long)qmin, (long long)qmax);
+  }
+  return PTL_OK;
+}
+
+/* Reads the quantization record that follows value `id` and attaches it to the
+ * constant (see docs/format.md, "Quantization record"). */
+static ptl_status read_qparams(cursor *c, uint32_t id, const char *name, ptl_dtype dtype, int ndim,
+                               const int64_t *shape, ptl_tensor *constant) {
+  uint8_t tag = (uint8_t)get_le(c, 1), scheme = (uint8_t)get_le(c, 1);
+  uint16_t zero = (uint16_t)get_le(c, 2);
+  int32_t axis = (int32_t)(uint32_t)get_le(c, 4);
+  uint32_t count = (uint32_t)get_le(c, 4);
+  if (c->bad)
+    return truncated(c, "a quantization record");
+  if (tag != PTL_QPARAMS_TAG || zero != 0)
+    return ptl_error(PTL_ERR_CORRUPT_FILE,
+                     "corrupt .ptl file: value %u (%s) has a malformed quantization record (tag "
+                     "0x%02x)",
+                     id, name ? name : "unnamed", tag);
+  /* bound the count by the bytes left before allocating for it */
+  if ((uint64_t)count * 8 > c->size - c->pos)
+    return truncated(c, "a quantization record");
+  float *scale = malloc(sizeof(float) * (count ? count : 1));
+  int32_t *zp = malloc(sizeof(int32_t) * (count ? count : 1));
+  if (!scale || !zp) {
+    free(scale);
+    free(zp);
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "out of memory reading quantization parameters");
+  }
+  for (uint32_t k = 0; k < count; k++) {
+    uint32_t bits = (uint32_t)get_le(c, 4);
+    memcpy(&scale[k], &bits, 4);
+  }
+  for (uint32_t k = 0; k < count; k++)
+    zp[k] = (int32_t)(uint32_t)get_le(c, 4);
+  ptl_status s = ptl_format_check_qparams(PTL_ERR_CORRUPT_FILE, "corrupt .ptl file", (int32_t)id,
+                                          name, dtype, ndim, shape, scheme, axis, count, scale, zp);
+  if (s == PTL_OK && constant)
+    s = ptl_qparams_set(constant, (ptl_qscheme)scheme, axis, count, scale, zp);
+  free(scale);
+  free(zp);
+  return s;
+}
+
 static ptl_status read_values(cursor *c, ptl_graph *g, uint32_t n_values, const uint8_t *weights,
-                              uint64_t weights_size, const ptl_format_owner *owner) {
+                              uint64_t weights_size, const ptl_format_owner *owner,
+                              uint32_t file_flags) {
   for (uint32_t i = 0; i < n_values; i++) {
     uint8_t kind = (uint8_t)get_le(c, 1), dtype = (uint8_t)get_le(c, 1);
     uint8_t ndim = (uint8_t)get_le(c, 1);
-    (void)get_le(c, 1);
+    uint8_t flags = (uint8_t)get_le(c, 1);
     if (c->bad)
       return truncated(c, "a value");
     if (kind > PTL_VALUE_INTERMEDIATE || dtype >= PTL_DTYPE_COUNT || ndim > PTL_MAX_DIMS)
       return ptl_error(PTL_ERR_CORRUPT_FILE,
                        "corrupt .ptl file: value %u has kind %u, dtype %u, %u dims", i, kind, dtype,
                        ndim);
+    /* only constants carry their parameters: every other quantized value gets
+     * them from the op that computes it (or the caller, for inputs) on each run */
+    bool has_q = flags & PTL_VALUE_FLAG_QPARAMS;
+    if ((flags & ~PTL_VALUE_FLAG_QPARAMS) ||
+        (has_q && (!(file_flags & PTL_FILE_FLAG_QPARAMS) || kind != PTL_VALUE_CONSTANT)))
+      return ptl_error(PTL_ERR_CORRUPT_FILE,
+                       "corrupt .ptl file: value %u (kind %u) has flags 0x%02x, not valid here", i,
+                       kind, flags);
     int64_t shape[PTL_MAX_DIMS];
     uint64_t numel = 1;
     for (int d = 0; d < ndim; d++) {
@@ -298,6 +410,13 @@ static ptl_status read_values(cursor *c, ptl_graph *g, uint32_t n_values, const 
           memcpy(ptl_tensor_data(constant), weights + off, (size_t)nbytes);
       }
     }
+    if (s == PTL_OK && has_q)
+      s = read_qparams(c, i, name, (ptl_dtype)dtype, ndim, shape, constant);
+    else if (s == PTL_OK && kind == PTL_VALUE_CONSTANT && ptl_dtype_is_quantized((ptl_dtype)dtype))
+      s = ptl_error(PTL_ERR_CORRUPT_FILE,
+                    "corrupt .ptl file: constant %u (%s) is %s but the file stores no "
+                    "quantization parameters for it",
+                    i, name ? name : "unnamed", ptl_dtype_name((ptl_dtype)dtype));
     ptl_tensor like = {0};
     like.dtype = (ptl_dtype)dtype;
     like.ndim = ndim;
@@ -356,7 +475,7 @@ static ptl_status read_nodes(cursor *c, ptl_graph *g, uint32_t n_nodes) {
 }
 
 static ptl_status read_graph(const uint8_t *data, const section *gs, const section *ws,
-                             const ptl_format_owner *owner, ptl_graph *g) {
+                             const ptl_format_owner *owner, uint32_t flags, ptl_graph *g) {
   cursor c = {data + gs->offset, (size_t)gs->size, 0, "graph", (size_t)gs->offset, false};
   uint32_t n_values = (uint32_t)get_le(&c, 4), n_nodes = (uint32_t)get_le(&c, 4);
   uint32_t n_inputs = (uint32_t)get_le(&c, 4), n_outputs = (uint32_t)get_le(&c, 4);
@@ -369,7 +488,7 @@ static ptl_status read_graph(const uint8_t *data, const section *gs, const secti
                      "corrupt .ptl file: graph counts (%u values, %u nodes, %u inputs, %u "
                      "outputs) do not fit a %llu-byte graph section",
                      n_values, n_nodes, n_inputs, n_outputs, (unsigned long long)gs->size);
-  PTL_CHECK(read_values(&c, g, n_values, data + ws->offset, ws->size, owner));
+  PTL_CHECK(read_values(&c, g, n_values, data + ws->offset, ws->size, owner, flags));
   PTL_CHECK(read_nodes(&c, g, n_nodes));
   for (uint32_t i = 0; i < n_inputs; i++)
     PTL_CHECK(ptl_graph_mark_input(g, (int32_t)get_le(&c, 4)));
@@ -377,6 +496,11 @@ static ptl_status read_graph(const uint8_t *data, const section *gs, const secti
     PTL_CHECK(ptl_graph_mark_output(g, (int32_t)get_le(&c, 4)));
   if (c.bad)
     return truncated(&c, "the input and output lists");
+  if (c.pos != c.size)
+    return ptl_error(PTL_ERR_CORRUPT_FILE,
+                     "corrupt .ptl file: %zu unexpected bytes after the graph (graph section "
+                     "offset %zu, size %zu)",
+                     c.size - c.pos, c.base, c.size);
   ptl_status s = ptl_graph_validate(g);
   if (s == PTL_ERR_CORRUPT_FILE) {
     char msg[512];
@@ -390,7 +514,8 @@ ptl_status ptl_format_read(const uint8_t *data, size_t size, const ptl_format_ow
                            ptl_graph **graph_out, ptl_meta *meta_out) {
   section secs[PTL_MAX_SECTIONS];
   int n = 0;
-  PTL_CHECK(read_header(data, size, secs, &n));
+  uint32_t flags = 0;
+  PTL_CHECK(read_header(data, size, secs, &n, &flags));
   const section *gs = find_section(secs, n, PTL_SECTION_GRAPH);
   const section *ms = find_section(secs, n, PTL_SECTION_METADATA);
   const section *ws = find_section(secs, n, PTL_SECTION_WEIGHTS);
@@ -402,7 +527,7 @@ ptl_status ptl_format_read(const uint8_t *data, size_t size, const ptl_format_ow
   ptl_graph *g;
   PTL_CHECK(ptl_graph_create(&g));
   ptl_meta meta = {0};
-  ptl_status s = read_graph(data, gs, ws, owner, g);
+  ptl_status s = read_graph(data, gs, ws, owner, flags, g);
   if (s == PTL_OK)
     s = read_meta(data, ms, &meta);
   if (s != PTL_OK) {
