@@ -21,6 +21,19 @@ typedef struct block {
   int32_t first, last; /* node range the block is alive */
 } block;
 
+/* The layout of a tensor's quantization parameters (not the numbers). */
+typedef struct qsig {
+  int32_t scheme, axis;
+  int64_t count;
+} qsig;
+
+static qsig qsig_of(const ptl_tensor *t) {
+  qsig q = {0, 0, 0};
+  if (t->qparams)
+    q = (qsig){(int32_t)t->qparams->scheme, t->qparams->axis, t->qparams->count};
+  return q;
+}
+
 struct ptl_plan {
   const ptl_graph *graph;
   uint8_t *arena;
@@ -29,6 +42,7 @@ struct ptl_plan {
   uint8_t *run_node;   /* 0: skip (a view made once), 1: run with preset outputs,
                           2: run freshly and copy into the arena (a copying view) */
   ptl_tensor *const *inputs;
+  qsig *view_base; /* per node made once: its base's quantization layout when made */
 };
 
 static int32_t find_block(block *b, int32_t n, const ptl_storage *s) {
@@ -85,6 +99,7 @@ void ptl_plan_destroy(ptl_plan *p) {
       ptl_tensor_release(p->values[i]);
   free(p->values);
   free(p->run_node);
+  free(p->view_base);
   free(p->arena);
   free(p);
 }
@@ -173,7 +188,8 @@ ptl_status ptl_plan_create(const ptl_graph *g, ptl_tensor *const *inputs, ptl_pl
                    : aligned_alloc(64, (p->arena_bytes + 127) & ~(size_t)63);
     p->values = calloc((size_t)(g->n_values ? g->n_values : 1), sizeof(ptl_tensor *));
     p->run_node = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), 1);
-    if (!p->arena || !p->values || !p->run_node)
+    p->view_base = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof(qsig));
+    if (!p->arena || !p->values || !p->run_node || !p->view_base)
       s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "plan: out of memory for a %zu-byte arena",
                     p->arena_bytes);
   }
@@ -230,6 +246,9 @@ ptl_status ptl_plan_create(const ptl_graph *g, ptl_tensor *const *inputs, ptl_pl
       }
     }
   }
+  for (int32_t n = 0; s == PTL_OK && n < g->n_nodes; n++)
+    if (p->run_node[n] == 0)
+      p->view_base[n] = qsig_of(p->values[g->nodes[n].in[0]]);
   release_all(g, rec);
   free(blocks);
   free(block_of);
@@ -250,17 +269,35 @@ ptl_tensor *ptl_plan_value(const ptl_plan *p, int32_t value) {
 }
 
 /* A view made once shares its base's storage but holds a copy of its quantization
- * parameters, which the base's producer may have changed this run (a quantized
- * input set by the caller, quantize_per_channel with computed scales). Views
- * keep the scales and zero points and only renumber the channel axis, so the
- * view's own scheme and axis stay and the numbers are copied over. */
-static void refresh_view_qparams(const ptl_tensor *base, ptl_tensor *view) {
-  const ptl_qparams *b = base->qparams;
-  ptl_qparams *q = view->qparams;
-  if (!b || !q || b->count != q->count)
-    return;
-  memcpy(q->scale, b->scale, sizeof(float) * (size_t)b->count);
-  memcpy(q->zero_point, b->zero_point, sizeof(int32_t) * (size_t)b->count);
+ * parameters, which the base's producer may change from run to run (a quantized
+ * input set by the caller, quantize_per_channel with computed scales). Views keep
+ * the scales and zero points and only renumber the channel axis: with the base's
+ * layout unchanged the numbers are copied over; a new layout (per tensor instead
+ * of per channel, another axis) remakes the view, which derives its axis again. */
+static ptl_status refresh_view(ptl_plan *p, int32_t n) {
+  const ptl_node *nd = &p->graph->nodes[n];
+  ptl_tensor *base = p->values[nd->in[0]], *view = p->values[nd->out[0]];
+  if (!base->qparams)
+    return PTL_OK;
+  qsig now = qsig_of(base), then = p->view_base[n];
+  if (view->qparams && now.scheme == then.scheme && now.axis == then.axis &&
+      now.count == then.count && view->qparams->count == now.count) {
+    memcpy(view->qparams->scale, base->qparams->scale, sizeof(float) * (size_t)now.count);
+    memcpy(view->qparams->zero_point, base->qparams->zero_point,
+           sizeof(int32_t) * (size_t)now.count);
+    return PTL_OK;
+  }
+  ptl_tensor *fresh = NULL;
+  PTL_CHECK(ptl_op_run(nd->op, &nd->attrs, &base, 1, &fresh, 1));
+  if (fresh->storage != base->storage) {
+    /* cannot happen for a view that aliased its base when planned */
+    ptl_tensor_release(fresh);
+    return ptl_error(PTL_ERR_INTERNAL, "plan: %s no longer aliases its input", ptl_op_name(nd->op));
+  }
+  ptl_tensor_release(view);
+  p->values[nd->out[0]] = fresh;
+  p->view_base[n] = now;
+  return PTL_OK;
 }
 
 ptl_status ptl_plan_run(ptl_plan *p) {
@@ -269,8 +306,7 @@ ptl_status ptl_plan_run(ptl_plan *p) {
   for (int32_t n = 0; n < g->n_nodes; n++) {
     const ptl_node *nd = &g->nodes[n];
     if (!p->run_node[n]) {
-      if (p->values[nd->out[0]]->qparams)
-        refresh_view_qparams(p->values[nd->in[0]], p->values[nd->out[0]]);
+      PTL_CHECK(refresh_view(p, n));
       continue;
     }
     for (int i = 0; i < nd->n_in; i++)

@@ -505,6 +505,96 @@ static void test_model_quant(void) {
   w->qparams = q;
   ptl_graph_destroy(g);
 
+  /* C sessions refuse quantized inputs by name: set_input cannot give parameters */
+  {
+    int64_t qs[1] = {4};
+    ptl_tensor *qx = t_like(PTL_QUINT8, 1, qs), *fx = t_like(PTL_FLOAT32, 1, qs);
+    int32_t vq, vf;
+    T_OK(ptl_graph_create(&g));
+    T_OK(ptl_graph_add_value(g, PTL_VALUE_INPUT, qx, NULL, "qx", &vq));
+    T_OK(ptl_graph_add_value(g, PTL_VALUE_INTERMEDIATE, fx, NULL, NULL, &vf));
+    T_OK(ptl_graph_add_node(g, PTL_OP_DEQUANTIZE, NULL, &vq, 1, &vf, 1, 0));
+    T_OK(ptl_graph_mark_input(g, vq));
+    T_OK(ptl_graph_mark_output(g, vf));
+    ptl_tensor_release(qx);
+    ptl_tensor_release(fx);
+    T_OK(ptl_format_write(g, NULL, &image, &size));
+    T_CHECK(image && image[10] == 0); /* no quantized constant: still 1.0 */
+    ptl_model *qm = NULL;
+    ptl_session *qsess = NULL;
+    T_OK(ptl_model_load_buffer(image, size, &qm));
+    if (qm) {
+      T_CHECK(ptl_session_create(qm, NULL, &qsess) == PTL_ERR_UNSUPPORTED && !qsess);
+      T_CHECK(strstr(ptl_last_error_message(), "input 0 (qx) is quint8") != NULL);
+    }
+    ptl_model_destroy(qm);
+    free(image);
+    ptl_graph_destroy(g);
+  }
+
+  /* scales computed from an input change every run: the transposed view the plan
+   * made once must dequantize with this run's scales */
+  {
+    int64_t xs2[2] = {4, 3}, ss[1] = {4}, ts[2] = {3, 4};
+    ptl_tensor *x = t_like(PTL_FLOAT32, 2, xs2), *sc = t_like(PTL_FLOAT32, 1, ss);
+    ptl_tensor *zp = t_like(PTL_INT64, 1, ss), *q = t_like(PTL_QINT8, 2, xs2);
+    ptl_tensor *qt = t_like(PTL_QINT8, 2, ts), *f = t_like(PTL_FLOAT32, 2, ts);
+    memset(ptl_tensor_data(zp), 0, 4 * sizeof(int64_t));
+    int32_t vx, vs, vz, vq, vt, vf;
+    T_OK(ptl_graph_create(&g));
+    T_OK(ptl_graph_add_value(g, PTL_VALUE_INPUT, x, NULL, "x", &vx));
+    T_OK(ptl_graph_add_value(g, PTL_VALUE_INPUT, sc, NULL, "scales", &vs));
+    T_OK(ptl_graph_add_value(g, PTL_VALUE_CONSTANT, zp, zp, "zp", &vz));
+    T_OK(ptl_graph_add_value(g, PTL_VALUE_INTERMEDIATE, q, NULL, NULL, &vq));
+    T_OK(ptl_graph_add_value(g, PTL_VALUE_INTERMEDIATE, qt, NULL, NULL, &vt));
+    T_OK(ptl_graph_add_value(g, PTL_VALUE_INTERMEDIATE, f, NULL, NULL, &vf));
+    ptl_attrs qa = {0}, perm = {0};
+    qa.n_ints = 2;
+    qa.ints[0] = 0;
+    qa.ints[1] = PTL_QINT8;
+    perm.n_ints = 2;
+    perm.ints[0] = 1;
+    perm.ints[1] = 0;
+    T_OK(ptl_graph_add_node(g, PTL_OP_QUANTIZE_PER_CHANNEL, &qa, (int32_t[]){vx, vs, vz}, 3, &vq, 1,
+                            0));
+    T_OK(ptl_graph_add_node(g, PTL_OP_PERMUTE, &perm, &vq, 1, &vt, 1, 0));
+    T_OK(ptl_graph_add_node(g, PTL_OP_DEQUANTIZE, NULL, &vt, 1, &vf, 1, 0));
+    T_OK(ptl_graph_mark_input(g, vx));
+    T_OK(ptl_graph_mark_input(g, vs));
+    T_OK(ptl_graph_mark_output(g, vf));
+    ptl_tensor *all[] = {x, sc, zp, q, qt, f};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+      ptl_tensor_release(all[i]);
+    T_OK(ptl_format_write(g, NULL, &image, &size));
+    ptl_graph_destroy(g);
+    ptl_model *qm = NULL;
+    ptl_session *qsess = NULL;
+    T_OK(ptl_model_load_buffer(image, size, &qm));
+    if (qm)
+      T_OK(ptl_session_create(qm, NULL, &qsess));
+    const float xv[12] = {1, 2, 3, 4, 5, 6, -1, -2, -3, 0.5f, 0.25f, 7};
+    const float scales[2][4] = {{0.1f, 0.2f, 0.3f, 0.4f}, {0.5f, 0.25f, 1.0f, 0.125f}};
+    for (int run = 0; qsess && run < 4; run++) {
+      const float *sv = scales[run % 2];
+      T_OK(ptl_session_set_input(qsess, 0, xv, sizeof xv));
+      T_OK(ptl_session_set_input(qsess, 1, sv, 4 * sizeof(float)));
+      T_OK(ptl_session_run(qsess));
+      const void *out;
+      size_t n;
+      T_OK(ptl_session_get_output(qsess, 0, &out, &n));
+      const float *o = out;
+      for (int k = 0; k < 3 && n == 48; k++)
+        for (int c = 0; c < 4; c++) {
+          float v = nearbyintf(xv[c * 3 + k] * (1.0f / sv[c]));
+          v = v < -128 ? -128 : v > 127 ? 127 : v;
+          T_CHECK(o[k * 4 + c] == v * sv[c]);
+        }
+    }
+    ptl_session_destroy(qsess);
+    ptl_model_destroy(qm);
+    free(image);
+  }
+
   /* a float model is still written as 1.0 with no flags, loadable by 1.0 runtimes */
   g = build_graph();
   T_OK(ptl_format_write(g, NULL, &image, &size));
