@@ -53,6 +53,11 @@ static void mark_exposed(const ptl_graph *g, char *exposed) {
 static bool foldable(const ptl_graph *g, const ptl_node *nd, const char *exposed) {
   if (nd->dead || nd->inplace || is_random(nd->op))
     return false;
+  /* dequantize(int8 constant) would store the weight as float32: 4x the bytes for no
+   * speed (the dequantize runs once per inference on a weight the user chose to keep
+   * int8). Quantizing a float constant is folded: it shrinks the file. */
+  if (nd->op == PTL_OP_DEQUANTIZE)
+    return false;
   for (int i = 0; i < nd->n_in; i++)
     if (nd->in[i] >= 0 && g->values[nd->in[i]].kind != PTL_VALUE_CONSTANT)
       return false;

@@ -97,14 +97,10 @@ ptl_status ptl_copy_ref(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
   if (x->qparams) {
-    /* a quantized copy carries its parameters; a reused output gets the new ones */
-    if (y->qparams) {
-      free(y->qparams->scale);
-      free(y->qparams->zero_point);
-      free(y->qparams);
-      y->qparams = NULL;
-    }
-    PTL_CHECK(ptl_qparams_copy(y, x));
+    /* a quantized copy carries its parameters; a reused output gets the new ones
+     * (in place when the count is unchanged: a planned run allocates nothing) */
+    const ptl_qparams *q = x->qparams;
+    PTL_CHECK(ptl_qparams_set(y, q->scheme, q->axis, q->count, q->scale, q->zero_point));
   }
   /* Walk dims in the output's memory order (a stable sort by decreasing stride),
    * so writing a channels-last copy goes in long unit-stride rows. Copy does not
