@@ -164,12 +164,6 @@ class QConfigMapping:
     @classmethod
     def from_dict(cls, qconfig_dict: Dict[str, Any]) -> "QConfigMapping":
         """Builds a mapping from a qconfig_dict (every key optional)."""
-        allowed = {_GLOBAL_DICT_KEY, _OBJECT_TYPE_DICT_KEY, _MODULE_NAME_REGEX_DICT_KEY,
-                   _MODULE_NAME_DICT_KEY, _MODULE_NAME_OBJECT_TYPE_ORDER_DICT_KEY}
-        for k in qconfig_dict:
-            if k not in allowed:
-                raise ValueError(f"Expected qconfig_dict to have the following keys: "
-                                 f"{sorted(allowed)}. But found '{k}' instead.")
         conf = cls()
         if _GLOBAL_DICT_KEY in qconfig_dict:
             conf.set_global(qconfig_dict[_GLOBAL_DICT_KEY])

@@ -11,7 +11,8 @@ stays float with dequantize / quantize around it, and is listed in ``.fallbacks`
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+import warnings
+from typing import Any, Dict, List, Tuple
 
 from .. import _dtype as dt
 from .._ops import table as _table
@@ -160,10 +161,13 @@ def prepare_fx(model: Any, qconfig_mapping: Any, example_inputs: Any,
     """Traces ``model`` (eval mode) on ``example_inputs`` and inserts observers as torch's
     FX post-training flow does. Returns an :class:`ObservedGraphModule`."""
     if isinstance(qconfig_mapping, dict):
+        warnings.warn("Passing a QConfig dictionary to prepare is deprecated and will not be "
+                      "supported in a future version. Please pass in a QConfigMapping instead.",
+                      FutureWarning, stacklevel=2)
         qconfig_mapping = QConfigMapping.from_dict(qconfig_mapping)
     if not isinstance(qconfig_mapping, QConfigMapping):
-        raise TypeError(f"prepare_fx: qconfig_mapping must be a QConfigMapping (or a "
-                        f"qconfig dict), got {type(qconfig_mapping).__name__}")
+        raise AssertionError(f"qconfig_mapping must be a QConfigMapping, got "
+                             f"{type(qconfig_mapping).__name__}")
     if not isinstance(example_inputs, tuple):
         example_inputs = (example_inputs,)
     g = fxg.trace(model, example_inputs)
