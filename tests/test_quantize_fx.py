@@ -66,6 +66,9 @@ def _emulate(real):
         if name == "quantized_conv2d":
             r = real(op_id("conv2d"), (deq(ins[0]), deq(ins[1]), ins[2]), ints[:7], ())
             return q(relu(r, ints[7]), floats[0], ints[8])
+        if name == "quantized_conv_transpose2d":
+            r = real(op_id("conv_transpose2d"), (deq(ins[0]), deq(ins[1]), ins[2]), ints[:9], ())
+            return q(r, floats[0], ints[9])
         if name == "quantized_linear":
             r = real(op_id("linear"), (deq(ins[0]), deq(ins[1]), ins[2]), (), ())
             return q(relu(r, ints[0]), floats[0], ints[1])
@@ -178,7 +181,18 @@ def _models(T, nn, F):
             y = F.hardswish(F.leaky_relu(y, 0.1))
             return F.interpolate(y, scale_factor=2)
 
+    class Deconv(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 6, 3, stride=2, padding=1)
+            self.up = nn.ConvTranspose2d(6, 4, 2, stride=2)
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.up(F.relu(self.conv(x))))
+
     return {"mobile_ops": (MobileOps, (2, 3, 8, 8)),
+            "deconv": (Deconv, (2, 3, 8, 8)),
             "conv_bn_relu": (ConvBnRelu, (2, 3, 10, 10)),
             "residual": (Residual, (2, 4, 8, 8)),
             "cat_pool": (CatPool, (2, 3, 8, 8)),
@@ -380,14 +394,75 @@ def test_module_name_none_keeps_module_float(emulated, qnnpack):
 def test_per_channel_vs_per_tensor_weights(emulated):
     tm, pm, shape = _pair("conv_bn_relu")
     x = ptlite.tensor(_calib(shape)[0])
-    for backend, per_channel in (("qnnpack", False), ("x86", True)):
+    per_channel = (ptlite.per_channel_affine, ptlite.per_channel_symmetric)
+    for backend, want in (("qnnpack", False), ("x86", True), ("onednn", True)):
         pp = prepare_fx(pm, get_default_qconfig_mapping(backend), (x,))
         pp(x)
         w = convert_fx(pp).quantized_weights["conv"]
-        assert w.qscheme() == (ptlite.per_channel_symmetric if per_channel
-                               else ptlite.per_tensor_affine) or \
-            (not per_channel and w.qscheme() == ptlite.per_tensor_symmetric) or \
-            (per_channel and w.qscheme() == ptlite.per_channel_affine)
+        assert (w.qscheme() in per_channel) == want, backend
+        if want:
+            assert w.q_per_channel_axis() == 0
+            assert tuple(w.q_per_channel_scales().shape) == (8,)
+
+
+def test_prepared_model_is_the_float_model(emulated):
+    """Calibration runs the float graph: outputs equal the eager model's; the original
+    model is left alone (mode and parameters)."""
+    tm, pm, shape = _pair("residual")
+    pm.train()
+    before = {k: v.numpy().copy() for k, v in pm.state_dict().items()}
+    x = ptlite.tensor(_calib(shape)[0])
+    pp = prepare_fx(pm, get_default_qconfig_mapping("qnnpack"), (x,))
+    assert pm.training
+    pm.eval()
+    out = pp(x)
+    np.testing.assert_allclose(out.numpy(), pm(x).numpy(), rtol=1e-5, atol=1e-6)
+    for k, v in pm.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), before[k])
+    names = [n for n, _ in pp.named_modules() if n.startswith("activation_post_process_")]
+    assert len(names) == 4  # input, conv1 (+relu), conv2, add (+relu)
+
+
+def test_two_inputs_tuple_output_and_shared_module(emulated):
+    class Two(pnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = pnn.Conv2d(3, 4, 1)
+            self.fc = pnn.Linear(4, 2)
+
+        def forward(self, a, b):
+            y = self.conv(a) + self.conv(b)  # one module called twice
+            z = ptlite.flatten(PF.adaptive_avg_pool2d(y, 1), 1)
+            return self.fc(z), y
+
+    m = Two().eval()
+    a, b = ptlite.randn(2, 3, 4, 4), ptlite.randn(2, 3, 4, 4)
+    pp = prepare_fx(m, get_default_qconfig_mapping("qnnpack"), (a, b))
+    pp(a, b)
+    qm = convert_fx(pp)
+    out, y = qm(a, b)
+    assert tuple(out.shape) == (2, 2) and tuple(y.shape) == (2, 4, 4, 4)
+    assert out.dtype == ptlite.float32 and y.dtype == ptlite.float32
+    hist = qm.op_histogram()
+    assert hist["quantized_conv2d"] == 2 and hist["quantized_add"] == 1
+    assert hist["quantize_per_tensor"] == 2  # one per graph input
+    ref_out, ref_y = m(a, b)
+    assert _sqnr(ref_y.numpy(), y.numpy()) > 25
+    assert qm.fallbacks == []
+
+
+def test_fallback_report_text(emulated):
+    tm, pm, shape = _pair("softmax")
+    x = ptlite.tensor(_calib(shape)[0])
+    pp = prepare_fx(pm, get_default_qconfig_mapping("qnnpack").set_module_name("fc", None),
+                    (x,))
+    pp(x)
+    qm = convert_fx(pp)
+    rep = qm.fallback_report()
+    assert rep.splitlines()[0] == "2 op(s) run in float (dequantize -> op -> quantize):"
+    assert "softmax in top-level forward: no int8 kernel for 'softmax'" in rep
+    assert "linear in module 'fc': qconfig is None (module 'fc')" in rep
+    assert [set(f) for f in qm.fallbacks] == [{"node", "op", "module", "reason"}] * 2
 
 
 def test_functional_relu_and_add_fused(emulated):

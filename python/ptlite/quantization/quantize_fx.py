@@ -27,7 +27,8 @@ from .qconfig_mapping import (FixedQParamsObserver, QConfigMapping, ReuseInputOb
 __all__ = ["prepare_fx", "convert_fx", "ObservedGraphModule", "QuantizedGraphModule"]
 
 # ops with an int8 kernel (ops.def ids 134-143); weight-carrying ones first
-_WEIGHTED = {"conv2d": "quantized_conv2d", "linear": "quantized_linear"}
+_WEIGHTED = {"conv2d": "quantized_conv2d", "linear": "quantized_linear",
+             "conv_transpose2d": "quantized_conv_transpose2d"}
 _QUANT = dict(_WEIGHTED, add="quantized_add", mul="quantized_mul", cat="quantized_cat",
               hardswish="quantized_hardswish", sigmoid="quantized_sigmoid",
               leaky_relu="quantized_leaky_relu", batch_norm="quantized_batch_norm")
@@ -230,14 +231,14 @@ def _classify(g: fxg.FxGraph, n: fxg.FxNode, reasons: Dict[int, str]) -> str:
         return float_because(f"{n.op} with a constant or scalar operand has no int8 kernel here")
     if any(not g.dtypes[i] == dt.float32.code for i in acts):
         return float_because(f"{n.op} input is not float32")
-    if n.op in _SHARE:
-        if _activation_is(q, ReuseInputObserver):
-            return "reuse"
-        return "share"
+    if n.op in _SHARE and _activation_is(q, ReuseInputObserver):
+        return "reuse"
     act_dtype = _observer_dtype(q.activation)
     if act_dtype is not dt.quint8:
         return float_because(f"qconfig activation dtype {act_dtype} is not quint8 (static "
                              "int8 quantization only)")
+    if n.op in _SHARE:
+        return "share"
     if n.op in _WEIGHTED:
         if n.ins[1] not in g.const or (len(n.ins) > 2 and n.ins[2] >= 0
                                        and n.ins[2] not in g.const):
@@ -245,6 +246,10 @@ def _classify(g: fxg.FxGraph, n: fxg.FxNode, reasons: Dict[int, str]) -> str:
         w_dtype = _observer_dtype(q.weight)
         if w_dtype is not dt.qint8:
             return float_because(f"qconfig weight dtype {w_dtype} is not qint8")
+        if n.op == "conv_transpose2d" and getattr(q.weight(), "qscheme", None) in (
+                per_channel_affine, per_channel_symmetric):
+            return float_because("conv_transpose2d with per-channel weights (the kernel "
+                                 "takes per-tensor ones)")
         if n.op == "conv2d" and (len(n.ints) > 7 and n.ints[7]
                                  or len(n.ints) > 9 and (n.ints[8] or n.ints[9])):
             return float_because("conv2d with a fused clamp or asymmetric 'same' padding")
@@ -485,7 +490,12 @@ class _Emitter:
             wq = self.quantize_weight(n)
             b = n.ins[2] if len(n.ins) > 2 else -1
             ins = (x, self.const(wq), self.get_f(b, n))
-            ints = (tuple(n.ints[:7]) + (relu, z)) if n.op == "conv2d" else (relu, z)
+            if n.op == "conv2d":
+                ints = tuple(n.ints[:7]) + (relu, z)
+            elif n.op == "conv_transpose2d":
+                ints = tuple(n.ints[:9]) + (z,)
+            else:
+                ints = (relu, z)
             floats: Tuple[float, ...] = (s,)
         elif n.op in ("add", "mul"):
             ins = (self.get_q(n.ins[0], n), self.get_q(n.ins[1], n))
