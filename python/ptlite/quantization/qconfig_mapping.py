@@ -67,7 +67,8 @@ class ReuseInputObserver(ObserverBase):
         return x
 
     def calculate_qparams(self):
-        raise Exception("calculate_qparams should not be called for ReuseInputObserver")  # noqa: TRY002
+        raise Exception(  # noqa: TRY002 - torch's exception type
+            "calculate_qparams should not be called for ReuseInputObserver")
 
 
 class _NoopObserver(ObserverBase):

@@ -470,15 +470,12 @@ class _Emitter:
                         else (n.scope_name or None),
                         "reason": self.m._reasons.get(id(n), "runs in float")})
         outputs = [self.get_f(o, None) for o in g.outputs]
-        # the converted graph's own ids for the original float values it keeps
-        compiled = [(op, ins, ints, floats, outs, dyn, node)
-                    for op, ins, ints, floats, outs, dyn, node in self.compiled]
-        return QuantizedGraphModule(g, compiled, self.n_values, self.consts, outputs,
+        return QuantizedGraphModule(g, self.compiled, self.n_values, self.consts, outputs,
                                     self.fallbacks, self.weights, self.node_qparams,
                                     dict(self.m._first_user))
 
     def quant(self, n: fxg.FxNode) -> None:
-        g, m = self.g, self.m
+        m = self.m
         out_v = n.fused_relu if n.fused_relu is not None else n.outs[0]
         s, z = self.group_qp[m._groups[out_v]]
         if n.op == "sigmoid" and _activation_is(n.qconfig, FixedQParamsObserver):
