@@ -585,3 +585,26 @@ def test_module_name_object_type_order(emulated):
     pp(x)
     assert sorted(convert_fx(pp).quantized_weights) == ["a", "fc"]
     _ = QConfig  # (imported for readers: the qconfigs above are QConfig tuples)
+
+
+def test_share_op_without_quint8_support_falls_back_and_is_reported():
+    """A pooling op this build cannot run on quint8 runs in float between dequantize and
+    quantize (same qparams in and out) and is reported; once it takes quint8 it runs on
+    the int8 tensor directly."""
+    tm, pm, shape = _pair("cat_pool")
+    x = ptlite.tensor(_calib(shape)[0])
+    pp = prepare_fx(pm, get_default_qconfig_mapping("qnnpack"), (x,))
+    pp(x)
+    qm = convert_fx(pp)  # no emulation: the real ops are probed
+    q = ptlite.quantize_per_tensor(ptlite.zeros(1, 1, 4, 4), 1.0, 0, ptlite.quint8)
+    try:
+        PF.max_pool2d(q, 2)
+        takes_quint8 = True
+    except Exception:  # noqa: BLE001
+        takes_quint8 = False
+    pool = [f for f in qm.fallbacks if f["op"] == "max_pool2d"]
+    if takes_quint8:
+        assert pool == []
+    else:
+        assert pool == [{"node": 4, "op": "max_pool2d", "module": "pool",
+                         "reason": "'max_pool2d' does not accept quint8 in this build"}]

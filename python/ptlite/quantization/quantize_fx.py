@@ -363,6 +363,11 @@ class QuantizedGraphModule(Module):
         return hist
 
 
+def _zeros(shape: Tuple[int, ...]) -> Tensor:
+    from .._tensor import zeros
+    return zeros(*shape) if shape else zeros(())
+
+
 def _qparams(obs: Any) -> Tuple[float, int]:
     s, z = obs.calculate_qparams()
     return float(s.reshape(-1).tolist()[0]), int(z.reshape(-1).tolist()[0])
@@ -406,6 +411,7 @@ class _Emitter:
         self.fallbacks: List[Dict[str, Any]] = []
         self.weights: Dict[str, Tensor] = {}
         self.node_qparams: List[Dict[str, Any]] = []
+        self.quint8_ok: Dict[Tuple, bool] = {}  # (op, attrs, shape) -> takes quint8
 
     def new(self) -> int:
         self.n_values += 1
@@ -449,13 +455,28 @@ class _Emitter:
                 continue
             if n.kind == "quant":
                 self.quant(n)
-            elif n.kind == "share" or (n.kind == "reuse" and n.ins[0] in self.qslot
-                                       and n.ins[0] not in self.fslot):
+            elif (n.kind == "share" or (n.kind == "reuse" and n.ins[0] in self.qslot
+                                        and n.ins[0] not in self.fslot)) \
+                    and self.runs_on_quint8(n):
                 x = self.get_q(n.ins[0], n)
                 out = self.new()
                 self.emit(n.op_id, (x,) + tuple(n.ins[1:]), n.ints, n.floats, out, n,
                           n.dyn_batch)
                 self.qslot[n.outs[0]] = out
+            elif n.kind == "share":
+                # this build's float op rejects quint8: same qparams, via float
+                x = self.get_f(n.ins[0], n)
+                f_out, q_out = self.new(), self.new()
+                self.emit(n.op_id, (x,) + tuple(n.ins[1:]), n.ints, n.floats, f_out, n,
+                          n.dyn_batch)
+                s, z = self.group_qp[self.m._groups[n.outs[0]]]
+                self.emit(_QPT, (f_out,), (z, dt.quint8.code), (s,), q_out, n)
+                self.qslot[n.outs[0]] = q_out  # float users dequantize it, as torch's
+                self.fallbacks.append({
+                    "node": k, "op": n.op,
+                    "module": n.module_name if n.module_name is not None
+                    else (n.scope_name or None),
+                    "reason": f"'{n.op}' does not accept quint8 in this build"})
             else:
                 ins = [self.get_f(i, n) for i in n.ins]
                 out = self.new()
@@ -473,6 +494,19 @@ class _Emitter:
         return QuantizedGraphModule(g, self.compiled, self.n_values, self.consts, outputs,
                                     self.fallbacks, self.weights, self.node_qparams,
                                     dict(self.m._first_user))
+
+    def runs_on_quint8(self, n: fxg.FxNode) -> bool:
+        """Whether this build's ``n.op`` takes a quint8 input (tried once per op and
+        attributes on a small tensor of the traced shape)."""
+        key = (n.op_id, n.ints, n.floats, self.g.shapes[n.ins[0]])
+        if key not in self.quint8_ok:
+            x = quantize_per_tensor(_zeros(self.g.shapes[n.ins[0]]), 1.0, 0, dt.quint8)
+            try:
+                fxg._call(n.op_id, (x,), n.ints, n.floats)
+                self.quint8_ok[key] = True
+            except Exception:  # noqa: BLE001 - it ran on float at this shape: a refusal
+                self.quint8_ok[key] = False
+        return self.quint8_ok[key]
 
     def quant(self, n: fxg.FxNode) -> None:
         m = self.m
