@@ -191,7 +191,24 @@ def _models(T, nn, F):
         def forward(self, x):
             return self.relu(self.up(F.relu(self.conv(x))))
 
+    class InplaceBlock(nn.Module):  # torchvision's BasicBlock style: in-place relu, +=
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+            self.b1 = nn.BatchNorm2d(4)
+            self.relu = nn.ReLU(inplace=True)
+            self.c2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+            self.b2 = nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            identity = x
+            out = self.relu(self.b1(self.c1(x)))
+            out = self.b2(self.c2(out))
+            out += identity
+            return self.relu(out)
+
     return {"mobile_ops": (MobileOps, (2, 3, 8, 8)),
+            "inplace_block": (InplaceBlock, (2, 4, 6, 6)),
             "deconv": (Deconv, (2, 3, 8, 8)),
             "conv_bn_relu": (ConvBnRelu, (2, 3, 10, 10)),
             "residual": (Residual, (2, 4, 8, 8)),

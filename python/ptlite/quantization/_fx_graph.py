@@ -155,6 +155,10 @@ def trace(model: Any, example_inputs: Tuple[Any, ...]) -> FxGraph:
     g.outputs = list(info["outputs"])
     g.in_spec, g.out_spec = sm._in_spec, sm._out_spec
 
+    # in-place ops (relu_, +=) write the value id they read: rename to SSA so every
+    # value has one producer (observers and quantized slots are per value)
+    cur: Dict[int, int] = {}
+    defined = set(g.inputs) | set(g.const)
     stack: List[Any] = [model]
     counts: Dict[Tuple[str, Any], int] = {}
     leaf_call: Dict[int, Tuple[int, ...]] = {}
@@ -174,7 +178,16 @@ def trace(model: Any, example_inputs: Tuple[Any, ...]) -> FxGraph:
             elif len(stack) > 1:
                 stack.pop()
             continue
-        n = FxNode(op, ints, floats, ins, outs)
+        ins = tuple(cur.get(i, i) if i >= 0 else i for i in ins)
+        ssa_outs = []
+        for o in outs:
+            if o in defined:
+                o2 = g.new_value(g.shapes[o], g.dtypes[o])
+                cur[o] = o2
+                o = o2
+            defined.add(o)
+            ssa_outs.append(o)
+        n = FxNode(op, ints, floats, ins, tuple(ssa_outs))
         leaf = next((s for s in stack[1:] if _is_leaf(s)), None)
         if leaf is not None:
             n.module, n.module_name = leaf, names.get(id(leaf), "")
@@ -192,6 +205,7 @@ def trace(model: Any, example_inputs: Tuple[Any, ...]) -> FxGraph:
                 and g.shapes[ins[0]] and g.shapes[ins[0]][0] == ints[0] == batch:
             n.dyn_batch = True
         g.nodes.append(n)
+    g.outputs = [cur.get(o, o) for o in g.outputs]
     _drop_dead(g)
     return g
 
