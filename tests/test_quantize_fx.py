@@ -625,3 +625,48 @@ def test_share_op_without_quint8_support_falls_back_and_is_reported():
     else:
         assert pool == [{"node": 4, "op": "max_pool2d", "module": "pool",
                          "reason": "'max_pool2d' does not accept quint8 in this build"}]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+def test_zoo_models_match_torch(name, qnnpack, emulated):
+    """Whole CNNs (ptlite.vision vs the torch re-statements in tests/_torch_models.py):
+    every quantized weight is torch's bit for bit, every activation zero point equal; the
+    scales agree to a few float32 ulps (the engines' float convs sum in different orders,
+    so calibration min/max differ in the last bits, more so deeper in the network)."""
+    import _torch_models as TM
+    from ptlite.vision import models as PM
+    torch.manual_seed(0)
+    tm = getattr(TM, name)(num_classes=10).eval()
+    pm = getattr(PM, name)(num_classes=10)
+    pm.load_state_dict({k: ptlite.tensor(v.detach().numpy().copy())
+                        for k, v in tm.state_dict().items()})
+    pm.eval()
+    x = np.random.default_rng(0).standard_normal((2, 3, 48, 48)).astype(np.float32)
+    pp = prepare_fx(pm, get_default_qconfig_mapping("qnnpack"), (ptlite.tensor(x),))
+    pp(ptlite.tensor(x))
+    qm = convert_fx(pp)
+    tp = tq.prepare_fx(tm, t_default_mapping("qnnpack"), (torch.from_numpy(x),))
+    tp(torch.from_numpy(x))
+    tc = tq.convert_fx(tp)
+    t_weights = {n: m.weight() for n, m in tc.named_modules()
+                 if hasattr(m, "weight") and callable(m.weight)}
+    assert sorted(t_weights) == sorted(qm.quantized_weights)
+    for n, w in t_weights.items():
+        np.testing.assert_array_equal(qm.quantized_weights[n].int_repr().numpy(),
+                                      w.int_repr().numpy(), err_msg=n)
+    mods, _ = _torch_qparams(tc, torch.from_numpy(x))
+    ours = {e["module"]: (e["scale"], e["zero_point"]) for e in qm.node_qparams
+            if e["module"]}
+    assert ours.keys() == mods.keys()
+    ulps = []
+    for k, (s, z) in mods.items():
+        assert ours[k][1] == z, k
+        ulps.append(abs(np.float32(ours[k][0]) - np.float32(s)) / np.spacing(np.float32(s)))
+    assert max(ulps) <= 64, max(ulps)
+    assert qm.fallbacks == []
+    ref = pm(ptlite.tensor(x)).numpy()
+    s_ours, s_t = _sqnr(ref, qm(ptlite.tensor(x)).numpy()), _sqnr(ref, tc(
+        torch.from_numpy(x)).detach().numpy())
+    print(f"\n{name}: scales exact {sum(u == 0 for u in ulps)}/{len(ulps)} (max {max(ulps):.0f} "
+          f"ulp); SQNR vs fp32 ours (emulated kernels) {s_ours:.1f} dB, torch {s_t:.1f} dB")
+    assert s_ours > s_t - 3.0

@@ -271,6 +271,8 @@ def fold_batch_norms(g: FxGraph) -> List[str]:
             continue
         if n.op == "conv2d" and len(n.ints) > 7 and n.ints[7]:
             continue
+        if n.op == "linear" and len(g.shapes[n.outs[0]]) != 2:
+            continue  # BatchNorm1d on [N, C, L] normalizes dim 1, not linear's features
         u = users.get(n.outs[0], [])
         if len(u) != 1 or u[0].op != "batch_norm" or u[0].module is None \
                 or u[0].ins[0] != n.outs[0] or n.outs[0] in g.outputs:
