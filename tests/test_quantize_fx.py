@@ -390,6 +390,9 @@ def test_fallback_reported_for_op_without_kernel(emulated):
     # the softmax sits between a dequantize and a quantize
     assert hist["dequantize"] == 2 and hist["quantize_per_tensor"] == 2
     assert hist["quantized_conv2d"] == 1 and hist["quantized_linear"] == 1
+    code = qm.code
+    assert "= quantized_conv2d(" in code and "# conv2d in module 'conv' (Conv2d)" in code
+    assert "= softmax(" in code and "= conv2d(" in pp.code
 
 
 def test_module_name_none_keeps_module_float(emulated, qnnpack):

@@ -354,3 +354,24 @@ def check_inputs(g: FxGraph, flat: Sequence[Tensor], first_user: Dict[int, FxNod
             raise RuntimeError(
                 f"{what}: input '{g.input_names[k]}' has shape {list(shape)} but the model "
                 f"was traced with shape {list(traced)} (expected {exp}){at}")
+
+
+def listing(nodes: Sequence[Tuple], inputs: Sequence[int], outputs: Sequence[int],
+            consts: Dict[int, Any]) -> str:
+    """A Python-like listing of compiled nodes (the graph modules' ``code``)."""
+    names = {v[0]: k for k, v in _table._TABLE.items()}
+
+    def val(i: int) -> str:
+        if i < 0:
+            return "None"
+        return f"c{i}" if i in consts else f"v{i}"
+
+    lines = [f"def forward(self, {', '.join(val(i) for i in inputs)}):"]
+    for op, ins, ints, floats, outs, dyn, node in nodes:
+        attrs = (f", ints={list(ints)}" if ints else "") + \
+            (f", floats={list(floats)}" if floats else "")
+        where = f"  # {node.where()}" if node is not None else ""
+        lines.append(f"    {', '.join(val(o) for o in outs)} = {names[op]}("
+                     f"{', '.join(val(i) for i in ins)}{attrs}){where}")
+    lines.append(f"    return {', '.join(val(o) for o in outputs)}")
+    return "\n".join(lines) + "\n"

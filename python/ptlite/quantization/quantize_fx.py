@@ -137,6 +137,11 @@ class ObservedGraphModule(Module):
         fxg.run_nodes(self._compiled, env, hook)
         return _unflatten(g.out_spec, iter(env[o] for o in g.outputs))
 
+    @property
+    def code(self) -> str:
+        """The float graph as a Python-like listing (observed values are not marked)."""
+        return fxg.listing(self._compiled, self._g.inputs, self._g.outputs, self._g.const)
+
     def observer_qparams(self) -> List[Dict[str, Any]]:
         """(for inspection) each observer's (scale, zero_point) and the node that made it."""
         out = []
@@ -344,6 +349,11 @@ class QuantizedGraphModule(Module):
             env[v] = t
         fxg.run_nodes(self._compiled, env)
         return _unflatten(g.out_spec, iter(env[o] for o in self._outputs))
+
+    @property
+    def code(self) -> str:
+        """The converted graph as a Python-like listing, each op with its module."""
+        return fxg.listing(self._compiled, self._g.inputs, self._outputs, self._consts)
 
     def fallback_report(self) -> str:
         """One line per op left in float, with its module and the reason."""
