@@ -330,35 +330,92 @@ static void qd_store(const qd_ctx *c, int64_t r0, int mr, int64_t c0, int nc, co
 }
 
 #ifdef PTL_QDYN_HAVE_AVX2
-__attribute__((target("avx2,fma"))) static void qd_block_avx2(const qd_ctx *c, int64_t p,
-                                                              int64_t r0, int mr, int32_t *dot) {
+/* Broadcast of the quantized input pair (x[2j], x[2j+1]) as int16 lanes. */
+#define QD_BCAST(row, j) _mm256_set1_epi32(qd_load_pair((row) + 2 * (j)))
+static inline int32_t qd_load_pair(const int16_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* 4 rows x 16 columns: eight accumulators, written out so they stay in registers
+ * (GCC at -O2 does not unroll a row loop and would keep them in memory). */
+__attribute__((target("avx2,fma"))) static void qd_block4_avx2(const qd_ctx *c, int64_t p,
+                                                               int64_t r0, int32_t *dot) {
   const qd_packed *pk = c->pk;
   int64_t pairs = pk->kp / 2;
   const int8_t *wp = pk->w + p * pairs * 32;
-  __m256i acc[QD_MR][2];
-  for (int r = 0; r < QD_MR; r++)
-    acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-  const int16_t *xr[QD_MR];
-  for (int r = 0; r < QD_MR; r++)
-    xr[r] = c->xq + (r0 + (r < mr ? r : 0)) * pk->kp;
+  const int16_t *x0 = c->xq + r0 * pk->kp, *x1 = x0 + pk->kp, *x2 = x1 + pk->kp,
+                *x3 = x2 + pk->kp;
+  __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+          a30 = a00, a31 = a00;
   for (int64_t j = 0; j < pairs; j++) {
     __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + j * 32)));
     __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + j * 32 + 16)));
-    for (int r = 0; r < QD_MR; r++) {
-      if (r >= mr)
-        break;
-      int32_t pair;
-      memcpy(&pair, xr[r] + 2 * j, sizeof pair);
-      __m256i xv = _mm256_set1_epi32(pair);
-      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(xv, w0));
-      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(xv, w1));
-    }
+    __m256i v = QD_BCAST(x0, j);
+    a00 = _mm256_add_epi32(a00, _mm256_madd_epi16(v, w0));
+    a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(v, w1));
+    v = QD_BCAST(x1, j);
+    a10 = _mm256_add_epi32(a10, _mm256_madd_epi16(v, w0));
+    a11 = _mm256_add_epi32(a11, _mm256_madd_epi16(v, w1));
+    v = QD_BCAST(x2, j);
+    a20 = _mm256_add_epi32(a20, _mm256_madd_epi16(v, w0));
+    a21 = _mm256_add_epi32(a21, _mm256_madd_epi16(v, w1));
+    v = QD_BCAST(x3, j);
+    a30 = _mm256_add_epi32(a30, _mm256_madd_epi16(v, w0));
+    a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(v, w1));
   }
   /* lane order: w0 covers columns 0..7, w1 columns 8..15 (one int32 per column) */
-  for (int r = 0; r < mr; r++) {
-    _mm256_storeu_si256((__m256i *)(dot + r * QD_NR), acc[r][0]);
-    _mm256_storeu_si256((__m256i *)(dot + r * QD_NR + 8), acc[r][1]);
+  _mm256_storeu_si256((__m256i *)(dot + 0 * QD_NR), a00);
+  _mm256_storeu_si256((__m256i *)(dot + 0 * QD_NR + 8), a01);
+  _mm256_storeu_si256((__m256i *)(dot + 1 * QD_NR), a10);
+  _mm256_storeu_si256((__m256i *)(dot + 1 * QD_NR + 8), a11);
+  _mm256_storeu_si256((__m256i *)(dot + 2 * QD_NR), a20);
+  _mm256_storeu_si256((__m256i *)(dot + 2 * QD_NR + 8), a21);
+  _mm256_storeu_si256((__m256i *)(dot + 3 * QD_NR), a30);
+  _mm256_storeu_si256((__m256i *)(dot + 3 * QD_NR + 8), a31);
+}
+
+/* 1 row x 16 columns, two pairs per step with separate accumulators (the adds
+ * of one chain would otherwise wait on each other). */
+__attribute__((target("avx2,fma"))) static void qd_block1_avx2(const qd_ctx *c, int64_t p,
+                                                               int64_t r, int32_t *dot) {
+  const qd_packed *pk = c->pk;
+  int64_t pairs = pk->kp / 2;
+  const int8_t *wp = pk->w + p * pairs * 32;
+  const int16_t *x = c->xq + r * pk->kp;
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, b0 = a0, b1 = a0;
+  int64_t j = 0;
+  for (; j + 2 <= pairs; j += 2) {
+    __m256i v = QD_BCAST(x, j), u = QD_BCAST(x, j + 1);
+    const int8_t *q = wp + j * 32;
+    a0 = _mm256_add_epi32(
+        a0, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q))));
+    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                                       (const __m128i *)(q + 16)))));
+    b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(u, _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                                       (const __m128i *)(q + 32)))));
+    b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(u, _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                                       (const __m128i *)(q + 48)))));
   }
+  for (; j < pairs; j++) {
+    __m256i v = QD_BCAST(x, j);
+    const int8_t *q = wp + j * 32;
+    a0 = _mm256_add_epi32(
+        a0, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q))));
+    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128(
+                                                       (const __m128i *)(q + 16)))));
+  }
+  _mm256_storeu_si256((__m256i *)dot, _mm256_add_epi32(a0, b0));
+  _mm256_storeu_si256((__m256i *)(dot + 8), _mm256_add_epi32(a1, b1));
+}
+
+static void qd_block_avx2(const qd_ctx *c, int64_t p, int64_t r0, int mr, int32_t *dot) {
+  if (mr == QD_MR)
+    qd_block4_avx2(c, p, r0, dot);
+  else
+    for (int r = 0; r < mr; r++)
+      qd_block1_avx2(c, p, r0 + r, dot + r * QD_NR);
 }
 #endif
 
