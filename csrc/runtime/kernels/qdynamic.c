@@ -64,8 +64,8 @@ static ptl_status check_linear_common(const char *op, const ptl_tensor *x, const
       return ptl_error(PTL_ERR_DTYPE, "%s: expected bias of dtype float32 (Float), got %s", op,
                        ptl_torch_scalar_name(bias->dtype));
     if (bias->ndim != 1 || bias->shape[0] != w->shape[0])
-      return ptl_error(PTL_ERR_SHAPE, "%s: bias must be 1-d of size out_features %lld, got %s",
-                       op, (long long)w->shape[0], ptl_shape_str(bias, b1, sizeof b1));
+      return ptl_error(PTL_ERR_SHAPE, "%s: bias must be 1-d of size out_features %lld, got %s", op,
+                       (long long)w->shape[0], ptl_shape_str(bias, b1, sizeof b1));
   }
   out->dtype = PTL_FLOAT32;
   out->ndim = x->ndim;
@@ -80,8 +80,10 @@ ptl_status ptl_dynamic_linear_infer(const ptl_call *call, ptl_tensor_desc *out) 
   PTL_CHECK(check_linear_common("dynamic_linear", x, w, bias, PTL_QINT8, out));
   const ptl_qparams *qp = w->qparams;
   if (!qp)
-    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "dynamic_linear: weight has no quantization parameters");
-  if (qp->scheme == PTL_QSCHEME_PER_CHANNEL_AFFINE || qp->scheme == PTL_QSCHEME_PER_CHANNEL_SYMMETRIC) {
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                     "dynamic_linear: weight has no quantization parameters");
+  if (qp->scheme == PTL_QSCHEME_PER_CHANNEL_AFFINE ||
+      qp->scheme == PTL_QSCHEME_PER_CHANNEL_SYMMETRIC) {
     if (qp->axis != 0 || qp->count != w->shape[0])
       return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                        "dynamic_linear: per-channel weight must be quantized along axis 0 with "
@@ -109,8 +111,9 @@ static ptl_status choose_qparams(float mn, float mx, bool reduce_range, act_qpar
   if ((float)scale == 0.0f || isinf(1.0f / (float)scale))
     scale = 0.1;
   if (!(scale > 0))
-    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "dynamic_linear: quantization scale should be > 0 (input "
-                                    "min %g, max %g)",
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                     "dynamic_linear: quantization scale should be > 0 (input "
+                     "min %g, max %g)",
                      (double)mn, (double)mx);
   if (scale < small_scale) {
     float org_scale = (float)scale;
@@ -321,7 +324,8 @@ static void qd_store(const qd_ctx *c, int64_t r0, int mr, int64_t c0, int nc, co
     for (int j = 0; j < nc; j++) {
       int64_t col = c0 + j;
       uint32_t wz = (uint32_t)c->wzp[col];
-      uint32_t acc = (uint32_t)dot[r * QD_NR + j] - wz * xs - (uint32_t)c->xzp * (uint32_t)pk->wsum[col] +
+      uint32_t acc = (uint32_t)dot[r * QD_NR + j] - wz * xs -
+                     (uint32_t)c->xzp * (uint32_t)pk->wsum[col] +
                      (uint32_t)pk->k * (uint32_t)c->xzp * wz;
       c->y[(r0 + r) * pk->n + col] =
           dequant_out((int32_t)acc, c->mult[col], c->bias ? c->bias[col] : 0.0f, c->relu);
@@ -345,8 +349,7 @@ __attribute__((target("avx2,fma"))) static void qd_block4_avx2(const qd_ctx *c, 
   const qd_packed *pk = c->pk;
   int64_t pairs = pk->kp / 2;
   const int8_t *wp = pk->w + p * pairs * 32;
-  const int16_t *x0 = c->xq + r0 * pk->kp, *x1 = x0 + pk->kp, *x2 = x1 + pk->kp,
-                *x3 = x2 + pk->kp;
+  const int16_t *x0 = c->xq + r0 * pk->kp, *x1 = x0 + pk->kp, *x2 = x1 + pk->kp, *x3 = x2 + pk->kp;
   __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
           a30 = a00, a31 = a00;
   for (int64_t j = 0; j < pairs; j++) {
@@ -391,20 +394,20 @@ __attribute__((target("avx2,fma"))) static void qd_block1_avx2(const qd_ctx *c, 
     const int8_t *q = wp + j * 32;
     a0 = _mm256_add_epi32(
         a0, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q))));
-    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128(
-                                                       (const __m128i *)(q + 16)))));
-    b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(u, _mm256_cvtepi8_epi16(_mm_loadu_si128(
-                                                       (const __m128i *)(q + 32)))));
-    b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(u, _mm256_cvtepi8_epi16(_mm_loadu_si128(
-                                                       (const __m128i *)(q + 48)))));
+    a1 = _mm256_add_epi32(
+        a1, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)))));
+    b0 = _mm256_add_epi32(
+        b0, _mm256_madd_epi16(u, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 32)))));
+    b1 = _mm256_add_epi32(
+        b1, _mm256_madd_epi16(u, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 48)))));
   }
   for (; j < pairs; j++) {
     __m256i v = QD_BCAST(x, j);
     const int8_t *q = wp + j * 32;
     a0 = _mm256_add_epi32(
         a0, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q))));
-    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128(
-                                                       (const __m128i *)(q + 16)))));
+    a1 = _mm256_add_epi32(
+        a1, _mm256_madd_epi16(v, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + 16)))));
   }
   _mm256_storeu_si256((__m256i *)dot, _mm256_add_epi32(a0, b0));
   _mm256_storeu_si256((__m256i *)(dot + 8), _mm256_add_epi32(a1, b1));
@@ -474,8 +477,8 @@ static void qd_task(void *vctx, size_t t) {
 
 /* min/max of x; false if x holds a NaN (the reference then defines the result). */
 #ifdef PTL_QDYN_HAVE_AVX2
-__attribute__((target("avx2,fma"))) static bool qd_minmax_avx2(const float *x, int64_t n,
-                                                               float *mn, float *mx) {
+__attribute__((target("avx2,fma"))) static bool qd_minmax_avx2(const float *x, int64_t n, float *mn,
+                                                               float *mx) {
   __m256 vmin = _mm256_set1_ps(INFINITY), vmax = _mm256_set1_ps(-INFINITY);
   __m256 nan = _mm256_setzero_ps();
   int64_t i = 0;
@@ -630,8 +633,17 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
     if (bias)
       s = ptl_tensor_contiguous((ptl_tensor *)bias, &bc);
     if (s == PTL_OK) {
-      qd_ctx ctx = {pk, xq, xsum, q.zp, rows, mult, wzp, bc ? ptl_tensor_data(bc) : NULL,
-                    ptl_tensor_data(y), relu, 1};
+      qd_ctx ctx = {pk,
+                    xq,
+                    xsum,
+                    q.zp,
+                    rows,
+                    mult,
+                    wzp,
+                    bc ? ptl_tensor_data(bc) : NULL,
+                    ptl_tensor_data(y),
+                    relu,
+                    1};
       int64_t panels = (n + QD_NR - 1) / QD_NR;
       /* a few tasks per thread of work: panels grouped so each task streams a
        * contiguous slice of the packed weight */

@@ -218,6 +218,8 @@ class RNNBase(Module):
         if type(mod).__name__ != want:
             raise AssertionError(f"nn.quantized.dynamic.{want}.from_float only works for "
                                  f"nn.{want}, got {type(mod).__name__}")
+        if not mod.bias:
+            raise AssertionError("mod.bias must be True")  # as torch's dynamic RNNs
         if getattr(mod, "proj_size", 0):
             raise RuntimeError("dynamic quantized LSTM does not support proj_size > 0")
         ctor, dtype = _weight_dtype_of(mod, None)
@@ -253,7 +255,8 @@ class LSTM(RNNBase):
         super().__init__("LSTM", *args, **kwargs)
 
     def forward(self, input: Tensor, hx: Optional[Tuple[Tensor, Tensor]] = None):
-        is_batched = self._is_batched(input)
+        self.check_input(input, None)  # torch's dynamic RNNs take batched 3-D input only
+        is_batched = True
         if hx is None:
             h = self._hidden_in(input, None, is_batched)
             hx = (h, zeros(*h.shape, dtype=input.dtype))
@@ -286,7 +289,8 @@ class GRU(RNNBase):
         super().__init__("GRU", *args, **kwargs)
 
     def forward(self, input: Tensor, hx: Optional[Tensor] = None):
-        is_batched = self._is_batched(input)
+        self.check_input(input, None)  # torch's dynamic RNNs take batched 3-D input only
+        is_batched = True
         hx = self._hidden_in(input, hx, is_batched)
         batched = self._batched(input, is_batched)
         self.check_input(batched, None)
