@@ -300,6 +300,18 @@ def test_dynamic_linear_float16(x86):
         np.testing.assert_allclose(N(pqm(P(x))), N(tqm(x)), rtol=1e-5, atol=1e-5 * 96 ** 0.5)
 
 
+def test_float16_weight_saturates_like_torch(x86):
+    w = torch.tensor([[1e6, -1e6, 0.1]])
+    tl = torch.nn.Linear(3, 1)
+    tl.weight.data = w
+    tqm = tq.quantize_dynamic(torch.nn.Sequential(tl), {torch.nn.Linear}, dtype=torch.float16)
+    pqm = p_quantize_dynamic(ptlite.nn.Sequential(copy_float(tl, ptlite.nn.Linear(3, 1))),
+                             {ptlite.nn.Linear}, dtype=ptlite.float16)
+    assert np.array_equal(N(pqm[0].weight()), N(tqm[0].weight()))
+    x = torch.tensor([[1.0, 0.5, 2.0]])
+    np.testing.assert_allclose(N(pqm(P(x))), N(tqm(x)), rtol=1e-6)
+
+
 @pytest.mark.parametrize("relu", [False, True])
 def test_linear_fp16_op_backends(backend, relu):
     g = torch.Generator().manual_seed(2)

@@ -16,9 +16,10 @@ from ...._ops.qdynamic import linear_dynamic, linear_fp16
 from ...._tensor import Tensor, zeros
 from ...modules.module import Module
 
-__all__ = ["Linear", "quantize_weight", "weight_observer_for"]
+__all__ = ["Linear", "quantize_weight", "weight_observer_for", "to_fp16_saturated"]
 
-_FLOAT_TYPES = ("Linear", "NonDynamicallyQuantizableLinear", "LinearReLU")
+# (torch also takes intrinsic LinearReLU, into its own fused class: not in ptlite yet)
+_FLOAT_TYPES = ("Linear", "NonDynamicallyQuantizableLinear")
 
 
 def quantize_weight(w: Tensor, observer) -> Tensor:
@@ -31,6 +32,14 @@ def quantize_weight(w: Tensor, observer) -> Tensor:
         return _q.quantize_per_channel(w.float(), scale.float(), zp.to(dt.int64),
                                        observer.ch_axis, dt.qint8)
     raise ValueError(f"Unsupported qscheme: {observer.qscheme}")
+
+
+def to_fp16_saturated(w: Tensor) -> Tensor:
+    """float16 copy of a weight, saturated to float16's finite range as torch's
+    fp16 prepack does (it warns; values beyond +-65504 become +-65504, not inf)."""
+    if w.dtype == dt.float16:
+        return w
+    return w.detach().float().clamp(-65504.0, 65504.0).to(dt.float16)
 
 
 def weight_observer_for(mod: Module):
@@ -83,7 +92,7 @@ class Linear(Module):
                 raise RuntimeError("quantized::linear_prepack (qnnpack): expected a qint8 "
                                    f"weight, got {w.dtype}")
         else:
-            w = w.to(dt.float16)  # torch packs fp16 weights (rounded once)
+            w = to_fp16_saturated(w)
         if w.dim() != 2:
             raise RuntimeError(f"The weight tensor for linear_prepack must be 2-d, got "
                                f"{list(w.shape)}")
@@ -137,10 +146,8 @@ class Linear(Module):
                               unexpected_keys, error_msgs) -> None:
         for key in ("scale", "zero_point", "_packed_params.dtype",
                     "_packed_params._packed_params"):
-            if prefix + key not in state_dict:
-                if strict:
-                    missing_keys.append(prefix + key)
-                continue
+            if prefix + key not in state_dict and strict:
+                missing_keys.append(prefix + key)
         if prefix + "_packed_params.dtype" in state_dict:
             self._dtype = _check_dtype(state_dict[prefix + "_packed_params.dtype"])
         if prefix + "_packed_params._packed_params" in state_dict:
@@ -159,8 +166,6 @@ class Linear(Module):
         if type(mod).__name__ not in _FLOAT_TYPES:
             raise AssertionError("nn.quantized.dynamic.Linear.from_float only works for "
                                  "nn.Linear, got " + type(mod).__name__)
-        if type(mod).__name__ == "LinearReLU":
-            mod = mod[0]
         weight_observer = weight_observer_for(mod)()
         dtype = weight_observer.dtype
         if dtype not in (dt.qint8, dt.float16):

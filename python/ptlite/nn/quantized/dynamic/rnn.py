@@ -20,7 +20,7 @@ from ...._tensor import Tensor, zeros
 from ... import functional as F
 from ...modules import rnn as _frnn
 from ...modules.module import Module
-from .linear import quantize_weight, weight_observer_for
+from .linear import quantize_weight, to_fp16_saturated, weight_observer_for
 
 __all__ = ["RNNBase", "LSTM", "GRU", "RNNCellBase", "LSTMCell", "GRUCell", "RNNCell"]
 
@@ -37,7 +37,7 @@ def _linear_for(dtype):
 def _quantize(w: Tensor, observer_ctor, dtype) -> Tensor:
     w = w.detach().float()
     if dtype == dt.float16:
-        return w.to(dt.float16)
+        return to_fp16_saturated(w)
     observer = observer_ctor()  # a fresh observer per weight, as torch
     observer(w)
     return quantize_weight(w, observer)
