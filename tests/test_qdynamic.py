@@ -323,6 +323,10 @@ def test_linear_fp16_op_backends(backend, relu):
         want = want.relu()
     got = N(linear_fp16(P(x), P(w16), P(b), relu=relu))
     np.testing.assert_allclose(got, N(want), rtol=1e-5, atol=1e-5)
+    # NaN survives relu as in torch (one row: also on XNNPACK's path)
+    xn = x[:1].clone()
+    xn[0, 3] = float("nan")
+    assert np.isnan(N(linear_fp16(P(xn), P(w16), P(b), relu=relu))).all()
 
 
 def test_state_dict_roundtrip(qnnpack):

@@ -721,20 +721,21 @@ ptl_status ptl_linear_fp16_fast(const ptl_call *call) {
         d[o * w->shape[1] + i] = ptl_half_to_float(h[o * w->strides[0] + i * w->strides[1]]);
     PTL_CHECK(ptl_packed_add(w, key, w32, release_tensor));
   }
-  /* LINEAR with a fused clamp at [0, inf) for relu */
+  /* LINEAR without a clamp, relu applied after as torch's relu_: a fused clamp
+   * on XNNPACK's one-row path would turn NaN into 0 */
   ptl_attrs attrs = {0};
-  if (relu) {
-    attrs.n_ints = 1;
-    attrs.ints[0] = 1;
-    attrs.n_floats = 2;
-    attrs.floats[0] = 0.0;
-    attrs.floats[1] = INFINITY;
-  }
   ptl_tensor *ins[3] = {call->in[0], w32, call->n_in > 2 ? call->in[2] : NULL};
   ptl_call sub = *call;
   sub.op = PTL_OP_LINEAR;
   sub.attrs = &attrs;
   sub.in = ins;
   sub.n_in = ins[2] ? 3 : 2;
-  return ptl_linear_fast(&sub);
+  PTL_CHECK(ptl_linear_fast(&sub));
+  if (relu) { /* linear's fast path only runs on a contiguous output */
+    float *yd = ptl_tensor_data(call->out[0]);
+    int64_t n = ptl_tensor_numel(call->out[0]);
+    for (int64_t i = 0; i < n; i++)
+      yd[i] = yd[i] < 0.0f ? 0.0f : yd[i];
+  }
+  return PTL_OK;
 }
