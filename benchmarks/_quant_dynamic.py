@@ -1,0 +1,101 @@
+"""Dynamic quantization latency: ptlite vs torch 2.13's quantize_dynamic.
+
+Cases: an int8 dynamic Linear 1024x1024 at batch 1, 8 and 32, and a dynamic LSTM
+(input 256, hidden 512, seq 32, batch 1). torch runs twice: its default engine
+(x86: fbgemm, which quantizes activations on 7 bits) and 'qnnpack' (8 bits, the
+arithmetic ptlite reproduces bit for bit). Times are medians (ms) measured in
+interleaved rounds (benchmarks/_timing.py). Ratio = ptlite / torch; target for the
+Linear: <= 0.7 against the default engine.
+
+    python benchmarks/_quant_dynamic.py [--threads 1,2] [--runs 100]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import torch  # noqa: E402  (peer, benchmark only)
+
+import ptlite  # noqa: E402
+from ptlite.quantization._quantize_dynamic import quantize_dynamic  # noqa: E402
+from _timing import interleaved_medians  # noqa: E402
+
+warnings.filterwarnings("ignore")
+
+
+def _torch_quantized(tmod, engine: str):
+    prev = torch.backends.quantized.engine
+    torch.backends.quantized.engine = engine
+    try:
+        return torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(tmod),
+                                                      {type(tmod)}, dtype=torch.qint8)
+    finally:
+        torch.backends.quantized.engine = prev
+
+
+def _pair(kind: str):
+    torch.manual_seed(0)
+    if kind == "linear":
+        tmod = torch.nn.Linear(1024, 1024)
+        pmod = ptlite.nn.Linear(1024, 1024)
+    else:
+        tmod = torch.nn.LSTM(256, 512)
+        pmod = ptlite.nn.LSTM(256, 512)
+    pmod.load_state_dict({k: v.detach().numpy() for k, v in tmod.state_dict().items()})
+    pq = quantize_dynamic(ptlite.nn.Sequential(pmod), {type(pmod)}, dtype=ptlite.qint8)
+    default_engine = torch.backends.quantized.engine
+    return pq, _torch_quantized(tmod, default_engine), _torch_quantized(tmod, "qnnpack"), \
+        default_engine
+
+
+def rows(threads: int, runs: int = 100) -> list:
+    """One dict per case: name, threads, ptlite/torch median ms and the ratios."""
+    ptlite.set_num_threads(threads)
+    torch.set_num_threads(threads)
+    out = []
+    cases = [("linear", (b, 1024), f"dynamic Linear 1024x1024 batch {b}") for b in (1, 8, 32)]
+    cases.append(("lstm", (32, 1, 256), "dynamic LSTM 256->512 seq 32 batch 1"))
+    built = {}
+    for kind, shape, name in cases:
+        if kind not in built:
+            built[kind] = _pair(kind)
+        pq, tq_default, tq_qnnpack, engine = built[kind]
+        x = np.random.RandomState(1).randn(*shape).astype(np.float32)
+        px, tx = ptlite.from_numpy(x), torch.from_numpy(x)
+        n = runs if kind == "linear" else max(10, runs // 10)
+        with ptlite.no_grad(), torch.no_grad():
+            p_ms, t_ms, q_ms = interleaved_medians(
+                [lambda: pq(px), lambda: tq_default(tx), lambda: tq_qnnpack(tx)], n)
+        out.append({"case": name, "threads": threads, "ptlite_ms": p_ms,
+                    f"torch_{engine}_ms": t_ms, "torch_qnnpack_ms": q_ms,
+                    "ratio_default": p_ms / t_ms, "ratio_qnnpack": p_ms / q_ms,
+                    "torch_engine": engine})
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--runs", type=int, default=100)
+    args = ap.parse_args()
+    print(f"ptlite {ptlite.__version__} vs torch {torch.__version__}; median ms, "
+          "interleaved rounds")
+    print(f"{'case':<40}{'thr':>4}{'ptlite':>10}{'torch':>10}{'qnnpack':>10}"
+          f"{'ratio':>8}{'r(qnnp)':>9}")
+    for threads in (int(t) for t in args.threads.split(",")):
+        for r in rows(threads, args.runs):
+            t_ms = r[f"torch_{r['torch_engine']}_ms"]
+            print(f"{r['case']:<40}{threads:>4}{r['ptlite_ms']:>10.3f}{t_ms:>10.3f}"
+                  f"{r['torch_qnnpack_ms']:>10.3f}{r['ratio_default']:>8.2f}"
+                  f"{r['ratio_qnnpack']:>9.2f}")
+
+
+if __name__ == "__main__":
+    main()

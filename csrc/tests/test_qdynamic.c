@@ -1,0 +1,224 @@
+/* test_qdynamic.c - C tests of kernels/qdynamic.c (DYNAMIC_LINEAR, LINEAR_FP16) through
+ * ptl_op_run. Expected values of the small case come from torch 2.13's
+ * quantized::linear_dynamic under the qnnpack engine. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h" /* ptl_qparams_set, ptl_float_to_half */
+#include "test_util.h"
+
+/* qint8 [n, k] from integers, per tensor (nch == 0) or per channel along axis 0. */
+static ptl_tensor *t_qi8(int64_t n, int64_t k, const int8_t *v, int nch, const float *scale,
+                         const int32_t *zp) {
+  int64_t shape[2] = {n, k};
+  ptl_tensor *t = NULL;
+  if (ptl_tensor_create(PTL_QINT8, 2, shape, &t) != PTL_OK)
+    return NULL;
+  memcpy(ptl_tensor_data(t), v, (size_t)(n * k));
+  if (nch == 0)
+    ptl_qparams_set_per_tensor(t, scale[0], zp[0]);
+  else
+    ptl_qparams_set(t, PTL_QSCHEME_PER_CHANNEL_AFFINE, 0, nch, scale, zp);
+  return t;
+}
+
+static ptl_attrs dyn_attrs(int reduce_range, int relu) {
+  ptl_attrs a = {0};
+  a.n_ints = 2;
+  a.ints[0] = reduce_range;
+  a.ints[1] = relu;
+  return a;
+}
+
+static void test_small_vs_torch(void) {
+  const float xv[6] = {0.5f, -1.25f, 2.0f, 3.0f, 0.0f, -0.75f};
+  const int8_t wv[6] = {10, -20, 30, -128, 127, 5};
+  const float bv[2] = {0.25f, -1.0f};
+  const float scale = 0.05f;
+  const int32_t zp = 0;
+  int64_t xs[2] = {2, 3}, bs[1] = {2};
+  ptl_tensor *in[3] = {t_f32(2, xs, xv), t_qi8(2, 3, wv, 0, &scale, &zp), t_f32(1, bs, bv)};
+  static const float want[4] = {0x1.300002p+2f, -0x1.746668p+3f, 0x1.4p-1f, -0x1.463336p+4f};
+  for (int backend = 0; backend < 2; backend++) {
+    ptl_set_backend(backend ? PTL_BACKEND_REFERENCE : PTL_BACKEND_AUTO);
+    for (int relu = 0; relu < 2; relu++) {
+      ptl_attrs a = dyn_attrs(0, relu);
+      ptl_tensor *y = NULL;
+      T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 3, &y, 1));
+      if (!y)
+        continue;
+      T_CHECK(ptl_tensor_dtype(y) == PTL_FLOAT32 && y->ndim == 2 && y->shape[1] == 2);
+      const float *yd = ptl_tensor_data(y);
+      for (int i = 0; i < 4; i++) {
+        float w = relu && want[i] < 0 ? 0.0f : want[i];
+        T_CHECK(yd[i] == w);
+      }
+      ptl_tensor_release(y);
+    }
+  }
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  for (int i = 0; i < 3; i++)
+    ptl_tensor_release(in[i]);
+}
+
+static uint32_t lcg(uint32_t *s) {
+  *s = *s * 1664525u + 1013904223u;
+  return *s >> 8;
+}
+
+/* The AVX2 kernel (AUTO) and the reference agree bit for bit: odd k, partial panels,
+ * row counts around the 4-row block, per-channel non-zero zero points, relu,
+ * reduce_range; a second run reuses the cached packed weight; a write to the weight
+ * (version bump) repacks it. */
+static void test_fast_equals_reference(void) {
+  const int64_t cases[][3] = {{1, 1, 1}, {3, 17, 5}, {4, 64, 16}, {7, 33, 35}, {9, 200, 70}};
+  uint32_t seed = 12345;
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    int64_t m = cases[c][0], k = cases[c][1], n = cases[c][2];
+    float *xv = malloc(sizeof(float) * (size_t)(m * k));
+    int8_t *wv = malloc((size_t)(n * k));
+    float *sc = malloc(sizeof(float) * (size_t)n), *bv = malloc(sizeof(float) * (size_t)n);
+    int32_t *zps = malloc(sizeof(int32_t) * (size_t)n);
+    for (int64_t i = 0; i < m * k; i++)
+      xv[i] = (float)(lcg(&seed) % 2001) / 250.0f - 3.0f;
+    for (int64_t i = 0; i < n * k; i++)
+      wv[i] = (int8_t)(int)(lcg(&seed) % 256 - 128);
+    for (int64_t i = 0; i < n; i++) {
+      sc[i] = 0.001f * (float)(1 + lcg(&seed) % 50);
+      zps[i] = (int32_t)(lcg(&seed) % 21) - 10;
+      bv[i] = (float)(lcg(&seed) % 100) / 50.0f - 1.0f;
+    }
+    int64_t xs[2] = {m, k}, bs[1] = {n};
+    for (int per_channel = 0; per_channel < 2; per_channel++) {
+      ptl_tensor *in[3] = {t_f32(2, xs, xv), t_qi8(n, k, wv, per_channel ? (int)n : 0, sc, zps),
+                           t_f32(1, bs, bv)};
+      for (int flags = 0; flags < 4; flags++) {
+        ptl_attrs a = dyn_attrs(flags & 1, flags >> 1);
+        ptl_tensor *yf = NULL, *yf2 = NULL, *yr = NULL;
+        ptl_set_backend(PTL_BACKEND_AUTO);
+        T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 3, &yf, 1));
+        T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 3, &yf2, 1));
+        ptl_set_backend(PTL_BACKEND_REFERENCE);
+        T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 3, &yr, 1));
+        ptl_set_backend(PTL_BACKEND_AUTO);
+        if (yf && yr && yf2) {
+          T_CHECK(memcmp(ptl_tensor_data(yf), ptl_tensor_data(yr),
+                         sizeof(float) * (size_t)(m * n)) == 0);
+          T_CHECK(memcmp(ptl_tensor_data(yf), ptl_tensor_data(yf2),
+                         sizeof(float) * (size_t)(m * n)) == 0);
+        }
+        ptl_tensor_release(yf);
+        ptl_tensor_release(yf2);
+        ptl_tensor_release(yr);
+      }
+      /* negate the weight in place: the packed copy must follow the new version */
+      ptl_attrs a = dyn_attrs(0, 0);
+      ptl_tensor *y0 = NULL, *y1 = NULL;
+      T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 3, &y0, 1));
+      int8_t *wd = ptl_tensor_data(in[1]);
+      for (int64_t i = 0; i < n * k; i++)
+        wd[i] = (int8_t)(wd[i] == -128 ? 127 : -wd[i]);
+      ptl_tensor_bump_version(in[1]);
+      T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 3, &y1, 1));
+      ptl_tensor *yr = NULL;
+      ptl_set_backend(PTL_BACKEND_REFERENCE);
+      T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 3, &yr, 1));
+      ptl_set_backend(PTL_BACKEND_AUTO);
+      if (y1 && yr)
+        T_CHECK(memcmp(ptl_tensor_data(y1), ptl_tensor_data(yr), sizeof(float) * (size_t)(m * n)) ==
+                0);
+      ptl_tensor_release(y0);
+      ptl_tensor_release(y1);
+      ptl_tensor_release(yr);
+      for (int i = 0; i < 3; i++)
+        ptl_tensor_release(in[i]);
+    }
+    free(xv), free(wv), free(sc), free(bv), free(zps);
+  }
+}
+
+static void expect_error(ptl_op_id op, ptl_tensor **in, int n_in, ptl_status want,
+                         const char *needle1, const char *needle2) {
+  ptl_attrs a = dyn_attrs(0, 0);
+  ptl_tensor *y = NULL;
+  ptl_status s = ptl_op_run(op, &a, in, n_in, &y, 1);
+  T_CHECK(s == want);
+  const char *msg = ptl_last_error_message();
+  T_CHECK(msg && strstr(msg, needle1) != NULL);
+  T_CHECK(msg && (!needle2 || strstr(msg, needle2) != NULL));
+  ptl_tensor_release(y);
+}
+
+static void test_errors(void) {
+  const float scale = 0.1f;
+  const int32_t zp = 0;
+  int8_t wv[20] = {0};
+  int64_t s35[2] = {3, 5}, s36[2] = {3, 6}, s45[2] = {4, 5}, s5[1] = {5};
+  ptl_tensor *x = t_f32(2, s35, NULL), *x6 = t_f32(2, s36, NULL), *wf = t_f32(2, s45, NULL);
+  ptl_tensor *w = t_qi8(4, 5, wv, 0, &scale, &zp), *b5 = t_f32(1, s5, NULL);
+  ptl_tensor *in1[2] = {x, wf};
+  expect_error(PTL_OP_DYNAMIC_LINEAR, in1, 2, PTL_ERR_DTYPE, "dynamic_linear", "QInt8");
+  ptl_tensor *in2[2] = {x6, w};
+  expect_error(PTL_OP_DYNAMIC_LINEAR, in2, 2, PTL_ERR_SHAPE, "dynamic_linear", "[3, 6]");
+  ptl_tensor *in3[3] = {x, w, b5};
+  expect_error(PTL_OP_DYNAMIC_LINEAR, in3, 3, PTL_ERR_SHAPE, "dynamic_linear: bias", "[5]");
+  ptl_tensor *in4[2] = {w, w};
+  expect_error(PTL_OP_DYNAMIC_LINEAR, in4, 2, PTL_ERR_DTYPE, "dynamic_linear", "float32");
+  ptl_tensor *in5[2] = {x, w};
+  expect_error(PTL_OP_LINEAR_FP16, in5, 2, PTL_ERR_DTYPE, "linear_fp16", "Half");
+  /* NaN input: torch fails choosing qparams ("quantization scale should be > 0") */
+  float *xd = ptl_tensor_data(x);
+  xd[3] = NAN;
+  ptl_tensor *in6[2] = {x, w};
+  expect_error(PTL_OP_DYNAMIC_LINEAR, in6, 2, PTL_ERR_INVALID_ARGUMENT, "dynamic_linear",
+               "scale should be > 0");
+  ptl_tensor_release(x), ptl_tensor_release(x6), ptl_tensor_release(wf);
+  ptl_tensor_release(w), ptl_tensor_release(b5);
+}
+
+/* LINEAR_FP16: float16 weight, float32 arithmetic; small integers make every path exact. */
+static void test_fp16(void) {
+  const float xv[6] = {1, 2, 3, -1, 0.5f, 4};
+  const float wf[6] = {0.5f, -1, 2, 1.5f, 0.25f, -3};
+  const float bv[2] = {1, -2};
+  int64_t xs[2] = {2, 3}, ws[2] = {2, 3}, bs[1] = {2};
+  ptl_tensor *w = NULL;
+  T_OK(ptl_tensor_create(PTL_FLOAT16, 2, ws, &w));
+  if (!w)
+    return;
+  uint16_t *wd = ptl_tensor_data(w);
+  for (int i = 0; i < 6; i++)
+    wd[i] = ptl_float_to_half(wf[i]);
+  ptl_tensor *in[3] = {t_f32(2, xs, xv), w, t_f32(1, bs, bv)};
+  /* y = x @ w.T + b */
+  const float want[4] = {0.5f - 2 + 6 + 1, 1.5f + 0.5f - 9 - 2, -0.5f - 0.5f + 8 + 1,
+                         -1.5f + 0.125f - 12 - 2};
+  for (int backend = 0; backend < 2; backend++) {
+    ptl_set_backend(backend ? PTL_BACKEND_REFERENCE : PTL_BACKEND_AUTO);
+    for (int relu = 0; relu < 2; relu++) {
+      ptl_attrs a = {0};
+      a.n_ints = 1;
+      a.ints[0] = relu;
+      ptl_tensor *y = NULL;
+      T_OK(ptl_op_run(PTL_OP_LINEAR_FP16, &a, in, 3, &y, 1));
+      if (y) {
+        const float *yd = ptl_tensor_data(y);
+        for (int i = 0; i < 4; i++)
+          T_CHECK(yd[i] == (relu && want[i] < 0 ? 0.0f : want[i]));
+      }
+      ptl_tensor_release(y);
+    }
+  }
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  for (int i = 0; i < 3; i++)
+    ptl_tensor_release(in[i]);
+}
+
+void test_qdynamic(void) {
+  test_small_vs_torch();
+  test_fast_equals_reference();
+  test_errors();
+  test_fp16();
+}
