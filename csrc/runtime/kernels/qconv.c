@@ -79,14 +79,14 @@ static ptl_status check_operands(const ptl_call *call, int64_t o, int waxis) {
                      "%s (qnnpack): Expected input data type QUInt8 (ptlite.quint8) but got %s", op,
                      qdtype_name(x->dtype));
   if (!x->qparams || x->qparams->count != 1)
-    return ptl_error(PTL_ERR_VALUE, "%s: expected a per-tensor quantized input", op);
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: expected a per-tensor quantized input", op);
   if (w->dtype != PTL_QINT8)
     return ptl_error(PTL_ERR_DTYPE,
                      "%s (qnnpack): Expected weight data type QInt8 (ptlite.qint8) but got %s", op,
                      qdtype_name(w->dtype));
   const ptl_qparams *wq = w->qparams;
   if (!wq)
-    return ptl_error(PTL_ERR_VALUE, "%s: weight has no quantization parameters", op);
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: weight has no quantization parameters", op);
   if (wq->count != 1 && (wq->axis != waxis || wq->count != o))
     return ptl_error(PTL_ERR_UNSUPPORTED,
                      "%s: per-channel weight quantization must be along the output channel axis "
@@ -113,7 +113,7 @@ static ptl_status qchan_make(const ptl_call *call, int64_t o, bool relu, int64_t
   const ptl_tensor *b = call->n_in > 2 ? call->in[2] : NULL;
   memset(q, 0, sizeof *q);
   if (ozp_attr < 0 || ozp_attr > 255)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: output zero_point %lld is out of range for quint8 [0, 255]", op,
                      (long long)ozp_attr);
   q->count = o;
@@ -140,7 +140,7 @@ static ptl_status qchan_make(const ptl_call *call, int64_t o, bool relu, int64_t
     float r = (ws * xs) * inv_os;
     if (!(r > 0.0f) || !isnormal(r)) {
       qchan_free(q);
-      return ptl_error(PTL_ERR_VALUE,
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                        "%s: failed to create op with requantization scale: %g: requantization "
                        "scale must be finite and positive (input scale %g, weight scale %g, "
                        "output scale %g)",
@@ -268,13 +268,8 @@ static ptl_status conv_parse(const ptl_call *call, qgeom *g) {
     g->oh = (ph - ekh) / g->sh + 1;
     g->ow = (pw - ekw) / g->sw + 1;
   } else {
-    if ((g->oph >= g->sh && g->oph >= g->dh) || (g->opw >= g->sw && g->opw >= g->dw))
-      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
-                       "%s: output padding must be smaller than either stride or dilation, but "
-                       "got output_padding [%lld, %lld], stride [%lld, %lld], dilation [%lld, "
-                       "%lld]",
-                       op, (long long)g->oph, (long long)g->opw, (long long)g->sh, (long long)g->sw,
-                       (long long)g->dh, (long long)g->dw);
+    /* torch's quantized deconvolution takes any output_padding (the float one wants it
+     * below stride or dilation): the extra rows / columns get the bias only */
     g->oh = (g->h - 1) * g->sh - 2 * g->pt + ekh + g->oph;
     g->ow = (g->w - 1) * g->sw - 2 * g->pl + ekw + g->opw;
     if (g->oh <= 0 || g->ow <= 0)
@@ -323,7 +318,7 @@ static ptl_status qconv_infer(const ptl_call *call, ptl_tensor_desc *out) {
   PTL_CHECK(conv_parse(call, &g));
   int64_t ozp = conv_ozp(call);
   if (ozp < 0 || ozp > 255)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: output zero_point %lld is out of range for quint8 [0, 255]",
                      ptl_op_name(call->op), (long long)ozp);
   out->dtype = PTL_QUINT8;
@@ -493,7 +488,7 @@ ptl_status ptl_qlinear_infer(const ptl_call *call, ptl_tensor_desc *out) {
   PTL_CHECK(linear_parse(call, &g));
   int64_t ozp = attr_i(call->attrs, 1, 0);
   if (ozp < 0 || ozp > 255)
-    return ptl_error(PTL_ERR_VALUE,
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: output zero_point %lld is out of range for quint8 [0, 255]",
                      ptl_op_name(call->op), (long long)ozp);
   const ptl_tensor *x = call->in[0];
