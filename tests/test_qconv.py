@@ -409,6 +409,42 @@ def test_output_qparams_reset_on_reuse():
     assert np.float32(out.q_scale()) == np.float32(0.25) and out.q_zero_point() == 9
 
 
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_conv2d_into_nchw_output(backend, per_channel):
+    """A caller-provided contiguous NCHW output (not the channels-last layout infer asks
+    for) gets the same values and the call's qparams."""
+    rng = np.random.default_rng(27)
+    x = f32(rng, 2, 6, 8, 8)
+    tx, px = q_act(x, fscale(0.04), 20)
+    tw, pw = q_weight(rng, f32(rng, 5, 6, 3, 3), per_channel)
+    ref = Q._conv2d(px, pw, None, (1, 1), (1, 1), (1, 1), 1, True, 0.25, 40)
+    out = ptlite.quantize_per_tensor(ptlite.tensor(np.zeros((2, 5, 8, 8), np.float32)), 1.0, 0,
+                                     ptlite.quint8)
+    assert out.is_contiguous()
+    _C.call(Q._QCONV2D, (px, pw, None), (1, 1, 1, 1, 1, 1, 1, 1, 40), (0.25,), out)
+    np.testing.assert_array_equal(ints(out), ints(ref))
+    assert out.q_zero_point() == 40 and np.float32(out.q_scale()) == np.float32(0.25)
+    ty = torch.ops.quantized.conv2d_relu(
+        tx, torch.ops.quantized.conv2d_prepack(tw, None, [1, 1], [1, 1], [1, 1], 1), 0.25, 40)
+    np.testing.assert_array_equal(ints(out), ints(ty))
+
+
+def test_deterministic_across_threads():
+    rng = np.random.default_rng(28)
+    _, px = q_act(f32(rng, 2, 16, 12, 12), fscale(0.03), 100)
+    _, pw = q_weight(rng, f32(rng, 32, 16, 3, 3), True)
+    prev = ptlite.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            ptlite.set_num_threads(n)
+            outs.append(ints(Q._conv2d(px, pw, None, (1, 1), (1, 1), (1, 1), 1, False, 0.2, 9)))
+    finally:
+        ptlite.set_num_threads(prev)
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+
+
 def test_weight_cache_follows_input_scale(backend):
     """One weight used with different input / output qparams must not reuse a stale
     operator (the requantization scale and bias depend on them)."""
@@ -425,6 +461,31 @@ def test_weight_cache_follows_input_scale(backend):
         py = Q.conv2d(px, pw, ptlite.tensor(b), padding=1, scale=fscale(osc), zero_point=ozp)
         tally.add(py, ty)
     tally.check()
+
+
+def test_extreme_requantization_scales(backend):
+    """Tiny output scales: requantization scales past XNNPACK's limit (reference path)
+    and past int32 after scaling, where QNNPACK's float->int conversion overflows to
+    the output floor instead of saturating at 255 (reproduced on purpose)."""
+    rng = np.random.default_rng(26)
+    tally = Tally(f"extreme scales [{backend}]")
+    for osc in (1e-3, 1e-4, 1e-6, 1e-9, 1e3):
+        for relu in (False, True):
+            x = f32(rng, 1, 4, 6, 6)
+            w = f32(rng, 3, 4, 3, 3)
+            b = f32(rng, 3, scale=0.01)
+            tx, px = q_act(x, 0.5, 128)
+            tw, pw = (torch.quantize_per_tensor(torch.from_numpy(w), 0.5, 0, torch.qint8),
+                      ptlite.quantize_per_tensor(ptlite.tensor(w), 0.5, 0, ptlite.qint8))
+            packed = torch.ops.quantized.conv2d_prepack(tw, torch.from_numpy(b), [1, 1], [1, 1],
+                                                        [1, 1], 1)
+            fn = torch.ops.quantized.conv2d_relu if relu else torch.ops.quantized.conv2d
+            ty = fn(tx, packed, fscale(osc), 100)
+            py = Q._conv2d(px, pw, ptlite.tensor(b), (1, 1), (1, 1), (1, 1), 1, relu, fscale(osc),
+                           100)
+            tally.add(py, ty)
+    tally.check()
+    assert tally.exact == tally.total
 
 
 # ---- bad input ---------------------------------------------------------------------------

@@ -17,9 +17,11 @@
  * input * kernel / output is exact) and the already quantized int32 bias; their fp32
  * requantization (multiply, clamp in float, round half even, add zero point) is
  * ptl_requantize's, so the reference and fast paths give the same bits.
- * One known divergence from QNNPACK, kept on purpose: when acc * scale overflows
- * int32 QNNPACK's cvtps gives INT32_MIN (output 0 or the relu floor) where we
- * saturate to 255; it needs requantization scales far outside any real model. */
+ * One QNNPACK quirk is reproduced in the reference: when acc * scale is beyond int32,
+ * QNNPACK's float->int32 conversion (cvtps) gives INT32_MIN, which saturates down to
+ * the output floor (0, or out_zp with relu) where a clamp would give 255. XNNPACK
+ * clamps in float first, so the fast paths only run when no accumulator can get
+ * there (pick_mode bounds |acc| * scale below 2^31). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,6 +357,8 @@ typedef struct {
  * truncated, which is the same value modulo 2^32 without signed overflow. */
 static inline uint8_t finish(const qchan *q, int64_t o, int64_t sum) {
   int32_t acc = (int32_t)(uint32_t)((uint64_t)sum + (uint64_t)(uint32_t)q->qbias[o]);
+  if (!(fabsf((float)acc * q->rscale[o]) < 2147483648.0f))
+    return (uint8_t)q->qmin; /* QNNPACK's cvtps overflow (see the top of the file) */
   return (uint8_t)ptl_requantize(acc, q->rscale[o], q->ozp, q->qmin, 255);
 }
 
@@ -654,10 +658,17 @@ static ptl_status packed_q_new(const qchan *q, packed_q **out) {
 }
 
 /* Which XNNPACK flavour can run these quantization parameters (0: none). */
-static int pick_mode(const qchan *q, bool allow_qc8) {
-  for (int64_t c = 0; c < q->count; c++)
+static int pick_mode(const qchan *q, int64_t k, bool allow_qc8) {
+  for (int64_t c = 0; c < q->count; c++) {
     if (!(q->rscale[c] < 256.0f)) /* XNNPACK's requantization scale limit */
       return 0;
+    /* |acc| <= |bias| + k * 255 * 255 (|x - x_zp| <= 255, |w - w_zp| <= 255): past
+     * 2^31 after scaling, the reference's QNNPACK overflow rule applies instead (and
+     * int32 wrapping is possible); 2^30 leaves room for float rounding of the bound */
+    double bound = fabs((double)q->qbias[c]) + (double)k * 65025.0;
+    if (bound * (double)q->rscale[c] >= 1073741824.0)
+      return 0;
+  }
   if (!q->per_channel)
     return MODE_QU8;
   if (!allow_qc8)
@@ -838,7 +849,7 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
   uint8_t *xbuf = NULL, *ybuf = NULL;
   if (ptl_tensor_numel(y) == 0)
     goto done;
-  int mode = pick_mode(&q, !g.transposed);
+  int mode = pick_mode(&q, g.kh * g.kw * g.ig, !g.transposed);
   /* XNNPACK needs output adjustment < stride and at least one input channel */
   if (!mode || g.ig == 0 || !geom_fits_u32(&g) ||
       (g.transposed && (g.oph >= g.sh || g.opw >= g.sw)) || ptl_xnn_init() != PTL_OK) {
@@ -1021,7 +1032,7 @@ ptl_status ptl_qlinear_fast(const ptl_call *call) {
   uint8_t *xbuf = NULL, *ybuf = NULL;
   if (g.m == 0 || g.n == 0)
     goto done;
-  int mode = pick_mode(&q, true);
+  int mode = pick_mode(&q, g.k, true);
   if (!mode || g.k == 0 || ptl_xnn_init() != PTL_OK) {
     s = PTL_ERR_UNSUPPORTED;
     goto done;
