@@ -97,7 +97,12 @@ def conv_cases(seed: int, n: int):
     while len(out) < n:
         c = int(rng.choice([1, 2, 3, 4, 8, 16]))
         kind = rng.integers(0, 3)
-        g = 1 if kind == 0 or c == 1 else (c if kind == 1 else int(rng.choice([d for d in (1, 2, 4) if c % d == 0])))
+        if kind == 0 or c == 1:
+            g = 1
+        elif kind == 1:
+            g = c  # depthwise
+        else:
+            g = int(rng.choice([d for d in (1, 2, 4) if c % d == 0]))
         o = g * int(rng.integers(1, 5))
         k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
         s = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
@@ -394,7 +399,8 @@ def test_linear_modules_and_functional(backend):
     w = f32(rng, 7, 20, scale=0.1)
     tw, pw = q_weight(rng, w, per_channel=False)
     ty, py = qF.linear(tx, tw), Q.linear(px, pw)
-    assert np.float32(py.q_scale()) == np.float32(ty.q_scale()) and py.q_zero_point() == ty.q_zero_point()
+    assert np.float32(py.q_scale()) == np.float32(ty.q_scale())
+    assert py.q_zero_point() == ty.q_zero_point()
     tally.add(py, ty)
     tally.check()
 
@@ -512,6 +518,13 @@ def test_bad_inputs():
         Q._linear(ptlite.tensor(np.zeros((2, 4), np.float32)),
                   _qw((3, 4)), None, False, 1.0, 0)
     # functional: torch's NotImplementedError / ValueError
+    with pytest.raises(NotImplementedError, match=r"quantized::linear.*quint8"):
+        Q.linear(ptlite.tensor(np.zeros((2, 4), np.float32)), _qw((3, 4)), scale=0.1,
+                 zero_point=0)
+    with pytest.raises(NotImplementedError, match=r"quantized::linear_prepack.*qint8"):
+        Q.linear(_qx((2, 4)), ptlite.tensor(np.zeros((3, 4), np.float32)))
+    with pytest.raises(RuntimeError, match=r"quantized_linear.*QInt8.*quint8"):
+        Q.linear(_qx((2, 4)), _qx((3, 4)))
     with pytest.raises(NotImplementedError, match="quint8"):
         Q.conv2d(fx, w, None)
     with pytest.raises(NotImplementedError, match="qint8"):
@@ -538,7 +551,8 @@ def test_bad_inputs():
         Q._linear(_qx((4,)), _qw((3, 4)), None, False, 1.0, 0)
     with pytest.raises(RuntimeError, match=r"quantized_linear.*got 5 but expected 4"):
         Q._linear(_qx((2, 5)), _qw((3, 4)), None, False, 1.0, 0)
-    with pytest.raises(RuntimeError, match=r"quantized_conv_transpose2d.*\[4, 2, 3, 3\].*6 channels"):
+    with pytest.raises(RuntimeError,
+                       match=r"quantized_conv_transpose2d.*\[4, 2, 3, 3\].*6 channels"):
         Q.conv_transpose2d(_qx((1, 6, 5, 5)), _qw((4, 2, 3, 3)), None)
     with pytest.raises(RuntimeError, match=r"quantized_conv2d.*per-tensor quantized input"):
         xpc = ptlite.quantize_per_channel(ptlite.tensor(np.ones((1, 4, 5, 5), np.float32)),
@@ -555,6 +569,10 @@ def test_torch_agrees_on_bad_inputs():
         qF.conv2d(tx.dequantize(), tw, None)
     with pytest.raises(ValueError):
         qF.conv2d(tx[0], tw, None)
+    with pytest.raises(NotImplementedError, match="quantized::linear"):
+        qF.linear(tx.dequantize()[0, 0], tw[:, :, 0, 0].contiguous(), scale=0.1, zero_point=0)
+    with pytest.raises(RuntimeError, match="QInt8"):
+        qF.linear(tx[0, 0], tx[0, 0])
     with pytest.raises(RuntimeError, match="rank should be >= 2"):
         qF.linear(torch.quantize_per_tensor(torch.randn(4), 0.1, 3, torch.quint8),
                   torch.quantize_per_tensor(torch.randn(3, 4), 0.1, 0, torch.qint8))

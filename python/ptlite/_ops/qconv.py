@@ -17,6 +17,7 @@ _QCONV2D = op_id("quantized_conv2d")
 _QCONV_T2D = op_id("quantized_conv_transpose2d")
 _QLINEAR = op_id("quantized_linear")
 _RESHAPE = op_id("reshape")
+_QDTYPES = (dt.quint8, dt.qint8, dt.qint32)
 
 TORCH_FUNCTIONS = ()
 FUNCTIONAL = ()
@@ -116,12 +117,16 @@ def conv_transpose2d(input, weight, bias, stride=1, padding=0, output_padding=0,
 def linear(input, weight, bias=None, scale=None, zero_point=None):
     """torch.ao.nn.quantized.functional.linear: output scale / zero point default to
     the input's."""
-    if input.dtype != dt.quint8:
-        raise RuntimeError(f"quantized::linear (qnnpack): Expected input data type QUInt8 "
-                           f"but got {input.dtype}")
-    if weight.dtype != dt.qint8:
-        raise RuntimeError(f"quantized::linear_prepack (qnnpack): Weight tensor should be "
-                           f"of type qint8, got {weight.dtype}")
+    # torch dispatches on the tensors' quantized-ness first (NotImplementedError for
+    # float tensors); a wrong quantized dtype is a RuntimeError from the kernel
+    if input.dtype not in _QDTYPES:
+        raise NotImplementedError(
+            f"Could not run 'quantized::linear' with arguments from the 'CPU' backend: "
+            f"expected a quint8 input, got {input.dtype}")
+    if weight.dtype not in _QDTYPES:
+        raise NotImplementedError(
+            f"Could not run 'quantized::linear_prepack' with arguments from the 'CPU' "
+            f"backend: expected a qint8 weight, got {weight.dtype}")
     if scale is None:
         scale = input.q_scale()
     if zero_point is None:
