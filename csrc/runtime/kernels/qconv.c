@@ -65,10 +65,6 @@ static int64_t attr_i(const ptl_attrs *a, int k, int64_t def) {
   return a->n_ints > k ? a->ints[k] : def;
 }
 
-static const char *qdtype_name(ptl_dtype d) {
-  return ptl_dtype_name(d);
-}
-
 /* x quint8 per tensor, w qint8 per tensor or per channel (axis `waxis`, one entry
  * per output channel), bias float32 [O]. */
 static ptl_status check_operands(const ptl_call *call, int64_t o, int waxis) {
@@ -79,13 +75,13 @@ static ptl_status check_operands(const ptl_call *call, int64_t o, int waxis) {
   if (x->dtype != PTL_QUINT8)
     return ptl_error(PTL_ERR_DTYPE,
                      "%s (qnnpack): Expected input data type QUInt8 (ptlite.quint8) but got %s", op,
-                     qdtype_name(x->dtype));
+                     ptl_dtype_name(x->dtype));
   if (!x->qparams || x->qparams->count != 1)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: expected a per-tensor quantized input", op);
   if (w->dtype != PTL_QINT8)
     return ptl_error(PTL_ERR_DTYPE,
                      "%s (qnnpack): Expected weight data type QInt8 (ptlite.qint8) but got %s", op,
-                     qdtype_name(w->dtype));
+                     ptl_dtype_name(w->dtype));
   const ptl_qparams *wq = w->qparams;
   if (!wq)
     return ptl_error(PTL_ERR_INVALID_ARGUMENT, "%s: weight has no quantization parameters", op);
