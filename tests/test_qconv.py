@@ -91,7 +91,9 @@ class Tally:
         assert rate >= MIN_EXACT
 
 
-def conv_cases(seed: int, n: int):
+def conv_cases(seed: int, n: int, big: bool = False):
+    """Random conv configurations; `big` ones are past the fast path's minimum size
+    (tiny convs run the reference kernel on either backend)."""
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < n:
@@ -103,12 +105,13 @@ def conv_cases(seed: int, n: int):
             g = c  # depthwise
         else:
             g = int(rng.choice([d for d in (1, 2, 4) if c % d == 0]))
-        o = g * int(rng.integers(1, 5))
+        o = g * int(rng.integers(4 if big else 1, 9 if big else 5))
         k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
         s = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
         p = (int(rng.integers(0, 3)), int(rng.integers(0, 2)))
         d = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
-        h, w = int(rng.integers(3, 10)), int(rng.integers(3, 10))
+        lo, hi = (10, 20) if big else (3, 10)
+        h, w = int(rng.integers(lo, hi)), int(rng.integers(lo, hi))
         if (k[0] - 1) * d[0] + 1 > h + 2 * p[0] or (k[1] - 1) * d[1] + 1 > w + 2 * p[1]:
             continue
         out.append(dict(n=int(rng.integers(1, 3)), c=c, o=o, g=g, k=k, s=s, p=p, d=d, h=h, w=w,
@@ -162,14 +165,16 @@ def test_conv2d_weight_zero_points(backend):
 
 
 def test_conv2d_fast_matches_reference():
-    cases = conv_cases(3, 80)
+    cases = conv_cases(3, 80, big=True)
     got = {}
     for name, code in (("xnnpack", 0), ("reference", 1)):
         prev = _C.get_backend()
         _C.set_backend(code)
         try:
-            got[name] = [ints(run_conv_case(c, Tally("x"))) for c in cases]
-            got[name] += [ints(run_conv_case(c, Tally("x"), wzp_range=10)) for c in cases[:20]]
+            tally = Tally(f"conv2d (larger) [{name}]")
+            got[name] = [ints(run_conv_case(c, tally)) for c in cases]
+            got[name] += [ints(run_conv_case(c, tally, wzp_range=10)) for c in cases[:20]]
+            tally.check()
         finally:
             _C.set_backend(prev)
     for a, b in zip(got["xnnpack"], got["reference"]):
@@ -254,20 +259,21 @@ def test_conv2d_empty_batch(backend):
 
 # ---- transposed ------------------------------------------------------------------------
 
-def convt_cases(seed: int, n: int):
+def convt_cases(seed: int, n: int, big: bool = False):
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < n:
         g = int(rng.choice([1, 1, 2]))
         c = g * int(rng.integers(1, 5))
-        o = g * int(rng.integers(1, 4))
+        o = g * int(rng.integers(4 if big else 1, 8 if big else 4))
         k = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
         s = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
         d = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
         p = (int(rng.integers(0, 2)), int(rng.integers(0, 2)))
         # torch's quantized deconv also takes output_padding >= stride and dilation
         op = tuple(int(rng.integers(0, max(s[i], d[i]) + 1)) for i in range(2))
-        h, w = int(rng.integers(2, 7)), int(rng.integers(2, 7))
+        lo, hi = (6, 12) if big else (2, 7)
+        h, w = int(rng.integers(lo, hi)), int(rng.integers(lo, hi))
         oh = (h - 1) * s[0] - 2 * p[0] + d[0] * (k[0] - 1) + 1 + op[0]
         ow = (w - 1) * s[1] - 2 * p[1] + d[1] * (k[1] - 1) + 1 + op[1]
         if oh <= 0 or ow <= 0:
@@ -306,13 +312,15 @@ def test_conv_transpose2d_sweep(backend):
 
 
 def test_conv_transpose2d_fast_matches_reference():
-    cases = convt_cases(12, 50)
+    cases = convt_cases(12, 50, big=True)
     got = {}
     for name, code in (("xnnpack", 0), ("reference", 1)):
         prev = _C.get_backend()
         _C.set_backend(code)
         try:
-            got[name] = [ints(run_convt_case(c, Tally("x"))) for c in cases]
+            tally = Tally(f"conv_transpose2d (larger) [{name}]")
+            got[name] = [ints(run_convt_case(c, tally)) for c in cases]
+            tally.check()
         finally:
             _C.set_backend(prev)
     for a, b in zip(got["xnnpack"], got["reference"]):
@@ -321,13 +329,16 @@ def test_conv_transpose2d_fast_matches_reference():
 
 # ---- linear ----------------------------------------------------------------------------
 
-def linear_cases(seed: int, n: int):
+def linear_cases(seed: int, n: int, big: bool = False):
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):
         lead = [(int(rng.integers(1, 6)),), (int(rng.integers(1, 4)), int(rng.integers(1, 5))),
                 (2, 1, 3)][int(rng.integers(0, 3))]
-        out.append(dict(lead=lead, k=int(rng.integers(1, 70)), n=int(rng.integers(1, 40)),
+        if big:
+            lead = lead + (4,)
+        out.append(dict(lead=lead, k=int(rng.integers(8 if big else 1, 70)),
+                        n=int(rng.integers(8 if big else 1, 40)),
                         per_channel=bool(rng.integers(0, 2)), bias=bool(rng.integers(0, 3)),
                         relu=bool(rng.integers(0, 2)),
                         xzp=int(rng.choice([0, 255, int(rng.integers(0, 256))])),
@@ -366,14 +377,16 @@ def test_linear_sweep(backend):
 
 
 def test_linear_fast_matches_reference():
-    cases = linear_cases(22, 80)
+    cases = linear_cases(22, 80, big=True)
     got = {}
     for name, code in (("xnnpack", 0), ("reference", 1)):
         prev = _C.get_backend()
         _C.set_backend(code)
         try:
-            got[name] = [ints(run_linear_case(c, Tally("x"))) for c in cases]
-            got[name] += [ints(run_linear_case(c, Tally("x"), strided=True)) for c in cases[:20]]
+            tally = Tally(f"linear (larger) [{name}]")
+            got[name] = [ints(run_linear_case(c, tally)) for c in cases]
+            got[name] += [ints(run_linear_case(c, tally, strided=True)) for c in cases[:20]]
+            tally.check()
         finally:
             _C.set_backend(prev)
     for a, b in zip(got["xnnpack"], got["reference"]):

@@ -574,6 +574,10 @@ ptl_status ptl_qlinear_ref(const ptl_call *call) {
 
 enum { MODE_QU8 = 1, MODE_QC8 = 2 };
 
+/* Below this many multiply-adds XNNPACK's setup and thread dispatch (about 1.5 us)
+ * cost more than the reference loop; both give the same bits, so the choice is free. */
+#define QFAST_MIN_MACS 1024
+
 typedef struct {
   xnn_operator_t op;
   int64_t count;
@@ -846,6 +850,8 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
   if (ptl_tensor_numel(y) == 0)
     goto done;
   int mode = pick_mode(&q, g.kh * g.kw * g.ig, !g.transposed);
+  if (ptl_tensor_numel(y) * g.kh * g.kw * g.ig < QFAST_MIN_MACS)
+    mode = 0;
   /* XNNPACK needs output adjustment < stride and at least one input channel */
   if (!mode || g.ig == 0 || !geom_fits_u32(&g) ||
       (g.transposed && (g.oph >= g.sh || g.opw >= g.sw)) || ptl_xnn_init() != PTL_OK) {
@@ -1029,6 +1035,8 @@ ptl_status ptl_qlinear_fast(const ptl_call *call) {
   if (g.m == 0 || g.n == 0)
     goto done;
   int mode = pick_mode(&q, g.k, true);
+  if (g.m * g.n * g.k < QFAST_MIN_MACS)
+    mode = 0;
   if (!mode || g.k == 0 || ptl_xnn_init() != PTL_OK) {
     s = PTL_ERR_UNSUPPORTED;
     goto done;
