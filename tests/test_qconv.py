@@ -235,9 +235,13 @@ def test_conv2d_noncontiguous_and_batch(backend):
     tx, px = q_act(x, fscale(0.05), 128)
     w = f32(rng, 8, 5, 3, 3)
     tw, pw = q_weight(rng, w, per_channel=False)
-    # channel slice of NCHW, spatial stride-2 view, H/W transposed view
+    # channel slice of NCHW and of channels-last (XNNPACK reads the wider pixel stride),
+    # spatial stride-2 view, H/W transposed view
+    tcl = tx.contiguous(memory_format=torch.channels_last)
+    pcl = px.contiguous(memory_format=ptlite.channels_last)
     views = [
         (tx[:, 2:7], px[:, 2:7]),
+        (tcl[:, 3:8], pcl[:, 3:8]),
         (tx[:, 1::2, ::2, 1::2], px[:, 1::2, ::2, 1::2]),
         (tx[:, :5].transpose(2, 3), px[:, :5].transpose(2, 3)),
     ]
