@@ -58,4 +58,5 @@ void test_passes_fuse(void);
 void test_passes_fold(void);
 void test_quant(void);
 void test_observer(void);
+void test_qeltwise(void);
 #endif
