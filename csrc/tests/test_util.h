@@ -60,4 +60,5 @@ void test_quant(void);
 void test_observer(void);
 void test_qdynamic(void);
 void test_qconv(void);
+void test_qeltwise(void);
 #endif
