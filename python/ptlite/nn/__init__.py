@@ -7,3 +7,5 @@ from .modules import __all__ as _modules_all
 from . import modules  # noqa: F401
 
 __all__ = ["Parameter", "Buffer", "functional", "init"] + list(_modules_all)
+from . import intrinsic  # noqa: F401,E402
+from . import quantized  # noqa: F401,E402
