@@ -515,14 +515,7 @@ def test_converted_model_traces_to_plain_graph(emulated, tmp_path):
     path = tmp_path / "q.ptl"
     sm.save(str(path))
     loaded = ptlite.jit.load(str(path))
-    try:
-        out = loaded(x)
-    except RuntimeError as e:
-        if "has no quantization parameters" in str(e):
-            pytest.xfail("the .ptl writer does not store quantized constants' qparams yet "
-                         "(csrc/compiler/writer.c writes flags 0, 'reserved for quantization "
-                         "parameters')")
-        raise
+    out = loaded(x)
     np.testing.assert_array_equal(out.numpy(), qm(x).numpy())
     try:
         ptlite._ops.table.call(op_id("quantized_linear"), (ptlite.quantize_per_tensor(

@@ -93,6 +93,21 @@ class RemovableHandle:
         self.remove()
 
 
+def _name_module_in_error(module: "Module", e: BaseException) -> None:
+    """Prefixes an error raised inside a module that quantization prepared or converted
+    (it carries ``_quant_name``) with that module's name and type, once (innermost wins),
+    so a calibration or conversion problem points at the layer."""
+    name = module.__dict__.get("_quant_name")
+    if name is None or getattr(e, "_ptl_module_named", False) or not e.args \
+            or not isinstance(e.args[0], str):
+        return
+    try:
+        e.args = (f"{name or '<model>'} ({module._get_name()}): {e.args[0]}",) + e.args[1:]
+        e._ptl_module_named = True
+    except (AttributeError, TypeError):
+        pass
+
+
 def _to_tensor_like(value: Any) -> Optional[Tensor]:
     """A checkpoint value as a ptlite Tensor: ptlite tensors as they are, torch.Tensor-like
     objects (anything with ``.numpy()`` or ``__array__``) through NumPy; None otherwise."""
@@ -510,7 +525,11 @@ class Module:
 
     def _call_impl(self, *args: Any, **kwargs: Any) -> Any:
         if not (self._forward_hooks or self._forward_pre_hooks):
-            return self.forward(*args, **kwargs)
+            try:
+                return self.forward(*args, **kwargs)
+            except Exception as e:
+                _name_module_in_error(self, e)
+                raise
         for hook_id, hook in list(self._forward_pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 args_kwargs_result = hook(self, args, kwargs)
@@ -529,7 +548,7 @@ class Module:
                     args = args_result
         try:
             result = self.forward(*args, **kwargs)
-        except Exception:
+        except Exception as e:
             # always_call hooks still run when forward raises, as torch does
             for hook_id, hook in list(self._forward_hooks.items()):
                 if hook_id in self._forward_hooks_always_called:
@@ -540,6 +559,7 @@ class Module:
                             hook(self, args, None)
                     except Exception:
                         pass
+            _name_module_in_error(self, e)
             raise
         for hook_id, hook in list(self._forward_hooks.items()):
             if hook_id in self._forward_hooks_with_kwargs:
