@@ -80,21 +80,26 @@ def rows(threads: int, runs: int = 100) -> list:
     return out
 
 
+def print_table(threads_list=(1, 2), runs: int = 100) -> None:
+    """Prints the dynamic rows at each thread count."""
+    print(f"ptlite {ptlite.__version__} vs torch {torch.__version__}; median ms, "
+          "interleaved rounds")
+    print(f"{'case':<40}{'thr':>4}{'ptlite':>10}{'torch':>10}{'qnnpack':>10}"
+          f"{'ratio':>8}{'r(qnnp)':>9}")
+    for threads in threads_list:
+        for r in rows(threads, runs):
+            t_ms = r[f"torch_{r['torch_engine']}_ms"]
+            print(f"{r['case']:<40}{threads:>4}{r['ptlite_ms']:>10.3f}{t_ms:>10.3f}"
+                  f"{r['torch_qnnpack_ms']:>10.3f}{r['ratio_default']:>8.2f}"
+                  f"{r['ratio_qnnpack']:>9.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--runs", type=int, default=100)
     args = ap.parse_args()
-    print(f"ptlite {ptlite.__version__} vs torch {torch.__version__}; median ms, "
-          "interleaved rounds")
-    print(f"{'case':<40}{'thr':>4}{'ptlite':>10}{'torch':>10}{'qnnpack':>10}"
-          f"{'ratio':>8}{'r(qnnp)':>9}")
-    for threads in (int(t) for t in args.threads.split(",")):
-        for r in rows(threads, args.runs):
-            t_ms = r[f"torch_{r['torch_engine']}_ms"]
-            print(f"{r['case']:<40}{threads:>4}{r['ptlite_ms']:>10.3f}{t_ms:>10.3f}"
-                  f"{r['torch_qnnpack_ms']:>10.3f}{r['ratio_default']:>8.2f}"
-                  f"{r['ratio_qnnpack']:>9.2f}")
+    print_table([int(t) for t in args.threads.split(",")], args.runs)
 
 
 if __name__ == "__main__":
