@@ -1,0 +1,231 @@
+"""Numeric suite: where does quantization lose accuracy? (torch.ao.ns._numeric_suite's
+compare_weights / compare_model_outputs, plus quantization_report).
+
+quantization_report(float_model, quantized_model, data) runs both models on the user's data,
+measures the SQNR of every quantized layer's output against the float layer's output and
+of every weight against its float weight, and lists layers from the most damaged (lowest
+SQNR) up. ``report.skip_worst(n, qconfig_mapping_or_model)`` is the one-line rerun: it marks
+those layers to stay float (qconfig None) so prepare/convert can be run again.
+
+    report = ptlite.quantization.ns.quantization_report(float_model, int8_model, batches)
+    print(report)
+    float_model = report.skip_worst(2, float_model)     # eager: sets .qconfig = None
+    mapping = report.skip_worst(2, qconfig_mapping)     # graph mode: set_module_name(.., None)
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+
+from .._tensor import Tensor
+from ..nn.modules.linear import Identity
+from ..nn.modules.module import Module
+
+__all__ = ["compute_sqnr", "compare_weights", "compare_model_outputs", "quantization_report",
+           "QuantizationReport"]
+
+
+def _np(t: Any) -> np.ndarray:
+    if isinstance(t, Tensor):
+        if t.dtype.is_quantized:
+            t = t.dequantize()
+        return np.asarray(t.numpy(), dtype=np.float64)
+    return np.asarray(t, dtype=np.float64)
+
+
+def compute_sqnr(x: Any, y: Any) -> float:
+    r"""Signal to quantization noise ratio in dB: ``20 log10(||x|| / ||x - y||)`` with x the
+    float reference and y its quantized approximation (inf when they are equal)."""
+    a, b = _np(x), _np(y)
+    if a.shape != b.shape:
+        raise ValueError(f"compute_sqnr: shapes differ: {a.shape} vs {b.shape}")
+    noise = float(np.linalg.norm(a - b))
+    signal = float(np.linalg.norm(a))
+    if noise == 0.0:
+        return math.inf
+    if signal == 0.0:
+        return -math.inf
+    return 20.0 * math.log10(signal / noise)
+
+
+def _weight_of(value: Any) -> Any:
+    return value() if callable(value) and not isinstance(value, Tensor) else value
+
+
+def compare_weights(float_dict: Dict[str, Any],
+                    quantized_dict: Dict[str, Any]) -> Dict[str, Dict[str, Tensor]]:
+    r"""Compare the weights of the float module with its corresponding quantized
+    module. Return a dict with key corresponding to module names and each entry being
+    a dictionary with two keys 'float' and 'quantized', containing the float and
+    quantized weights.
+
+    Args:
+        float_dict: state dict of the float model
+        quantized_dict: state dict of the quantized model
+    """
+    out: Dict[str, Dict[str, Tensor]] = {}
+    for key, qv in quantized_dict.items():
+        if not (isinstance(qv, Tensor) and qv.dtype.is_quantized and key.endswith("weight")):
+            continue
+        # a fused float module (ConvReLU2d, a Sequential) keeps its conv at ".0"
+        for fkey in (key, key[:-len("weight")] + "0.weight"):
+            if fkey in float_dict:
+                out[key] = {"float": float_dict[fkey], "quantized": qv}
+                break
+    return out
+
+
+def _leaf_names(model: Module) -> List[Tuple[str, Module]]:
+    return [(n, m) for n, m in model.named_modules() if n and len(m._modules) == 0
+            or type(m).__name__.startswith("Quantized") and n]
+
+
+def _float_source(float_model: Module, q_model: Module) -> Dict[str, str]:
+    """Maps each quantized layer name to the float layer whose output it replaces: the
+    last float module of its fusion group (fused-away members are Identity in q_model)."""
+    q_mods = dict(q_model.named_modules())
+    f_order = [n for n, m in float_model.named_modules() if n and len(m._modules) == 0]
+    mapping: Dict[str, str] = {}
+    for i, name in enumerate(f_order):
+        qm = q_mods.get(name)
+        if qm is None or isinstance(qm, Identity):
+            continue
+        last = name
+        for nxt in f_order[i + 1:]:
+            if isinstance(q_mods.get(nxt), Identity) and \
+                    nxt.rpartition(".")[0] == name.rpartition(".")[0]:
+                last = nxt
+            else:
+                break
+        mapping[name] = last
+    return mapping
+
+
+def _record(model: Module, names: Iterable[str], store: Dict[str, List[Any]]) -> List[Any]:
+    handles = []
+    mods = dict(model.named_modules())
+    for name in names:
+        def hook(mod, inp, out, name=name):
+            if isinstance(out, Tensor):
+                store.setdefault(name, []).append(out)
+        handles.append(mods[name].register_forward_hook(hook))
+    return handles
+
+
+def compare_model_outputs(float_model: Module, q_model: Module, *data: Any,
+                          Logger: Any = None, allow_list: Any = None) -> Dict[str, Dict]:
+    r"""Compare output activations between float and quantized models at
+    corresponding locations for the same input. Return a dict with key corresponding
+    to quantized module names and each entry being a dictionary with two keys 'float'
+    and 'quantized', containing the activations of quantized model and float model at
+    matching locations.
+
+    Args:
+        float_model: float model used to generate the q_model
+        q_model: model quantized from float_model
+        data: input data used to run the prepared float_model and q_model
+    """
+    mapping = _float_source(float_model, q_model)
+    f_store: Dict[str, List[Any]] = {}
+    q_store: Dict[str, List[Any]] = {}
+    handles = _record(float_model, set(mapping.values()), f_store)
+    handles += _record(q_model, mapping.keys(), q_store)
+    try:
+        float_model(*data)
+        q_model(*data)
+    finally:
+        for h in handles:
+            h.remove()
+    return {q: {"float": f_store.get(f, []), "quantized": q_store.get(q, [])}
+            for q, f in mapping.items() if q in q_store and f in f_store}
+
+
+class QuantizationReport:
+    """Per-layer SQNR of a quantized model against its float model (dB; higher is
+    better), layers sorted from the most damaged."""
+
+    def __init__(self, layers: List[Dict[str, Any]], output_sqnr: float) -> None:
+        self.layers = layers
+        self.output_sqnr = output_sqnr
+
+    def worst(self, n: int) -> List[str]:
+        """Names of the ``n`` layers with the lowest activation SQNR."""
+        return [row["name"] for row in self.layers[:n]]
+
+    def skip_worst(self, n: int, target: Any) -> Any:
+        """Marks the ``n`` most damaged layers to stay float and returns ``target``: a float
+        model (their ``qconfig`` is set to None, for eager prepare/convert) or a
+        QConfigMapping (``set_module_name(name, None)``, for prepare_fx)."""
+        names = self.worst(n)
+        if hasattr(target, "set_module_name"):
+            for name in names:
+                target.set_module_name(name, None)
+            return target
+        mods = dict(target.named_modules())
+        for name in names:
+            if name not in mods:
+                raise KeyError(f"skip_worst: the model has no module {name!r}")
+            mods[name].qconfig = None
+        return target
+
+    def __repr__(self) -> str:
+        lines = [f"quantization report: model output SQNR {self.output_sqnr:.1f} dB; layers "
+                 "from the most damaged (activation SQNR, weight SQNR, dB):"]
+        for row in self.layers:
+            w = row.get("weight_sqnr")
+            lines.append(f"  {row['name']:<32} {row['type']:<24} {row['sqnr']:7.1f}"
+                         + (f" {w:7.1f}" if w is not None else "        -"))
+        if self.layers:
+            lines.append(f"rerun with the worst layers float: report.skip_worst(2, model_or_"
+                         f"qconfig_mapping) -> {self.worst(2)}")
+        return "\n".join(lines)
+
+
+def quantization_report(float_model: Module, quantized_model: Module, data: Iterable[Any],
+                        max_batches: Optional[int] = None) -> QuantizationReport:
+    """Runs ``float_model`` and ``quantized_model`` on ``data`` (an iterable of input
+    tensors, of tuples of inputs, or of (input, target) pairs) and reports the SQNR of every
+    quantized layer's output and weight against the float one, the most damaged first."""
+    mapping = _float_source(float_model, quantized_model)
+    q_mods = dict(quantized_model.named_modules())
+    f_mods = dict(float_model.named_modules())
+    sig: Dict[str, float] = {}
+    noise: Dict[str, float] = {}
+    out_sig = out_noise = 0.0
+    for i, batch in enumerate(data):
+        if max_batches is not None and i >= max_batches:
+            break
+        args = batch if isinstance(batch, (tuple, list)) else (batch,)
+        if len(args) == 2 and isinstance(args[1], Tensor) and not args[1].dtype.is_floating_point:
+            args = args[:1]  # (input, label) pairs
+        res = compare_model_outputs(float_model, quantized_model, *args)
+        for name, pair in res.items():
+            for f, q in zip(pair["float"], pair["quantized"]):
+                a, b = _np(f), _np(q)
+                if a.shape != b.shape:
+                    continue
+                sig[name] = sig.get(name, 0.0) + float((a * a).sum())
+                noise[name] = noise.get(name, 0.0) + float(((a - b) ** 2).sum())
+        fo, qo = _np(float_model(*args)), _np(quantized_model(*args))
+        out_sig += float((fo * fo).sum())
+        out_noise += float(((fo - qo) ** 2).sum())
+
+    def db(s: float, n: float) -> float:
+        return math.inf if n == 0 else (-math.inf if s == 0 else 10 * math.log10(s / n))
+
+    layers = []
+    for name in sig:
+        qm = q_mods[name]
+        row = {"name": name, "type": type(qm).__name__ if not hasattr(qm, "_get_name")
+               else qm._get_name(), "sqnr": db(sig[name], noise[name]), "weight_sqnr": None}
+        w = getattr(qm, "weight", None)
+        fw = getattr(f_mods.get(name), "weight", None)
+        w = _weight_of(w) if w is not None else None
+        if isinstance(w, Tensor) and w.dtype.is_quantized and isinstance(fw, Tensor) \
+                and tuple(fw.shape) == tuple(w.shape):
+            row["weight_sqnr"] = compute_sqnr(fw.detach(), w)
+        layers.append(row)
+    layers.sort(key=lambda r: r["sqnr"])
+    return QuantizationReport(layers, db(out_sig, out_noise))
