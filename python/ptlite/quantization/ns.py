@@ -183,8 +183,10 @@ class QuantizationReport:
         return target
 
     def __repr__(self) -> str:
+        local = any("local_sqnr" in row for row in self.layers)
         lines = [f"quantization report: model output SQNR {self.output_sqnr:.1f} dB; layers "
-                 "from the most damaged (activation SQNR, weight SQNR, dB):"]
+                 "from the most damaged (activation SQNR, "
+                 + ("local SQNR, " if local else "") + "weight SQNR, dB):"]
         if self.input_sqnr:
             lines.insert(1, "  inputs quantized at " + ", ".join(
                 f"{k}: {v:.1f} dB" for k, v in self.input_sqnr.items()))
@@ -192,6 +194,7 @@ class QuantizationReport:
             w = row.get("weight_sqnr")
             name = row["name"] or "(top-level forward)"
             lines.append(f"  {name:<32} {row['type']:<24} {row['sqnr']:7.1f}"
+                         + (f" {row['local_sqnr']:7.1f}" if local else "")
                          + (f" {w:7.1f}" if w is not None else "        -"))
         if self.layers:
             lines.append(f"rerun with the worst layers float: report.skip_worst(2, model_or_"
@@ -226,7 +229,8 @@ def _accumulate(acc: Dict[Any, List[float]], key: Any, ref: Any, q: Any) -> None
 
 
 def quantization_report(float_model: Module, quantized_model: Module, data: Iterable[Any],
-                        max_batches: Optional[int] = None) -> QuantizationReport:
+                        max_batches: Optional[int] = None,
+                        sort_by: str = "sqnr") -> QuantizationReport:
     """Runs ``float_model`` and ``quantized_model`` on ``data`` (an iterable of input
     tensors, of tuples of inputs, or of (input, target) pairs) and reports the SQNR of every
     quantized layer's output and weight against the float one, the most damaged first.
@@ -234,10 +238,22 @@ def quantization_report(float_model: Module, quantized_model: Module, data: Iter
     ``quantized_model`` is an eager model (``convert``) or a graph module (``convert_fx``);
     for the latter each int8 op is compared with the same value of the float model's
     traced graph (after its batch norm and fused relu), and rows are named by the module
-    that ran the op (the enclosing module for functional ops such as ``add``)."""
+    that ran the op (the enclosing module for functional ops such as ``add``).
+
+    ``sqnr`` is end to end (what the quantized model has at that point, so errors of
+    earlier layers add up); graph reports also give ``local_sqnr``: the op alone, run on
+    the float model's inputs quantized as its own inputs are, i.e. the error that layer
+    adds. ``sort_by="local_sqnr"`` orders by it (graph mode only), which points
+    ``skip_worst`` at the layers that cause the damage rather than the deep ones that
+    inherit it."""
     from .quantize_fx import QuantizedGraphModule
+    if sort_by not in ("sqnr", "local_sqnr"):
+        raise ValueError(f"quantization_report: sort_by must be 'sqnr' or 'local_sqnr', got "
+                         f"{sort_by!r}")
     if isinstance(quantized_model, QuantizedGraphModule):
-        return _graph_report(float_model, quantized_model, data, max_batches)
+        return _graph_report(float_model, quantized_model, data, max_batches, sort_by)
+    if sort_by != "sqnr":
+        raise ValueError("quantization_report: sort_by='local_sqnr' needs a convert_fx model")
     mapping = _float_source(float_model, quantized_model)
     q_mods = dict(quantized_model.named_modules())
     f_mods = dict(float_model.named_modules())
@@ -314,11 +330,28 @@ def _layer_row(layer: Dict[str, Any], g: Any) -> Dict[str, Any]:
             "object_type": _aliases(n.op)[0], "index": n.call_index}
 
 
+def _run_alone(qm: Any, layer: Dict[str, Any], q_env: List[Any], f_env: List[Any],
+               ref_of: Dict[int, int]) -> Tensor:
+    """The layer's int8 op on the float model's inputs quantized with the qparams its
+    quantized inputs have: the error this op adds by itself (torch's shadow comparison)."""
+    from .. import _dtype as dt
+    from .._ops.quant import quantize_per_tensor
+    from . import _fx_graph as fxg
+    op, ins, ints, floats, _, _, _ = qm._compiled[layer["op"]]
+    args = [q_env[i] if i >= 0 else None for i in ins]
+    for p, v in enumerate(layer["acts"]):
+        qx = args[p]
+        args[p] = quantize_per_tensor(f_env[ref_of.get(v, v)], qx.q_scale(), qx.q_zero_point(),
+                                      dt.quint8)
+    return fxg._call(op, tuple(args), ints, floats)
+
+
 def _graph_report(float_model: Module, qm: Any, data: Iterable[Any],
-                  max_batches: Optional[int]) -> QuantizationReport:
+                  max_batches: Optional[int], sort_by: str = "sqnr") -> QuantizationReport:
     import warnings
     g = qm._g
     acc: Dict[Any, List[float]] = {}
+    local: Dict[Any, List[float]] = {}
     inp: Dict[Any, List[float]] = {}
     out_acc: Dict[Any, List[float]] = {}
     graph_acc: Dict[Any, List[float]] = {}
@@ -328,7 +361,9 @@ def _graph_report(float_model: Module, qm: Any, data: Iterable[Any],
         f_env = _float_env(g, args)
         for k, layer in enumerate(qm._layers):
             v = layer["value"]
-            _accumulate(acc, k, f_env[ref_of.get(v, v)], q_env[layer["slot"]])
+            ref = f_env[ref_of.get(v, v)]
+            _accumulate(acc, k, ref, q_env[layer["slot"]])
+            _accumulate(local, k, ref, _run_alone(qm, layer, q_env, f_env, ref_of))
         for k, v in enumerate(g.inputs):
             if v in qm._qslot:
                 _accumulate(inp, g.input_names[k], f_env[v], q_env[qm._qslot[v]])
@@ -348,11 +383,12 @@ def _graph_report(float_model: Module, qm: Any, data: Iterable[Any],
             continue
         row = _layer_row(layer, g)
         row["sqnr"] = _db(*acc[k])
+        row["local_sqnr"] = _db(*local[k])
         row["weight_sqnr"] = None
         if layer["weight"] is not None:
             wid, wq = layer["weight"]
             row["weight_sqnr"] = compute_sqnr(g.const[wid], wq)  # the bn-folded float weight
         layers.append(row)
-    layers.sort(key=lambda r: r["sqnr"])
+    layers.sort(key=lambda r: r[sort_by])
     out = _db(*out_acc[0]) if out_acc else math.nan
     return QuantizationReport(layers, out, {k: _db(*v) for k, v in inp.items()})

@@ -572,7 +572,10 @@ class _Emitter:
         self.qslot[out_v] = out
         # value: the original graph value this int8 op computes (after the fused relu);
         # weight: (float weight value id, its int8 tensor)
-        self.layers.append({"node": n, "value": out_v, "slot": out,
+        # acts: the original values of its activation inputs, in the order of the first
+        # inputs of compiled[op] (the report reruns the op alone on them)
+        self.layers.append({"node": n, "value": out_v, "slot": out, "acts": _act_inputs(n),
+                            "op": len(self.compiled) - 1,
                             "weight": (n.ins[1], wq) if wq is not None else None})
         self.node_qparams.append({"op": _QUANT[n.op], "module": n.module_name,
                                   "where": n.where(), "scale": s, "zero_point": z})
