@@ -426,3 +426,19 @@ def test_qparams_repr_matches_torch_suffix(qname, scale, zp):
     p = ptlite.quantize_per_tensor(from_torch(x), scale, zp, pq)
     assert qparams_repr(p) in repr(q).replace("torch.", "ptlite.")
     assert repr(p.q_scale()) == repr(q.q_scale())
+
+
+def test_quantize_and_dequantize_keep_channels_last():
+    x = np.random.randn(2, 3, 4, 4).astype(np.float32)
+    t = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+    p = ptlite.from_numpy(x).contiguous(memory_format=ptlite.channels_last)
+    for qt, qp in ((torch.quantize_per_tensor(t, 0.1, 3, torch.quint8),
+                    ptlite.quantize_per_tensor(p, 0.1, 3, ptlite.quint8)),
+                   (torch.quantize_per_channel(t, torch.tensor([0.1, 0.2, 0.3]),
+                                               torch.tensor([0, 1, 2]), 1, torch.quint8),
+                    ptlite.quantize_per_channel(p, ptlite.tensor([0.1, 0.2, 0.3]),
+                                                ptlite.tensor([0, 1, 2]), 1, ptlite.quint8))):
+        assert qp.stride() == qt.stride() == (48, 1, 12, 3)
+        assert qp.dequantize().stride() == qt.dequantize().stride()
+        np.testing.assert_array_equal(qp.int_repr().numpy(), qt.int_repr().numpy())
+        np.testing.assert_array_equal(qp.dequantize().numpy(), qt.dequantize().numpy())

@@ -21,6 +21,8 @@ int main(void) {
   test_quant();
   test_observer();
   test_qdynamic();
+  test_qconv();
+  test_qeltwise();
   printf("c-tests: %d passed, %d failed\n", g_test_checks - g_test_failures, g_test_failures);
   return g_test_failures ? 1 : 0;
 }

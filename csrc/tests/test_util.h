@@ -59,4 +59,6 @@ void test_passes_fold(void);
 void test_quant(void);
 void test_observer(void);
 void test_qdynamic(void);
+void test_qconv(void);
+void test_qeltwise(void);
 #endif

@@ -72,9 +72,19 @@ ptl_status ptl_activation_infer(const ptl_call *call, ptl_tensor_desc *out) {
   ptl_dtype rt = x->dtype;
   bool int_ok = call->op == PTL_OP_RELU || call->op == PTL_OP_HARDTANH;
   bool promotes = call->op == PTL_OP_SIGMOID || call->op == PTL_OP_TANH;
-  if (ptl_dtype_is_quantized(x->dtype))
-    return ptl_error(PTL_ERR_DTYPE, "%s: quantized input %s is not supported", op,
-                     ptl_dtype_name(x->dtype));
+  if (ptl_dtype_is_quantized(x->dtype)) {
+    bool q_ok = call->op == PTL_OP_RELU || call->op == PTL_OP_HARDTANH ||
+                call->op == PTL_OP_SIGMOID || call->op == PTL_OP_TANH ||
+                call->op == PTL_OP_LEAKY_RELU;
+    if (!q_ok || x->dtype != PTL_QUINT8)
+      return ptl_error(PTL_ERR_DTYPE, "%s: quantized input %s is not supported%s", op,
+                       ptl_dtype_name(x->dtype), q_ok ? " (only quint8)" : "");
+    if (!x->qparams || x->qparams->count != 1)
+      return ptl_error(PTL_ERR_UNSUPPORTED, "%s: only per-tensor quantized inputs are supported",
+                       op);
+    same_as_input(x, PTL_QUINT8, out);
+    return check_out(call, PTL_QUINT8, out);
+  }
   if (!is_float(x->dtype)) {
     if (promotes)
       rt = PTL_FLOAT32;
@@ -197,7 +207,99 @@ static void walk2(const ptl_tensor *y, const ptl_tensor *x, ptl_row_fn fn, void 
   ptl_for_each_row(nd, shape, 2, (const int64_t(*)[PTL_MAX_DIMS])st, fn, ctx);
 }
 
+/* ---- quint8 -----------------------------------------------------------------
+ * torch's quantized activations (qnnpack engine), as a 256-entry table over the
+ * input codes; checked against torch on every code:
+ *  - relu: max(q, zp); hardtanh / relu6 (torch's quantized clamp): the bounds
+ *    quantized with the input's qparams (nearbyint(float(b * (1 / s)) + zp)),
+ *    then an integer clamp. Both keep the input's qparams.
+ *  - leaky_relu: torch's kernel; its vector steps dequantize as fma(q, s, -zp * s)
+ *    and quantize as nearbyint(x * (1 / s)) + zp, its scalar row tails as
+ *    (q - zp) * s and nearbyint(x * (1 / s) + zp).
+ *  - sigmoid / tanh: QNNPACK's tables with torch's fixed output qparams
+ *    (1/256, 0) and (1/128, 128): nearbyint(f(s * (q - zp)) * (1 / so)) + zo. */
+typedef struct {
+  const uint8_t *x;
+  uint8_t *y;
+  uint8_t lut[256];
+  bool split; /* leaky_relu: torch's vector steps use lut, the row tail `tail` */
+  uint8_t tail[256];
+} qlut_ctx;
+
+/* Torch's leaky_relu loop runs each contiguous row in vector steps of 64
+ * quint8 and the rest with its scalar formulas, which round differently. */
+static void qlut_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) {
+  const qlut_ctx *c = vc;
+  const uint8_t *x = c->x + off[1];
+  uint8_t *y = c->y + off[0];
+  int64_t nvec = c->split ? (st[0] == 1 && st[1] == 1 ? n / 64 * 64 : 0) : n;
+  for (int64_t i = 0; i < nvec; i++)
+    y[i * st[0]] = c->lut[x[i * st[1]]];
+  for (int64_t i = nvec; i < n; i++)
+    y[i * st[0]] = c->tail[x[i * st[1]]];
+}
+
+static uint8_t q_clampf(float v) {
+  return v < 0.0f ? 0 : v > 255.0f ? 255 : (uint8_t)v;
+}
+
+static ptl_status q_activation(const ptl_call *call) {
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  float s = x->qparams->scale[0], so = s;
+  int32_t zp = x->qparams->zero_point[0], zo = zp;
+  act_ctx a;
+  act_setup(call, &a);
+  if (call->op == PTL_OP_SIGMOID) {
+    so = 1.0f / 256.0f;
+    zo = 0;
+  } else if (call->op == PTL_OP_TANH) {
+    so = 1.0f / 128.0f;
+    zo = 128;
+  }
+  int lo = 0, hi = 255;
+  if (call->op == PTL_OP_RELU) {
+    lo = zp;
+  } else if (call->op == PTL_OP_HARDTANH) {
+    float inv = 1.0f / s;
+    lo = q_clampf(nearbyintf(a.p[0] * inv + (float)zp));
+    hi = q_clampf(nearbyintf(a.p[1] * inv + (float)zp));
+  }
+  qlut_ctx c;
+  c.split = call->op == PTL_OP_LEAKY_RELU;
+  for (int q = 0; q < 256; q++) {
+    switch (call->op) {
+    case PTL_OP_RELU:
+    case PTL_OP_HARDTANH: c.lut[q] = (uint8_t)(q < lo ? lo : q > hi ? hi : q); break;
+    case PTL_OP_LEAKY_RELU: {
+      float v = fmaf((float)q, s, s * (float)-zp);
+      v = v > 0 ? v : v * a.p[0];
+      c.lut[q] = q_clampf(nearbyintf(v * (1.0f / s)) + (float)zp);
+      float t = (float)(q - zp) * s; /* scalar: plain dequantize, round once */
+      t = t > 0 ? t : t * a.p[0];
+      c.tail[q] = q_clampf(nearbyintf(t * (1.0f / s) + (float)zp));
+      break;
+    }
+    default: {
+      float v = s * (float)(q - zp);
+      float r = act_f(&a, v) * (1.0f / so);
+      c.lut[q] = q_clampf(nearbyintf(r + (float)zo));
+      break;
+    }
+    }
+  }
+  if (!c.split)
+    memcpy(c.tail, c.lut, sizeof c.lut);
+  c.x = ptl_tensor_data(x);
+  c.y = ptl_tensor_data(y);
+  if (ptl_tensor_numel(y) > 0)
+    walk2(y, x, qlut_row, &c);
+  return ptl_qparams_set_per_tensor(y, so, zo);
+}
+
 ptl_status ptl_activation_ref(const ptl_call *call) {
+  if (call->in[0]->dtype == PTL_QUINT8)
+    return q_activation(call);
   act_ctx c;
   act_setup(call, &c);
   walk2(call->out[0], call->in[0], act_row, &c);
@@ -282,6 +384,8 @@ static void clamp_chunk(void *vj, size_t i) {
 
 ptl_status ptl_activation_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0], *y = call->out[0];
+  if (x->dtype == PTL_QUINT8)
+    return q_activation(call); /* a table lookup: nothing faster to call */
   if (!xnn_dense_pair(x, y))
     return PTL_ERR_UNSUPPORTED;
   int64_t n = ptl_tensor_numel(y);

@@ -887,6 +887,30 @@ static ptl_status unary_type(const ptl_call *call, ptl_dtype *rt) {
 }
 
 ptl_status ptl_unary_infer(const ptl_call *call, ptl_tensor_desc *out) {
+  const ptl_tensor *x = call->in[0];
+  if (call->op == PTL_OP_CLAMP && x->dtype == PTL_QUINT8) {
+    /* torch's quantized clamp: quint8 in, quint8 out with the input's qparams */
+    if (!x->qparams || x->qparams->count != 1)
+      return ptl_error(PTL_ERR_UNSUPPORTED,
+                       "clamp: only per-tensor quantized inputs are supported");
+    const ptl_attrs *a = call->attrs;
+    if (a->n_ints < 2 || !a->ints[0] || !a->ints[1])
+      return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                       "clamp: Both min and max should be specified for quantized clamp!");
+    if (call->out[0] && call->out[0]->dtype != PTL_QUINT8)
+      return ptl_error(PTL_ERR_DTYPE,
+                       "clamp: result type QUInt8 can't be cast to the desired "
+                       "output type %s",
+                       ptl_torch_scalar_name(call->out[0]->dtype));
+    out->dtype = PTL_QUINT8;
+    out->ndim = x->ndim;
+    memcpy(out->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    if (ptl_tensor_is_dense(x) && !ptl_tensor_is_contiguous(x) && ptl_tensor_numel(x) > 1) {
+      out->has_strides = true;
+      memcpy(out->strides, x->strides, sizeof(int64_t) * (size_t)x->ndim);
+    }
+    return PTL_OK;
+  }
   ptl_dtype rt;
   PTL_CHECK(unary_type(call, &rt));
   PTL_CHECK(out_dtype(call, rt, &out->dtype));
@@ -976,9 +1000,49 @@ static void un_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) {
   }
 }
 
+/* torch's quantized clamp (clamp_quantized_cpu): each bound quantized with the
+ * input's qparams (quantize_val: nearbyint(float(b * (1 / s)) + zp), clamped to
+ * [0, 255]), then an integer clamp; the result keeps the input's qparams. */
+typedef struct {
+  const uint8_t *x;
+  uint8_t *y;
+  int lo, hi;
+} qclamp_ctx;
+
+static void qclamp_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) {
+  const qclamp_ctx *c = vc;
+  for (int64_t i = 0; i < n; i++) {
+    int v = c->x[off[1] + i * st[1]];
+    v = v < c->lo ? c->lo : v;
+    v = v > c->hi ? c->hi : v;
+    c->y[off[0] + i * st[0]] = (uint8_t)v;
+  }
+}
+
+static int qbound(float b, float s, int32_t zp) {
+  float v = nearbyintf(b * (1.0f / s) + (float)zp);
+  return !(v >= 0.0f) ? 0 : v > 255.0f ? 255 : (int)v;
+}
+
+static ptl_status q_clamp(const ptl_call *call, const un_ctx *u) {
+  const ptl_tensor *x = call->in[0];
+  float s = x->qparams->scale[0];
+  int32_t zp = x->qparams->zero_point[0];
+  qclamp_ctx c = {ptl_tensor_data(x), ptl_tensor_data(call->out[0]), 0, 255};
+  if (u->has_min)
+    c.lo = qbound(u->lo, s, zp);
+  if (u->has_max)
+    c.hi = qbound(u->hi, s, zp);
+  if (ptl_tensor_numel(call->out[0]) > 0)
+    for_each_row_sorted(call->out[0], 2, call->in, qclamp_row, &c);
+  return ptl_qparams_set_per_tensor(call->out[0], s, zp);
+}
+
 ptl_status ptl_unary_ref(const ptl_call *call) {
   un_ctx c;
   un_setup(call, &c);
+  if (call->op == PTL_OP_CLAMP && call->in[0]->dtype == PTL_QUINT8)
+    return q_clamp(call, &c);
   for_each_row_sorted(call->out[0], 2, call->in, un_row, &c);
   return PTL_OK;
 }

@@ -17,6 +17,13 @@
 #include <xnnpack.h>
 
 #include "../internal.h"
+#include "qmath.h"
+
+static ptl_status q_max_pool2d(const ptl_call *call);
+static ptl_status q_avg_pool2d(const ptl_call *call);
+static ptl_status q_adaptive_avg_pool2d(const ptl_call *call);
+static ptl_status q_upsample_nearest2d(const ptl_call *call);
+static ptl_status q_upsample_bilinear2d(const ptl_call *call);
 
 /* ---- shared helpers ----------------------------------------------------- */
 
@@ -28,8 +35,16 @@ static double attr_f(const ptl_attrs *a, int k, double dflt) {
   return a->n_floats > k ? a->floats[k] : dflt;
 }
 
-/* Checks the dtype (float32 or float16: half runs through a float32 copy). */
+/* Checks the dtype (float32 or float16: half runs through a float32 copy; quint8
+ * per tensor runs torch's quantized kernels, see the end of this file; adaptive
+ * max pooling has none). */
 static ptl_status check_float(const char *op, const ptl_tensor *x) {
+  if (x->dtype == PTL_QUINT8 && strcmp(op, "adaptive_max_pool2d") != 0) {
+    if (!x->qparams || x->qparams->count != 1)
+      return ptl_error(PTL_ERR_UNSUPPORTED, "%s: only per-tensor quantized inputs are supported",
+                       op);
+    return PTL_OK;
+  }
   if (x->dtype != PTL_FLOAT32 && x->dtype != PTL_FLOAT16)
     return ptl_error(PTL_ERR_DTYPE, "\"%s\" not implemented for '%s' (expected float32 or float16)",
                      op, ptl_dtype_name(x->dtype));
@@ -377,6 +392,8 @@ static void max_row_nhwc(void *vctx, size_t r) {
 }
 
 ptl_status ptl_max_pool2d_ref(const ptl_call *call) {
+  if (call->in[0]->dtype == PTL_QUINT8)
+    return q_max_pool2d(call);
   if (call->in[0]->dtype != PTL_FLOAT32)
     return ptl_run_as_float32(call, ptl_max_pool2d_ref);
   pool_ctx c;
@@ -539,6 +556,8 @@ static void avg_row_nhwc(void *vctx, size_t r) {
 }
 
 ptl_status ptl_avg_pool2d_ref(const ptl_call *call) {
+  if (call->in[0]->dtype == PTL_QUINT8)
+    return q_avg_pool2d(call);
   if (call->in[0]->dtype != PTL_FLOAT32)
     return ptl_run_as_float32(call, ptl_avg_pool2d_ref);
   pool_ctx c;
@@ -676,6 +695,8 @@ static void adaptive_avg_plane(void *vctx, size_t plane) {
 }
 
 ptl_status ptl_adaptive_avg_pool2d_ref(const ptl_call *call) {
+  if (call->in[0]->dtype == PTL_QUINT8)
+    return q_adaptive_avg_pool2d(call);
   if (call->in[0]->dtype != PTL_FLOAT32)
     return ptl_run_as_float32(call, ptl_adaptive_avg_pool2d_ref);
   geom g;
@@ -896,6 +917,8 @@ static void nearest_row_nhwc(void *vctx, size_t r) {
 }
 
 ptl_status ptl_upsample_nearest2d_ref(const ptl_call *call) {
+  if (call->in[0]->dtype == PTL_QUINT8)
+    return q_upsample_nearest2d(call);
   if (call->in[0]->dtype != PTL_FLOAT32)
     return ptl_run_as_float32(call, ptl_upsample_nearest2d_ref);
   nearest_ctx c;
@@ -1005,6 +1028,8 @@ static void bilinear_row_nhwc(void *vctx, size_t r) {
 }
 
 ptl_status ptl_upsample_bilinear2d_ref(const ptl_call *call) {
+  if (call->in[0]->dtype == PTL_QUINT8)
+    return q_upsample_bilinear2d(call);
   if (call->in[0]->dtype != PTL_FLOAT32)
     return ptl_run_as_float32(call, ptl_upsample_bilinear2d_ref);
   bilinear_ctx c;
@@ -1080,4 +1105,226 @@ ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
     s = PTL_OK;
   pthread_mutex_unlock(&g_xlock);
   return s;
+}
+
+/* ---- quint8 ----------------------------------------------------------------
+ * torch's quantized CPU kernels under the qnnpack engine (checked against torch
+ * 2.13 on ties). The output keeps the input's scale and zero point, attached on
+ * every run. Reference only: the fast entry points see a quint8 input and fall
+ * back here (XNNPACK's u8 max pooling would match bit for bit but is not wired
+ * up yet; its qu8 average pooling requantizes in fixed point, torch's qnnpack
+ * path in fp32, so those differ on ties).
+ *  - max_pool2d: the max of the integers in the window (padding never wins);
+ *    without ceil_mode torch runs QNNPACK, which reads a padded tap as the
+ *    nearest input pixel (differs from the float op only with dilation > 1).
+ *  - avg_pool2d, ceil_mode off (torch's QNNPACK path): padding counts as the
+ *    zero point and the divisor is always kh * kw: QNNPACK ignores
+ *    count_include_pad=False and divisor_override, and so does torch there.
+ *    acc = sum - zp * kh * kw, y = ptl_requantize(acc, s / (s * kh * kw)).
+ *  - avg_pool2d, ceil_mode on (torch's generic kernel): torch's float divisor
+ *    rules, acc = sum - zp * count, y = nearbyint(float(acc) * (1 / divisor) + zp),
+ *    for channels-last inputs (its NHWC kernel) nearbyint(...) + zp.
+ *  - adaptive_avg_pool2d: torch's floor/ceil windows; when they tile the input
+ *    (torch's QNNPACK path) ptl_requantize(acc, s / (s * size)), otherwise
+ *    (its generic kernel) nearbyint(float(acc) * (1 / size) + zp).
+ *  - upsample_nearest2d: a copy of the source integers.
+ *  - upsample_bilinear2d: torch's quantized kernel, interpolating the raw
+ *    integers in float, subtracting the zero point, y = quantize(r * s). */
+typedef struct {
+  geom g;
+  const uint8_t *x;
+  uint8_t *y;
+} qgeom;
+
+static void qgeom_init(const ptl_call *call, qgeom *q) {
+  geom_init(call->in[0], call->out[0], &q->g);
+  q->x = ptl_tensor_data(call->in[0]);
+  q->y = ptl_tensor_data(call->out[0]);
+}
+
+static inline int64_t qx_off(const geom *g, int64_t n, int64_t c, int64_t h, int64_t w) {
+  return n * g->xs[0] + c * g->xs[1] + h * g->xs[2] + w * g->xs[3];
+}
+static inline int64_t qy_off(const geom *g, int64_t n, int64_t c, int64_t h, int64_t w) {
+  return n * g->ys[0] + c * g->ys[1] + h * g->ys[2] + w * g->ys[3];
+}
+
+static ptl_status q_keep_qparams(const ptl_call *call) {
+  const ptl_qparams *p = call->in[0]->qparams;
+  return ptl_qparams_set_per_tensor(call->out[0], p->scale[0], p->zero_point[0]);
+}
+
+static inline uint8_t clamp_u8f(float v) {
+  return v < 0.0f ? 0 : v > 255.0f ? 255 : (uint8_t)v;
+}
+
+static ptl_status q_max_pool2d(const ptl_call *call) {
+  qgeom q;
+  qgeom_init(call, &q);
+  pool_params p;
+  max_params(call->attrs, &p);
+  const geom *g = &q.g;
+  bool qnnp = !p.ceil_mode; /* torch's QNNPACK path */
+  for (int64_t n = 0; n < g->n; n++)
+    for (int64_t c = 0; c < g->c; c++)
+      for (int64_t oh = 0; oh < g->oh; oh++) {
+        int64_t h0 = oh * p.sh - p.ph, ky0, ky1;
+        tap_range(h0, p.kh, p.dh, g->ih, &ky0, &ky1);
+        for (int64_t ow = 0; ow < g->ow; ow++) {
+          int64_t w0 = ow * p.sw - p.pw, kx0, kx1;
+          tap_range(w0, p.kw, p.dw, g->iw, &kx0, &kx1);
+          int m = 0;
+          if (qnnp) {
+            /* QNNPACK's indirection buffer reads a padded tap as the nearest
+             * input pixel: with dilation that pixel can lie outside the window */
+            for (int64_t ky = 0; ky < p.kh; ky++)
+              for (int64_t kx = 0; kx < p.kw; kx++) {
+                int64_t ih = h0 + ky * p.dh, iw = w0 + kx * p.dw;
+                ih = ih < 0 ? 0 : ih >= g->ih ? g->ih - 1 : ih;
+                iw = iw < 0 ? 0 : iw >= g->iw ? g->iw - 1 : iw;
+                int v = q.x[qx_off(g, n, c, ih, iw)];
+                m = v > m ? v : m;
+              }
+          } else {
+            for (int64_t ky = ky0; ky < ky1; ky++)
+              for (int64_t kx = kx0; kx < kx1; kx++) {
+                int v = q.x[qx_off(g, n, c, h0 + ky * p.dh, w0 + kx * p.dw)];
+                m = v > m ? v : m;
+              }
+          }
+          q.y[qy_off(g, n, c, oh, ow)] = (uint8_t)m;
+        }
+      }
+  return q_keep_qparams(call);
+}
+
+static ptl_status q_avg_pool2d(const ptl_call *call) {
+  qgeom q;
+  qgeom_init(call, &q);
+  pool_params p;
+  avg_params(call->attrs, &p);
+  bool include_pad = attr_i(call->attrs, 7, 1) != 0;
+  int64_t divisor = attr_i(call->attrs, 8, 0);
+  const geom *g = &q.g;
+  float s = call->in[0]->qparams->scale[0];
+  int32_t zp = call->in[0]->qparams->zero_point[0];
+  float qnnp_scale = s / (s * (float)(p.kh * p.kw));
+  /* torch's generic kernel has an NHWC variant (for channels-last inputs) that
+   * rounds before adding the zero point; the NCHW one after */
+  const ptl_tensor *xt = call->in[0];
+  bool nhwc = xt->ndim == 4 && ptl_tensor_is_channels_last(xt) && !ptl_tensor_is_contiguous(xt);
+  for (int64_t n = 0; n < g->n; n++)
+    for (int64_t c = 0; c < g->c; c++)
+      for (int64_t oh = 0; oh < g->oh; oh++)
+        for (int64_t ow = 0; ow < g->ow; ow++) {
+          int64_t hs = oh * p.sh - p.ph, ws = ow * p.sw - p.pw;
+          int64_t he = hs + p.kh < g->ih + p.ph ? hs + p.kh : g->ih + p.ph;
+          int64_t we = ws + p.kw < g->iw + p.pw ? ws + p.kw : g->iw + p.pw;
+          int64_t pool_size = (he - hs) * (we - ws);
+          hs = hs > 0 ? hs : 0;
+          ws = ws > 0 ? ws : 0;
+          he = he < g->ih ? he : g->ih;
+          we = we < g->iw ? we : g->iw;
+          int64_t count = (he - hs) * (we - ws);
+          int32_t sum = 0;
+          for (int64_t ih = hs; ih < he; ih++)
+            for (int64_t iw = ws; iw < we; iw++)
+              sum += q.x[qx_off(g, n, c, ih, iw)];
+          uint8_t r;
+          if (!p.ceil_mode) {
+            /* QNNPACK: padded taps read the zero point, divisor kh * kw */
+            int32_t acc = sum - zp * (int32_t)count;
+            r = (uint8_t)ptl_requantize(acc, qnnp_scale, zp, 0, 255);
+          } else {
+            int64_t d = divisor ? divisor : include_pad ? pool_size : count;
+            float m = (float)(1.0 / (double)d);
+            float v = (float)(sum - zp * (int32_t)count) * m;
+            r = clamp_u8f(nhwc ? nearbyintf(v) + (float)zp : nearbyintf(v + (float)zp));
+          }
+          q.y[qy_off(g, n, c, oh, ow)] = r;
+        }
+  return q_keep_qparams(call);
+}
+
+static ptl_status q_adaptive_avg_pool2d(const ptl_call *call) {
+  qgeom q;
+  qgeom_init(call, &q);
+  const geom *g = &q.g;
+  float s = call->in[0]->qparams->scale[0];
+  int32_t zp = call->in[0]->qparams->zero_point[0];
+  /* torch takes QNNPACK's average pooling when the windows tile the input */
+  bool qnnp = g->oh > 0 && g->ow > 0 && g->ih % g->oh == 0 && g->iw % g->ow == 0;
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    int64_t h0 = ad_start(oh, g->oh, g->ih), h1 = ad_end(oh, g->oh, g->ih);
+    for (int64_t ow = 0; ow < g->ow; ow++) {
+      int64_t w0 = ad_start(ow, g->ow, g->iw), w1 = ad_end(ow, g->ow, g->iw);
+      int64_t size = (h1 - h0) * (w1 - w0);
+      float scale = s / (s * (float)size), m = (float)(1.0 / (double)size);
+      for (int64_t n = 0; n < g->n; n++)
+        for (int64_t c = 0; c < g->c; c++) {
+          int64_t sum = 0;
+          for (int64_t ih = h0; ih < h1; ih++)
+            for (int64_t iw = w0; iw < w1; iw++)
+              sum += q.x[qx_off(g, n, c, ih, iw)];
+          int32_t acc = (int32_t)(sum - (int64_t)zp * size);
+          q.y[qy_off(g, n, c, oh, ow)] = qnnp ? (uint8_t)ptl_requantize(acc, scale, zp, 0, 255)
+                                              : clamp_u8f(nearbyintf((float)acc * m + (float)zp));
+        }
+    }
+  }
+  return q_keep_qparams(call);
+}
+
+static ptl_status q_upsample_nearest2d(const ptl_call *call) {
+  qgeom q;
+  qgeom_init(call, &q);
+  const geom *g = &q.g;
+  float sh = scale_value(attr_f(call->attrs, 0, 0.0), g->ih, g->oh);
+  float sw = scale_value(attr_f(call->attrs, 1, 0.0), g->iw, g->ow);
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    int64_t ih = nearest_idx(oh, g->ih, g->oh, sh);
+    for (int64_t ow = 0; ow < g->ow; ow++) {
+      int64_t iw = nearest_idx(ow, g->iw, g->ow, sw);
+      for (int64_t n = 0; n < g->n; n++)
+        for (int64_t c = 0; c < g->c; c++)
+          q.y[qy_off(g, n, c, oh, ow)] = q.x[qx_off(g, n, c, ih, iw)];
+    }
+  }
+  return q_keep_qparams(call);
+}
+
+static ptl_status q_upsample_bilinear2d(const ptl_call *call) {
+  qgeom q;
+  qgeom_init(call, &q);
+  const geom *g = &q.g;
+  bool ac = attr_i(call->attrs, 2, 0) != 0;
+  lin_w *hw = malloc(sizeof(lin_w) * (size_t)(g->oh + g->ow));
+  if (!hw)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "upsample_bilinear2d: out of memory");
+  lin_w *ww = hw + g->oh;
+  linear_weights(g->ih, g->oh, ac, attr_f(call->attrs, 0, 0.0), hw);
+  linear_weights(g->iw, g->ow, ac, attr_f(call->attrs, 1, 0.0), ww);
+  float s = call->in[0]->qparams->scale[0];
+  int32_t zp = call->in[0]->qparams->zero_point[0];
+  float inv = 1.0f / s, zpf = (float)zp;
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    const lin_w *h = &hw[oh];
+    for (int64_t ow = 0; ow < g->ow; ow++) {
+      const lin_w *w = &ww[ow];
+      int64_t h1 = h->i0 + h->off, w1 = w->i0 + w->off;
+      for (int64_t n = 0; n < g->n; n++)
+        for (int64_t c = 0; c < g->c; c++) {
+          float x00 = q.x[qx_off(g, n, c, h->i0, w->i0)], x01 = q.x[qx_off(g, n, c, h->i0, w1)];
+          float x10 = q.x[qx_off(g, n, c, h1, w->i0)], x11 = q.x[qx_off(g, n, c, h1, w1)];
+          float t0 = w->l0 * x00 + w->l1 * x01;
+          float t1 = w->l0 * x10 + w->l1 * x11;
+          float r = h->l0 * t0 + h->l1 * t1 - zpf;
+          /* torch: quantize_val(s, zp, r * s) = nearbyint(float(r * s * (1 / s)) + zp) */
+          float v = (r * s) * inv;
+          q.y[qy_off(g, n, c, oh, ow)] = clamp_u8f(nearbyintf(v + zpf));
+        }
+    }
+  }
+  free(hw);
+  return q_keep_qparams(call);
 }

@@ -85,6 +85,15 @@ static void walk(int ndim, const int64_t *shape, const int64_t *in_st, int64_t i
   }
 }
 
+/* A dense non-contiguous input (channels-last) keeps its layout, as torch's
+ * quantize/dequantize do: a channels-last model stays channels-last end to end. */
+static void keep_dense_layout(const ptl_tensor *x, ptl_tensor_desc *out) {
+  if (ptl_tensor_is_dense(x) && !ptl_tensor_is_contiguous(x)) {
+    out->has_strides = true;
+    memcpy(out->strides, x->strides, sizeof(int64_t) * (size_t)x->ndim);
+  }
+}
+
 /* ---- quantize ------------------------------------------------------------ */
 ptl_status ptl_quantize_infer(const ptl_call *call, ptl_tensor_desc *out) {
   const ptl_tensor *x = call->in[0];
@@ -144,6 +153,7 @@ ptl_status ptl_quantize_infer(const ptl_call *call, ptl_tensor_desc *out) {
   out->dtype = qd;
   out->ndim = x->ndim;
   memcpy(out->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+  keep_dense_layout(x, out);
   return PTL_OK;
 }
 
@@ -257,6 +267,7 @@ ptl_status ptl_dequantize_infer(const ptl_call *call, ptl_tensor_desc *out) {
   out->dtype = PTL_FLOAT32;
   out->ndim = q->ndim;
   memcpy(out->shape, q->shape, sizeof(int64_t) * (size_t)q->ndim);
+  keep_dense_layout(q, out);
   return PTL_OK;
 }
 
@@ -313,6 +324,7 @@ ptl_status ptl_int_repr_infer(const ptl_call *call, ptl_tensor_desc *out) {
   out->dtype = q->dtype == PTL_QUINT8 ? PTL_UINT8 : q->dtype == PTL_QINT8 ? PTL_INT8 : PTL_INT32;
   out->ndim = q->ndim;
   memcpy(out->shape, q->shape, sizeof(int64_t) * (size_t)q->ndim);
+  keep_dense_layout(q, out);
   return PTL_OK;
 }
 

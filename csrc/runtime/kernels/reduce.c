@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "../internal.h"
+#include "qmath.h"
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -60,6 +61,16 @@ static ptl_status parse_dims(const ptl_call *call, const char *op, bool *reduced
 static ptl_status reduce_dtype(const ptl_call *call, const char *op, ptl_dtype *out) {
   ptl_dtype xd = call->in[0]->dtype;
   const ptl_attrs *a = call->attrs;
+  if (xd == PTL_QUINT8 && call->op == PTL_OP_MEAN) {
+    /* torch's quantized mean: quint8 result with the input's qparams */
+    int64_t req = a->n_ints > SUM_DTYPE_ATTR ? a->ints[SUM_DTYPE_ATTR] : -1;
+    if (req >= 0 && req != PTL_QUINT8)
+      return ptl_error(PTL_ERR_DTYPE, "mean: a dtype cannot be requested for a quantized input");
+    if (!call->in[0]->qparams || call->in[0]->qparams->count != 1)
+      return ptl_error(PTL_ERR_UNSUPPORTED, "mean: only per-tensor quantized inputs are supported");
+    *out = PTL_QUINT8;
+    return PTL_OK;
+  }
   if (ptl_dtype_is_quantized(xd))
     return ptl_error(PTL_ERR_DTYPE,
                      "%s: not supported for quantized tensors (%s); dequantize first", op,
@@ -647,11 +658,93 @@ static void write_row(void *vctx, const int64_t *off, const int64_t *st, int64_t
   }
 }
 
+/* torch's quantized mean (qnnpack engine), result with the input's qparams:
+ *  - 4-d input reduced over exactly dims 2 and 3 (QNNPACK global average
+ *    pooling): acc = sum - zp * n, ptl_requantize(acc, s / (s * n), zp);
+ *  - anything else (torch dequantizes, takes the float mean, quantizes):
+ *    mean = float sum of s * (q - zp), divided by n, then quantize_per_tensor's
+ *    nearbyint(fma(mean, 1 / s, zp)). */
+static ptl_status q_mean(const ptl_call *call, const bool *reduced) {
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  float s = x->qparams->scale[0];
+  int32_t zp = x->qparams->zero_point[0];
+  bool keepdim = call->attrs->n_ints > 0 && call->attrs->ints[0];
+  int64_t ny = ptl_tensor_numel(y), n = 1;
+  for (int i = 0; i < x->ndim; i++)
+    if (reduced[i])
+      n *= x->shape[i];
+  /* y's stride for each x dim (0 on reduced dims) */
+  int64_t ys[PTL_MAX_DIMS];
+  for (int i = 0, j = 0; i < x->ndim; i++) {
+    if (!reduced[i])
+      ys[i] = y->strides[j++];
+    else {
+      ys[i] = 0;
+      j += keepdim;
+    }
+  }
+  int64_t *acc = calloc((size_t)(ny > 0 ? ny : 1), sizeof(int64_t));
+  int64_t *offs = malloc(sizeof(int64_t) * (size_t)(ny > 0 ? ny : 1));
+  float *facc = calloc((size_t)(ny > 0 ? ny : 1), sizeof(float));
+  if (!acc || !offs || !facc) {
+    free(acc);
+    free(offs);
+    free(facc);
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "mean: out of memory");
+  }
+  const uint8_t *xd = ptl_tensor_data(x);
+  uint8_t *yd = ptl_tensor_data(y);
+  int64_t nx = ptl_tensor_numel(x), idx[PTL_MAX_DIMS] = {0};
+  /* slot of an output element = its row-major index over the kept dims */
+  int64_t kst[PTL_MAX_DIMS], k = 1;
+  for (int i = x->ndim - 1; i >= 0; i--) {
+    kst[i] = reduced[i] ? 0 : k;
+    k *= reduced[i] ? 1 : x->shape[i];
+  }
+  for (int64_t e = 0; e < nx; e++) {
+    int64_t xo = 0, slot = 0, yo = 0;
+    for (int d = 0; d < x->ndim; d++) {
+      xo += idx[d] * x->strides[d];
+      slot += idx[d] * kst[d];
+      yo += idx[d] * ys[d];
+    }
+    acc[slot] += xd[xo];
+    facc[slot] += (float)((int32_t)xd[xo] - zp) * s; /* torch's float mean of dequantized */
+    offs[slot] = yo;
+    for (int d = x->ndim - 1; d >= 0; d--) {
+      if (++idx[d] < x->shape[d])
+        break;
+      idx[d] = 0;
+    }
+  }
+  bool gap = x->ndim == 4 && !reduced[0] && !reduced[1] && reduced[2] && reduced[3];
+  float gscale = s / (s * (float)n), inv = 1.0f / s;
+  for (int64_t i = 0; i < ny && n > 0; i++) {
+    int64_t a = acc[i] - (int64_t)zp * n;
+    uint8_t r;
+    if (gap) {
+      r = (uint8_t)ptl_requantize((int32_t)a, gscale, zp, 0, 255);
+    } else {
+      float m = facc[i] / (float)n;
+      float v = nearbyintf(fmaf(m, inv, (float)zp));
+      r = v < 0.0f ? 0 : v > 255.0f ? 255 : (uint8_t)v;
+    }
+    yd[offs[i]] = r;
+  }
+  free(acc);
+  free(offs);
+  free(facc);
+  return ptl_qparams_set_per_tensor(y, s, zp);
+}
+
 ptl_status ptl_reduce_ref(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
   bool reduced[PTL_MAX_DIMS];
   PTL_CHECK(parse_dims(call, ptl_op_name(call->op), reduced));
+  if (x->dtype == PTL_QUINT8)
+    return q_mean(call, reduced);
   plan p;
   memset(&p, 0, sizeof p);
   build_plan(&p, x, reduced);

@@ -317,8 +317,8 @@ def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
         return r if r is not input else input.clone()
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if not input.dtype.is_floating_point and (isinstance(min, builtins.float) or
-                                              isinstance(max, builtins.float)):
+    if input._qparams is None and not input.dtype.is_floating_point and (
+            isinstance(min, builtins.float) or isinstance(max, builtins.float)):
         # an int tensor with a float bound promotes to float32, as torch
         if out is not None and not out.dtype.is_floating_point:
             raise RuntimeError(f"result type Float can't be cast to the desired output type "

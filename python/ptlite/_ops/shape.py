@@ -422,6 +422,11 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     dim = _index(dim)
+    if tensors[0]._qparams is not None and out is None:
+        # torch's quantized cat: the result takes the first input's qparams and
+        # the others are requantized to them (csrc/runtime/kernels/qeltwise.c)
+        from . import qeltwise
+        return qeltwise.cat(tensors, None, None, dim)
     if len(tensors) > _MAX_CAT_INPUTS:
         parts = [cat(tensors[i:i + _MAX_CAT_INPUTS], dim)
                  for i in range(0, len(tensors), _MAX_CAT_INPUTS)]

@@ -1,0 +1,304 @@
+/* test_qconv.c - C tests of kernels/qconv.c: hand-computed quantized conv / linear
+ * values (qnnpack arithmetic), the XNNPACK fast paths run directly (so a silent
+ * fallback to the reference would be noticed) against the reference, and error
+ * statuses. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "test_util.h"
+
+/* Quantizes float `values` per tensor (QUANTIZE_PER_TENSOR, as ptlite.quantize_per_tensor). */
+static ptl_tensor *t_q(int ndim, const int64_t *shape, const float *values, double scale,
+                       int64_t zp, ptl_dtype d) {
+  ptl_tensor *f = t_f32(ndim, shape, values), *q = NULL;
+  ptl_attrs a = {0};
+  a.n_ints = 2;
+  a.ints[0] = zp;
+  a.ints[1] = d;
+  a.n_floats = 1;
+  a.floats[0] = scale;
+  if (f)
+    T_OK(ptl_op_run(PTL_OP_QUANTIZE_PER_TENSOR, &a, &f, 1, &q, 1));
+  ptl_tensor_release(f);
+  return q;
+}
+
+/* Per-channel qint8 along axis 0 with zero points 0. */
+static ptl_tensor *t_qpc(int ndim, const int64_t *shape, const float *values, const float *scales) {
+  int64_t c = shape[0];
+  ptl_tensor *f = t_f32(ndim, shape, values), *s = t_f32(1, &c, scales), *z = NULL, *q = NULL;
+  T_OK(ptl_tensor_create(PTL_INT64, 1, &c, &z));
+  if (!f || !s || !z)
+    goto out;
+  memset(ptl_tensor_data(z), 0, sizeof(int64_t) * (size_t)c);
+  ptl_attrs a = {0};
+  a.n_ints = 2;
+  a.ints[0] = 0;
+  a.ints[1] = PTL_QINT8;
+  ptl_tensor *in[3] = {f, s, z};
+  T_OK(ptl_op_run(PTL_OP_QUANTIZE_PER_CHANNEL, &a, in, 3, &q, 1));
+out:
+  ptl_tensor_release(f);
+  ptl_tensor_release(s);
+  ptl_tensor_release(z);
+  return q;
+}
+
+static ptl_attrs conv_attrs(int64_t stride, int64_t pad, int64_t groups, int relu, int64_t ozp,
+                            double oscale) {
+  ptl_attrs a = {0};
+  a.n_ints = 9;
+  a.ints[0] = a.ints[1] = stride;
+  a.ints[2] = a.ints[3] = pad;
+  a.ints[4] = a.ints[5] = 1;
+  a.ints[6] = groups;
+  a.ints[7] = relu;
+  a.ints[8] = ozp;
+  a.n_floats = 1;
+  a.floats[0] = oscale;
+  return a;
+}
+
+/* The stored integers of a quint8 tensor in logical (row-major) order. */
+static void q_values(const ptl_tensor *t, int64_t *out) {
+  const uint8_t *d = ptl_tensor_data(t);
+  int64_t idx[PTL_MAX_DIMS] = {0};
+  int64_t n = ptl_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t off = 0;
+    for (int k = 0; k < t->ndim; k++)
+      off += idx[k] * t->strides[k];
+    out[i] = d[off];
+    for (int k = t->ndim - 1; k >= 0; k--) {
+      if (++idx[k] < t->shape[k])
+        break;
+      idx[k] = 0;
+    }
+  }
+}
+
+/* x ints 10..26 step 2 (scale 0.5, zp 10), w [[1, -1], [2, 0]] (scale 0.25), bias 1.0
+ * -> int32 bias 8 (1.0 / (0.25 * 0.5)); accumulators 10, 14, 22, 26 (+8) times the
+ * requantization scale 0.125 -> 2.25, 2.75, 3.75, 4.25 -> 2, 3, 4, 4 (+ zp 5). Negated
+ * weights: -0.25, -0.75, -1.75, -2.25 -> 0, -1, -2, -2 (half-even), relu floors at 5. */
+static void test_hand_conv(void) {
+  const float xv[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+  const float wv[4] = {0.25f, -0.25f, 0.5f, 0.0f}, wn[4] = {-0.25f, 0.25f, -0.5f, 0.0f};
+  const float bv[1] = {1.0f};
+  int64_t xs[4] = {1, 1, 3, 3}, ws[4] = {1, 1, 2, 2}, bs[1] = {1};
+  ptl_tensor *x = t_q(4, xs, xv, 0.5, 10, PTL_QUINT8);
+  ptl_tensor *w = t_q(4, ws, wv, 0.25, 0, PTL_QINT8);
+  ptl_tensor *wneg = t_q(4, ws, wn, 0.25, 0, PTL_QINT8);
+  ptl_tensor *b = t_f32(1, bs, bv);
+  static const int64_t want[3][4] = {{7, 8, 9, 9}, {5, 4, 3, 3}, {5, 5, 5, 5}};
+  for (int be = 0; be < 2; be++) {
+    ptl_set_backend(be ? PTL_BACKEND_REFERENCE : PTL_BACKEND_AUTO);
+    for (int c = 0; c < 3; c++) {
+      ptl_attrs a = conv_attrs(1, 0, 1, c == 2, 5, 1.0);
+      ptl_tensor *in[3] = {x, c == 0 ? w : wneg, b}, *y = NULL;
+      T_OK(ptl_op_run(PTL_OP_QCONV2D, &a, in, 3, &y, 1));
+      if (!y)
+        continue;
+      int64_t got[4];
+      T_CHECK(ptl_tensor_dtype(y) == PTL_QUINT8 && ptl_tensor_numel(y) == 4);
+      T_CHECK(y->qparams && y->qparams->scale[0] == 1.0f && y->qparams->zero_point[0] == 5);
+      q_values(y, got);
+      for (int i = 0; i < 4; i++)
+        T_CHECK(got[i] == want[c][i]);
+      ptl_tensor_release(y);
+    }
+  }
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  ptl_tensor_release(x);
+  ptl_tensor_release(w);
+  ptl_tensor_release(wneg);
+  ptl_tensor_release(b);
+}
+
+/* x [1, 2, 3] (scale 1, zp 0), w [[1, 0, -1], [2, 2, 2]] -> -2, 12; out zp 100. */
+static void test_hand_linear(void) {
+  const float xv[3] = {1, 2, 3}, wv[6] = {1, 0, -1, 2, 2, 2};
+  int64_t xs[2] = {1, 3}, ws[2] = {2, 3};
+  ptl_tensor *x = t_q(2, xs, xv, 1.0, 0, PTL_QUINT8);
+  ptl_tensor *w = t_q(2, ws, wv, 1.0, 0, PTL_QINT8);
+  for (int be = 0; be < 2; be++) {
+    ptl_set_backend(be ? PTL_BACKEND_REFERENCE : PTL_BACKEND_AUTO);
+    ptl_attrs a = {0};
+    a.n_ints = 2;
+    a.ints[1] = 100;
+    a.n_floats = 1;
+    a.floats[0] = 1.0;
+    ptl_tensor *in[2] = {x, w}, *y = NULL;
+    T_OK(ptl_op_run(PTL_OP_QLINEAR, &a, in, 2, &y, 1));
+    if (y) {
+      int64_t got[2];
+      q_values(y, got);
+      T_CHECK(got[0] == 98 && got[1] == 112);
+      ptl_tensor_release(y);
+    }
+  }
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  ptl_tensor_release(x);
+  ptl_tensor_release(w);
+}
+
+/* Runs op's FAST kernel directly (it must not decline) and REF on separate outputs. */
+static void fast_vs_ref(ptl_op_id op, const ptl_attrs *a, ptl_tensor **in, int n_in) {
+  const ptl_op_def *def = ptl_op_lookup(op);
+  ptl_tensor_desc d = {0};
+  ptl_call c = {op, a, in, n_in, NULL, 1, PTL_BACKEND_AUTO};
+  T_OK(def->infer(&c, &d));
+  ptl_tensor *yf = NULL, *yr = NULL;
+  T_OK(ptl_tensor_from_desc(&d, &yf));
+  T_OK(ptl_tensor_from_desc(&d, &yr));
+  if (!yf || !yr)
+    goto out;
+  c.out = &yf;
+  T_OK(def->fast(&c));
+  c.out = &yr;
+  c.backend = PTL_BACKEND_REFERENCE;
+  T_OK(def->ref(&c));
+  int64_t n = ptl_tensor_numel(yf);
+  int64_t *vf = malloc(sizeof(int64_t) * (size_t)n), *vr = malloc(sizeof(int64_t) * (size_t)n);
+  if (vf && vr) {
+    q_values(yf, vf);
+    q_values(yr, vr);
+    int64_t diff = 0;
+    for (int64_t i = 0; i < n; i++)
+      diff += vf[i] != vr[i];
+    T_CHECK(diff == 0);
+  }
+  free(vf);
+  free(vr);
+out:
+  ptl_tensor_release(yf);
+  ptl_tensor_release(yr);
+}
+
+static void fill_pattern(float *v, int64_t n, float amp, unsigned seed) {
+  for (int64_t i = 0; i < n; i++) {
+    seed = seed * 1103515245u + 12345u;
+    v[i] = amp * ((float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f);
+  }
+}
+
+static void test_fast_paths(void) {
+  float xv[2 * 8 * 7 * 7], wv[8 * 8 * 3 * 3], bv[8], sc[8];
+  fill_pattern(xv, 2 * 8 * 7 * 7, 3.0f, 1);
+  fill_pattern(wv, 8 * 8 * 3 * 3, 1.0f, 2);
+  fill_pattern(bv, 8, 2.0f, 3);
+  for (int i = 0; i < 8; i++)
+    sc[i] = 0.004f + 0.001f * (float)i;
+  int64_t xs[4] = {2, 8, 7, 7}, ws[4] = {8, 8, 3, 3}, dws[4] = {8, 1, 3, 3}, bs[1] = {8};
+  ptl_tensor *x = t_q(4, xs, xv, 0.03, 131, PTL_QUINT8);
+  ptl_tensor *w = t_q(4, ws, wv, 0.008, 0, PTL_QINT8);
+  ptl_tensor *wz = t_q(4, ws, wv, 0.008, 7, PTL_QINT8); /* asymmetric: still qu8 */
+  ptl_tensor *wc = t_qpc(4, ws, wv, sc);
+  ptl_tensor *wdw = t_qpc(4, dws, wv, sc);
+  ptl_tensor *b = t_f32(1, bs, bv);
+  if (!x || !w || !wz || !wc || !wdw || !b)
+    goto out;
+  for (int relu = 0; relu < 2; relu++) {
+    ptl_attrs a = conv_attrs(1, 1, 1, relu, 120, 0.05);
+    ptl_tensor *in[3] = {x, w, b};
+    fast_vs_ref(PTL_OP_QCONV2D, &a, in, 3);
+    in[1] = wz;
+    fast_vs_ref(PTL_OP_QCONV2D, &a, in, 3);
+    in[1] = wc;
+    fast_vs_ref(PTL_OP_QCONV2D, &a, in, 3);
+    ptl_attrs dw = conv_attrs(2, 1, 8, relu, 3, 0.02);
+    in[1] = wdw;
+    fast_vs_ref(PTL_OP_QCONV2D, &dw, in, 3);
+  }
+  /* transposed: w [I=8, O/g=8, 3, 3], stride 2, output_padding 1 */
+  ptl_attrs t = {0};
+  t.n_ints = 10;
+  t.ints[0] = t.ints[1] = 2;
+  t.ints[2] = t.ints[3] = 1;
+  t.ints[4] = t.ints[5] = 1;
+  t.ints[6] = t.ints[7] = 1;
+  t.ints[8] = 1;
+  t.ints[9] = 77;
+  t.n_floats = 1;
+  t.floats[0] = 0.1;
+  ptl_tensor *tin[3] = {x, w, b};
+  fast_vs_ref(PTL_OP_QCONV_TRANSPOSE2D, &t, tin, 3);
+  /* linear over x viewed as [2 * 8 * 7, 7]: per tensor (qu8 FC) and per channel (qc8) */
+  {
+    int64_t lx[2] = {112, 7}, lw[2] = {8, 7};
+    ptl_tensor *xl = t_q(2, lx, xv, 0.03, 5, PTL_QUINT8);
+    ptl_tensor *wl = t_q(2, lw, wv, 0.01, 0, PTL_QINT8);
+    ptl_tensor *wlc = t_qpc(2, lw, wv, sc);
+    ptl_attrs la = {0};
+    la.n_ints = 2;
+    la.ints[0] = 1;
+    la.ints[1] = 40;
+    la.n_floats = 1;
+    la.floats[0] = 0.04;
+    if (xl && wl && wlc) {
+      ptl_tensor *in[3] = {xl, wl, b};
+      fast_vs_ref(PTL_OP_QLINEAR, &la, in, 3);
+      in[1] = wlc;
+      fast_vs_ref(PTL_OP_QLINEAR, &la, in, 3);
+    }
+    ptl_tensor_release(xl);
+    ptl_tensor_release(wl);
+    ptl_tensor_release(wlc);
+  }
+out:
+  ptl_tensor_release(x);
+  ptl_tensor_release(w);
+  ptl_tensor_release(wz);
+  ptl_tensor_release(wc);
+  ptl_tensor_release(wdw);
+  ptl_tensor_release(b);
+}
+
+static void test_errors(void) {
+  const float v[16] = {0};
+  int64_t xs[4] = {1, 4, 2, 2}, ws[4] = {2, 4, 1, 1}, w3[4] = {2, 3, 1, 1}, l1[1] = {4},
+          lw[2] = {2, 4};
+  ptl_tensor *xf = t_f32(4, xs, v);
+  ptl_tensor *x = t_q(4, xs, v, 0.1, 0, PTL_QUINT8);
+  ptl_tensor *w = t_q(4, ws, v, 0.1, 0, PTL_QINT8);
+  ptl_tensor *wbad = t_q(4, w3, v, 0.1, 0, PTL_QINT8);
+  ptl_tensor *x1 = t_q(1, l1, v, 0.1, 0, PTL_QUINT8);
+  ptl_tensor *wl = t_q(2, lw, v, 0.1, 0, PTL_QINT8);
+  ptl_attrs a = conv_attrs(1, 0, 1, 0, 0, 1.0);
+  ptl_tensor *y = NULL;
+  ptl_tensor *in[2] = {xf, w};
+  T_CHECK(ptl_op_run(PTL_OP_QCONV2D, &a, in, 2, &y, 1) == PTL_ERR_DTYPE);
+  T_CHECK(strstr(ptl_last_error_message(), "quantized_conv2d") != NULL);
+  in[0] = x;
+  in[1] = x;
+  T_CHECK(ptl_op_run(PTL_OP_QCONV2D, &a, in, 2, &y, 1) == PTL_ERR_DTYPE);
+  in[1] = wbad;
+  T_CHECK(ptl_op_run(PTL_OP_QCONV2D, &a, in, 2, &y, 1) == PTL_ERR_SHAPE);
+  in[1] = w;
+  a.ints[8] = 256;
+  T_CHECK(ptl_op_run(PTL_OP_QCONV2D, &a, in, 2, &y, 1) == PTL_ERR_INVALID_ARGUMENT);
+  a.ints[8] = 0;
+  a.floats[0] = 0.0;
+  T_CHECK(ptl_op_run(PTL_OP_QCONV2D, &a, in, 2, &y, 1) == PTL_ERR_INVALID_ARGUMENT);
+  ptl_attrs la = {0};
+  la.n_ints = 2;
+  la.n_floats = 1;
+  la.floats[0] = 1.0;
+  ptl_tensor *lin[2] = {x1, wl};
+  T_CHECK(ptl_op_run(PTL_OP_QLINEAR, &la, lin, 2, &y, 1) == PTL_ERR_SHAPE);
+  T_CHECK(y == NULL);
+  ptl_tensor_release(xf);
+  ptl_tensor_release(x);
+  ptl_tensor_release(w);
+  ptl_tensor_release(wbad);
+  ptl_tensor_release(x1);
+  ptl_tensor_release(wl);
+}
+
+void test_qconv(void) {
+  test_hand_conv();
+  test_hand_linear();
+  test_fast_paths();
+  test_errors();
+}
