@@ -117,9 +117,7 @@ def test_calibrate_progress_bar(capsys):
 # ---- graph mode: quantization_report on convert_fx models -----------------------------
 from ptlite.quantization import _fx_graph as fxg  # noqa: E402
 from ptlite.quantization import ns  # noqa: E402
-from ptlite.quantization.qconfig import QConfig  # noqa: E402
-from ptlite.quantization.qconfig_mapping import (QConfigMapping,  # noqa: E402
-                                                 get_default_qconfig_mapping)
+from ptlite.quantization.qconfig_mapping import get_default_qconfig_mapping  # noqa: E402
 from ptlite.quantization.quantize_fx import convert_fx, prepare_fx  # noqa: E402
 
 pnn = ptlite.nn

@@ -254,7 +254,6 @@ def quantization_report(float_model: Module, quantized_model: Module, data: Iter
         return _graph_report(float_model, quantized_model, data, max_batches, sort_by)
     if sort_by != "sqnr":
         raise ValueError("quantization_report: sort_by='local_sqnr' needs a convert_fx model")
-    mapping = _float_source(float_model, quantized_model)
     q_mods = dict(quantized_model.named_modules())
     f_mods = dict(float_model.named_modules())
     sig: Dict[str, float] = {}
