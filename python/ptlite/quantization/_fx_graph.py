@@ -79,6 +79,12 @@ class FxGraph:
         self.in_spec: Any = None
         self.out_spec: Any = None
         self.n_values = 0
+        # the float graph as traced, before batch-norm folding rewrote it (compiled
+        # tuples, original weights): the reference the numeric suite compares against
+        self.float_nodes: Optional[List[Tuple]] = None
+        # value id of a folded conv / linear -> the batch norm node whose output it now
+        # stands for (in float_nodes that output is the batch norm's own value)
+        self.folded_bn: Dict[int, "FxNode"] = {}
 
     def new_value(self, shape: Tuple[int, ...] = (), dtype: int = 0) -> int:
         self.shapes.append(tuple(shape))
@@ -263,6 +269,8 @@ def fold_batch_norms(g: FxGraph) -> List[str]:
     """Folds an eval batch norm module into the conv / linear module right before it
     (torch's fusion patterns: both modules, the conv's output used only by the batch
     norm). Returns the folded module names."""
+    if g.float_nodes is None:
+        g.float_nodes = compile_nodes(g.nodes)
     users = g.users()
     done: List[str] = []
     drop = set()
@@ -296,6 +304,7 @@ def fold_batch_norms(g: FxGraph) -> List[str]:
         n.ins[2] = g.add_const(_tensor(fb, dtype=dt.float32), bname)
         # the batch norm's output now comes from the conv directly
         _replace_value(g, bn.outs[0], n.outs[0])
+        g.folded_bn[n.outs[0]] = bn
         drop.add(id(bn))
         done.append(n.module_name or "")
     g.nodes = [n for n in g.nodes if id(n) not in drop]
@@ -309,6 +318,13 @@ def _replace_value(g: FxGraph, old: int, new: int) -> None:
 
 
 # ---- execution --------------------------------------------------------------------------
+def compile_nodes(nodes: Sequence[FxNode]) -> List[Tuple]:
+    """The executor's tuples for ``nodes`` (copies of their inputs: later rewrites of the
+    nodes do not change them)."""
+    return [(n.op_id, tuple(n.ins), n.ints, n.floats, tuple(n.outs), n.dyn_batch, n)
+            for n in nodes]
+
+
 def run_nodes(nodes: Sequence[Tuple], env: List[Any], hook=None) -> None:
     """Runs compiled nodes ``(op_id, ins, ints, floats, outs, dyn_batch, node)`` over
     ``env`` (value id -> tensor). ``hook(node, outputs)`` runs after each node (the

@@ -102,8 +102,7 @@ class ObservedGraphModule(Module):
             self._observers[root] = obs
             self._seen[root] = 0
         self._observe_at = {v: r for v, r in groups.items()}
-        self._compiled = [(n.op_id, tuple(n.ins), n.ints, n.floats, tuple(n.outs), n.dyn_batch,
-                           n) for n in g.nodes]
+        self._compiled = fxg.compile_nodes(g.nodes)
         self._first_user: Dict[int, fxg.FxNode] = {}
         for n in g.nodes:
             for i in n.ins:
@@ -335,9 +334,14 @@ class QuantizedGraphModule(Module):
         self.quantized_weights = quantized_weights
         self.node_qparams = node_qparams
         self._first_user = first_user
+        # for the numeric suite (ns.quantization_report): original value id -> slot of its
+        # quantized tensor in the converted env, and one record per int8 op
+        self._qslot: Dict[int, int] = {}
+        self._layers: List[Dict[str, Any]] = []
 
-    def forward(self, *args: Any) -> Any:
-        from ..jit import _flatten, _unflatten
+    def _run(self, args: Tuple[Any, ...]) -> List[Any]:
+        """Runs the converted nodes; returns the whole env (every slot's tensor)."""
+        from ..jit import _flatten
         flat: List[Tensor] = []
         _flatten(tuple(args), flat)
         g = self._g
@@ -348,7 +352,12 @@ class QuantizedGraphModule(Module):
         for v, t in zip(g.inputs, flat):
             env[v] = t
         fxg.run_nodes(self._compiled, env)
-        return _unflatten(g.out_spec, iter(env[o] for o in self._outputs))
+        return env
+
+    def forward(self, *args: Any) -> Any:
+        from ..jit import _unflatten
+        env = self._run(args)
+        return _unflatten(self._g.out_spec, iter(env[o] for o in self._outputs))
 
     @property
     def code(self) -> str:
@@ -422,6 +431,7 @@ class _Emitter:
         self.weights: Dict[str, Tensor] = {}
         self.node_qparams: List[Dict[str, Any]] = []
         self.quint8_ok: Dict[Tuple, bool] = {}  # (op, attrs, shape) -> takes quint8
+        self.layers: List[Dict[str, Any]] = []  # one per int8 op (see QuantizedGraphModule)
 
     def new(self) -> int:
         self.n_values += 1
@@ -501,9 +511,12 @@ class _Emitter:
                         else (n.scope_name or None),
                         "reason": self.m._reasons.get(id(n), "runs in float")})
         outputs = [self.get_f(o, None) for o in g.outputs]
-        return QuantizedGraphModule(g, self.compiled, self.n_values, self.consts, outputs,
-                                    self.fallbacks, self.weights, self.node_qparams,
-                                    dict(self.m._first_user))
+        qm = QuantizedGraphModule(g, self.compiled, self.n_values, self.consts, outputs,
+                                  self.fallbacks, self.weights, self.node_qparams,
+                                  dict(self.m._first_user))
+        qm._qslot = dict(self.qslot)
+        qm._layers = self.layers
+        return qm
 
     def runs_on_quint8(self, n: fxg.FxNode) -> bool:
         """Whether this build's ``n.op`` takes a quint8 input (tried once per op and
@@ -526,6 +539,7 @@ class _Emitter:
             s, z = _qparams(n.qconfig.activation())
         relu = 1 if n.fused_relu is not None else 0
         qop = _table.op_id(_QUANT[n.op])
+        wq = None
         if n.op in _WEIGHTED:
             x = self.get_q(n.ins[0], n)
             wq = self.quantize_weight(n)
@@ -556,6 +570,13 @@ class _Emitter:
         out = self.new()
         self.emit(qop, ins, ints, floats, out, n)
         self.qslot[out_v] = out
+        # value: the original graph value this int8 op computes (after the fused relu);
+        # weight: (float weight value id, its int8 tensor)
+        # acts: the original values of its activation inputs, in the order of the first
+        # inputs of compiled[op] (the report reruns the op alone on them)
+        self.layers.append({"node": n, "value": out_v, "slot": out, "acts": _act_inputs(n),
+                            "op": len(self.compiled) - 1,
+                            "weight": (n.ins[1], wq) if wq is not None else None})
         self.node_qparams.append({"op": _QUANT[n.op], "module": n.module_name,
                                   "where": n.where(), "scale": s, "zero_point": z})
 
