@@ -666,3 +666,22 @@ def test_zoo_models_match_torch(name, qnnpack, emulated):
     print(f"\n{name}: scales exact {sum(u == 0 for u in ulps)}/{len(ulps)} (max {max(ulps):.0f} "
           f"ulp); SQNR vs fp32 ours (emulated kernels) {s_ours:.1f} dB, torch {s_t:.1f} dB")
     assert s_ours > s_t - 3.0
+
+
+def test_converted_model_is_in_eval_mode_and_optimizes_for_mobile():
+    """A converted model goes straight into jit.trace -> optimize_for_mobile -> .ptl, as
+    torch's flow does, with int8 weights in the file."""
+    from ptlite.utils.mobile_optimizer import optimize_for_mobile
+    pm = ptlite.nn.Sequential(ptlite.nn.Conv2d(3, 8, 3), ptlite.nn.ReLU(),
+                              ptlite.nn.Conv2d(8, 4, 1)).eval()
+    x = ptlite.randn(1, 3, 10, 10)
+    pp = prepare_fx(pm, get_default_qconfig_mapping("qnnpack"), (x,))
+    assert not pp.training
+    pp(x)
+    qm = convert_fx(pp)
+    assert not qm.training
+    opt = optimize_for_mobile(ptlite.jit.trace(qm, x))
+    hist = opt.op_histogram()
+    assert hist.get("quantized_conv2d") == 2 and "conv2d" not in hist
+    lite = ptlite.jit.mobile._load_for_lite_interpreter(opt._serialize())
+    np.testing.assert_array_equal(lite(x).numpy(), qm(x).numpy())

@@ -190,8 +190,11 @@ def prepare_fx(model: Any, qconfig_mapping: Any, example_inputs: Any,
         n.kind = _classify(g, n, reasons)
     _fuse_relu(g)
     groups, group_qconfig, group_node = _place_observers(g)
-    return ObservedGraphModule(g, groups, group_qconfig, group_node, reasons, qconfig_mapping,
-                               folded)
+    observed = ObservedGraphModule(g, groups, group_qconfig, group_node, reasons,
+                                   qconfig_mapping, folded)
+    # the graph was traced in eval mode: say so, so jit.trace / optimize_for_mobile of the
+    # converted model accept it without a .eval() the torch flow does not need
+    return observed.eval()
 
 
 def _fuse_relu(g: fxg.FxGraph) -> None:
@@ -516,7 +519,7 @@ class _Emitter:
                                   dict(self.m._first_user))
         qm._qslot = dict(self.qslot)
         qm._layers = self.layers
-        return qm
+        return qm.train(self.m.training)
 
     def runs_on_quint8(self, n: fxg.FxNode) -> bool:
         """Whether this build's ``n.op`` takes a quint8 input (tried once per op and
