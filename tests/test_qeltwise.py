@@ -240,8 +240,9 @@ def test_qbatch_norm(backend, shape, qp, relu):
     m, v = torch.randn(C, generator=g), torch.rand(C, generator=g) + 0.1
     x = tq(shape, s, z, 9)
     pt = lambda t: ptlite.tensor(t.numpy())  # noqa: E731
-    fn = {(4, False): torch.ops.quantized.batch_norm2d, (4, True): torch.ops.quantized.batch_norm2d_relu,
-          (3, False): torch.ops.quantized.batch_norm1d, (3, True): torch.ops.quantized.batch_norm1d_relu}
+    tqo = torch.ops.quantized
+    fn = {(4, False): tqo.batch_norm2d, (4, True): tqo.batch_norm2d_relu,
+          (3, False): tqo.batch_norm1d, (3, True): tqo.batch_norm1d_relu}
     theirs = fn[(len(shape), relu)](x, w, b, m, v, 1e-5, os_, oz)
     ours = (Q._batch_norm_relu if relu else Q.batch_norm)(pq(x), pt(w), pt(b), pt(m), pt(v), 1e-5,
                                                            os_, oz)

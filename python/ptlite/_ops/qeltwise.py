@@ -41,8 +41,9 @@ def mul_relu(qa, qb, scale, zero_point):
 
 
 def cat(tensors, scale=None, zero_point=None, dim: int = 0):
-    """torch.ops.quantized.cat / torch.ao.nn.quantized.functional... : inputs with other
-    qparams are requantized to (scale, zero_point); None takes the first input's."""
+    """torch.ops.quantized.cat(tensors, dim, scale, zero_point) with ptlite's argument
+    order: inputs with other qparams are requantized to (scale, zero_point); None takes
+    the first input's (torch.cat of quantized tensors)."""
     tensors = tuple(tensors)
     if not tensors:
         raise RuntimeError("quantized_cat: expected a non-empty list of tensors")
