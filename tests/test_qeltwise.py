@@ -459,3 +459,21 @@ def test_qeltwise_fast_matches_reference():
         fast, ref = _run_both(fn)
         np.testing.assert_array_equal(fast[0], ref[0])
         assert fast[1:] == ref[1:]
+
+
+def test_empty_inputs(backend):
+    """Empty quint8 tensors: empty results with qparams; the mean over an empty dim is
+    NaN in torch, which quantizes to 255."""
+    x = tq((2, 0, 3), 0.1, 5, 41)
+    px = pq(x)
+    check("mean", ptlite.mean(px, 1), torch.mean(x, 1))
+    check("mean", ptlite.mean(px, 1, keepdim=True), torch.mean(x, 1, keepdim=True))
+    # torch's QNNPACK relu / sigmoid / add refuse 0 channels; ptlite returns empty results
+    r = ptlite.relu(px)
+    assert tuple(r.shape) == (2, 0, 3) and r.q_zero_point() == 5
+    r = ptlite.sigmoid(px)
+    assert tuple(r.shape) == (2, 0, 3) and r.q_scale() == 1 / 256 and r.q_zero_point() == 0
+    r = Q.add(px, px, 0.2, 9)
+    assert tuple(r.shape) == (2, 0, 3) and r.q_scale() == 0.2 and r.q_zero_point() == 9
+    r = Q.cat([px, px], 0.2, 9, 1)
+    assert tuple(r.shape) == (2, 0, 3) and r.q_zero_point() == 9
