@@ -82,7 +82,15 @@ ptl_status ptl_activation_infer(const ptl_call *call, ptl_tensor_desc *out) {
     if (!x->qparams || x->qparams->count != 1)
       return ptl_error(PTL_ERR_UNSUPPORTED, "%s: only per-tensor quantized inputs are supported",
                        op);
-    same_as_input(x, PTL_QUINT8, out);
+    /* torch's quantized activations return suggest_memory_format results:
+     * channels-last for a channels-last 4-d input, contiguous otherwise */
+    out->dtype = PTL_QUINT8;
+    out->ndim = x->ndim;
+    memcpy(out->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+    if (x->ndim == 4 && ptl_tensor_is_channels_last(x) && !ptl_tensor_is_contiguous(x)) {
+      out->has_strides = true;
+      ptl_channels_last_strides(x->shape, out->strides);
+    }
     return check_out(call, PTL_QUINT8, out);
   }
   if (!is_float(x->dtype)) {
@@ -222,21 +230,21 @@ typedef struct {
   const uint8_t *x;
   uint8_t *y;
   uint8_t lut[256];
-  bool split; /* leaky_relu: torch's vector steps use lut, the row tail `tail` */
+  bool split;
+  int64_t vec_end; /* output offsets below it use lut, the rest tail */
   uint8_t tail[256];
 } qlut_ctx;
 
-/* Torch's leaky_relu loop runs each contiguous row in vector steps of 64
- * quint8 and the rest with its scalar formulas, which round differently. */
+/* Torch's leaky_relu makes its input contiguous and runs one row over the dense
+ * output: vector steps of 64 quint8, then a scalar tail that rounds differently. */
 static void qlut_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) {
   const qlut_ctx *c = vc;
   const uint8_t *x = c->x + off[1];
   uint8_t *y = c->y + off[0];
-  int64_t nvec = c->split ? (st[0] == 1 && st[1] == 1 ? n / 64 * 64 : 0) : n;
-  for (int64_t i = 0; i < nvec; i++)
-    y[i * st[0]] = c->lut[x[i * st[1]]];
-  for (int64_t i = nvec; i < n; i++)
-    y[i * st[0]] = c->tail[x[i * st[1]]];
+  for (int64_t i = 0; i < n; i++) {
+    int64_t o = i * st[0];
+    y[o] = (off[0] + o < c->vec_end ? c->lut : c->tail)[x[i * st[1]]];
+  }
 }
 
 static uint8_t q_clampf(float v) {
@@ -290,6 +298,7 @@ static ptl_status q_activation(const ptl_call *call) {
   }
   if (!c.split)
     memcpy(c.tail, c.lut, sizeof c.lut);
+  c.vec_end = c.split ? (ptl_tensor_is_dense(y) ? ptl_tensor_numel(y) / 64 * 64 : 0) : INT64_MAX;
   c.x = ptl_tensor_data(x);
   c.y = ptl_tensor_data(y);
   if (ptl_tensor_numel(y) > 0)

@@ -24,6 +24,7 @@ static ptl_status q_avg_pool2d(const ptl_call *call);
 static ptl_status q_adaptive_avg_pool2d(const ptl_call *call);
 static ptl_status q_upsample_nearest2d(const ptl_call *call);
 static ptl_status q_upsample_bilinear2d(const ptl_call *call);
+static ptl_status q_keep_qparams(const ptl_call *call);
 
 /* ---- shared helpers ----------------------------------------------------- */
 
@@ -193,7 +194,7 @@ static void xcache_add(const uint64_t *key, xnn_operator_t op) {
   e->op = op;
 }
 
-enum { XK_MAXPOOL = 1, XK_AVGPOOL, XK_GAP, XK_RESIZE };
+enum { XK_MAXPOOL = 1, XK_AVGPOOL, XK_GAP, XK_RESIZE, XK_MAXPOOL_U8 };
 
 /* Channels-last float32 input and output that XNNPACK can address as NHWC
  * with a pixel stride of C. */
@@ -419,9 +420,70 @@ static int64_t extra_pad(int64_t in, int64_t k, int64_t pad, int64_t stride, int
  * only when that pixel is inside the window: always true for dilation 1
  * (every window holds an input pixel, torch's padding and ceil_mode rules
  * guarantee it), and trivially when nothing is padded. */
+/* quint8 max pooling with XNNPACK's u8 operator: torch's QNNPACK path
+ * (ceil_mode off) reads padded taps as the nearest input pixel, and XNNPACK's
+ * indirection buffer does the same, so the two agree bit for bit without
+ * dilation (checked against the reference and torch in the tests). ceil_mode
+ * (torch's generic kernel: padding never wins) stays with the reference. */
+static ptl_status q_max_pool2d_fast(const ptl_call *call) {
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  if (x->ndim != 4 || !ptl_tensor_is_channels_last(x) || !ptl_tensor_is_channels_last(y) ||
+      ptl_tensor_numel(x) == 0 || ptl_tensor_numel(y) == 0)
+    return PTL_ERR_UNSUPPORTED;
+  pool_params p;
+  max_params(call->attrs, &p);
+  /* with dilation, a padded tap's clamped pixel differs between XNNPACK and
+   * QNNPACK (measured): leave dilated padded pooling to the reference */
+  if ((p.dh != 1 || p.dw != 1) && (p.ph || p.pw))
+    return PTL_ERR_UNSUPPORTED;
+  if (p.ceil_mode || p.kh * p.kw == 1 || p.kh > UINT32_MAX || p.kw > UINT32_MAX ||
+      p.sh > UINT32_MAX || p.sw > UINT32_MAX || p.dh > UINT32_MAX || p.dw > UINT32_MAX ||
+      ptl_xnn_init() != PTL_OK)
+    return PTL_ERR_UNSUPPORTED;
+  geom g;
+  geom_init(x, y, &g);
+  uint64_t key[XKEY_WORDS] = {XK_MAXPOOL_U8,
+                              (uint64_t)p.ph,
+                              (uint64_t)p.pw,
+                              (uint64_t)p.kh,
+                              (uint64_t)p.kw,
+                              (uint64_t)p.sh,
+                              (uint64_t)p.sw,
+                              (uint64_t)p.dh,
+                              (uint64_t)p.dw,
+                              (uint64_t)g.c,
+                              0,
+                              0};
+  ptl_status s = PTL_ERR_UNSUPPORTED;
+  pthread_mutex_lock(&g_xlock);
+  xnn_operator_t op = xcache_find(key);
+  if (!op) {
+    if (xnn_create_max_pooling2d_nhwc_u8(
+            (uint32_t)p.ph, (uint32_t)p.pw, (uint32_t)p.ph, (uint32_t)p.pw, (uint32_t)p.kh,
+            (uint32_t)p.kw, (uint32_t)p.sh, (uint32_t)p.sw, (uint32_t)p.dh, (uint32_t)p.dw,
+            (size_t)g.c, (size_t)g.c, (size_t)g.c, 0, 255, 0, &op) != xnn_status_success)
+      op = NULL;
+    else
+      xcache_add(key, op);
+  }
+  if (op &&
+      xnn_setup_max_pooling2d_nhwc_u8(
+          op, (size_t)g.n, (size_t)g.ih, (size_t)g.iw, (const uint8_t *)ptl_tensor_data(x),
+          (uint8_t *)ptl_tensor_data(y), (pthreadpool_t)ptl_threadpool()) == xnn_status_success &&
+      xnn_run_operator(op, (pthreadpool_t)ptl_threadpool()) == xnn_status_success)
+    s = PTL_OK;
+  pthread_mutex_unlock(&g_xlock);
+  if (s == PTL_OK)
+    s = q_keep_qparams(call);
+  return s;
+}
+
 ptl_status ptl_max_pool2d_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
+  if (x->dtype == PTL_QUINT8)
+    return q_max_pool2d_fast(call);
   if (!nhwc_ok(x, y))
     return PTL_ERR_UNSUPPORTED;
   pool_params p;
@@ -1110,10 +1172,11 @@ ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
 /* ---- quint8 ----------------------------------------------------------------
  * torch's quantized CPU kernels under the qnnpack engine (checked against torch
  * 2.13 on ties). The output keeps the input's scale and zero point, attached on
- * every run. Reference only: the fast entry points see a quint8 input and fall
- * back here (XNNPACK's u8 max pooling would match bit for bit but is not wired
- * up yet; its qu8 average pooling requantizes in fixed point, torch's qnnpack
- * path in fp32, so those differ on ties).
+ * every run. Fast path: XNNPACK's u8 max pooling for channels-last inputs
+ * without ceil_mode (see q_max_pool2d_fast); everything else is reference
+ * only (XNNPACK's qu8 average pooling requantizes in fixed point where torch's
+ * qnnpack path is fp32, so they differ on ties; its u8 bilinear resize uses its
+ * own fixed-point weights).
  *  - max_pool2d: the max of the integers in the window (padding never wins);
  *    without ceil_mode torch runs QNNPACK, which reads a padded tap as the
  *    nearest input pixel (differs from the float op only with dilation > 1).

@@ -22,7 +22,9 @@
  *  - hardswish / sigmoid: a 256-entry table over the input codes as QNNPACK
  *    builds it: f(s * (q - zp)), quantized with one rounding after adding zp.
  *  - leaky_relu (torch's generic kernel): two tables, the vector and the
- *    scalar formulas above, used on the same row split as add.
+ *    scalar formulas above, used on the same row split as add (the result is
+ *    contiguous, as torch's quantized::leaky_relu; without output qparams
+ *    python uses the float leaky_relu op's quint8 path, as torch does).
  *  - batch_norm: per channel alpha = w / sqrt(var + eps) * (in_scale / out_scale),
  *    beta = (b - mean * w / sqrt(var + eps)) / out_scale (torch's fused params),
  *    y = nearbyint(fma(alpha, q - zp_in, beta) + zp_out).
@@ -340,7 +342,10 @@ typedef struct {
   const uint8_t *x;
   uint8_t *y;
   uint8_t lut[256];
-  bool split; /* vector steps of a row use lut, the row's tail `tail` (vector_part) */
+  /* quantized::leaky_relu: torch's loop runs rows where input and output are
+   * both contiguous in vector steps of 64 (lut), the rest of each row and all
+   * other rows with its scalar formulas (tail) */
+  bool split;
   uint8_t tail[256];
 } lut_ctx;
 
@@ -348,19 +353,11 @@ static void lut_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) 
   const lut_ctx *c = vc;
   const uint8_t *x = c->x + off[1];
   uint8_t *y = c->y + off[0];
-  int64_t nvec = c->split ? vector_part(st, 1, n) : n;
-  const uint8_t *tail = c->split ? c->tail : c->lut;
-  if (st[0] == 1 && st[1] == 1) {
-    for (int64_t i = 0; i < nvec; i++)
-      y[i] = c->lut[x[i]];
-    for (int64_t i = nvec; i < n; i++)
-      y[i] = tail[x[i]];
-  } else {
-    for (int64_t i = 0; i < nvec; i++)
-      y[i * st[0]] = c->lut[x[i * st[1]]];
-    for (int64_t i = nvec; i < n; i++)
-      y[i * st[0]] = tail[x[i * st[1]]];
-  }
+  int64_t nvec = !c->split ? n : st[0] == 1 && st[1] == 1 ? n / 64 * 64 : 0;
+  for (int64_t i = 0; i < nvec; i++)
+    y[i * st[0]] = c->lut[x[i * st[1]]];
+  for (int64_t i = nvec; i < n; i++)
+    y[i * st[0]] = c->tail[x[i * st[1]]];
 }
 
 /* y = lut[x] for x and y of the same shape, any strides (y may alias x). */
@@ -426,8 +423,15 @@ ptl_status ptl_qunary_infer(const ptl_call *call, ptl_tensor_desc *out) {
                      "%s: expected attributes (zero_point; scale%s), got %d ints %d floats", op,
                      nf == 2 ? ", negative_slope" : "", at->n_ints, at->n_floats);
   PTL_CHECK(check_out_qparams(op, at->floats[0], at->ints[0]));
-  /* torch allocates these results in the input's suggest_memory_format */
-  desc_like(x, x->ndim, x->shape, out);
+  /* torch allocates hardswish / sigmoid results in the input's
+   * suggest_memory_format, quantized::leaky_relu's always contiguous */
+  if (call->op == PTL_OP_QLEAKY_RELU) {
+    out->dtype = PTL_QUINT8;
+    out->ndim = x->ndim;
+    memcpy(out->shape, x->shape, sizeof(int64_t) * (size_t)x->ndim);
+  } else {
+    desc_like(x, x->ndim, x->shape, out);
+  }
   return PTL_OK;
 }
 

@@ -703,27 +703,45 @@ static ptl_status q_mean(const ptl_call *call, const bool *reduced) {
     k *= reduced[i] ? 1 : x->shape[i];
   }
   for (int64_t e = 0; e < nx; e++) {
-    int64_t xo = 0, slot = 0, yo = 0;
+    int64_t xo = 0, slot = 0;
     for (int d = 0; d < x->ndim; d++) {
       xo += idx[d] * x->strides[d];
       slot += idx[d] * kst[d];
-      yo += idx[d] * ys[d];
     }
     acc[slot] += xd[xo];
     facc[slot] += (float)((int32_t)xd[xo] - zp) * s; /* torch's float mean of dequantized */
-    offs[slot] = yo;
     for (int d = x->ndim - 1; d >= 0; d--) {
       if (++idx[d] < x->shape[d])
         break;
       idx[d] = 0;
     }
   }
+  /* y offset of each slot, walking the kept dims (also when nothing is reduced
+   * into them: an empty reduction still writes every output) */
+  {
+    int64_t kidx[PTL_MAX_DIMS] = {0};
+    for (int64_t sl = 0; sl < ny; sl++) {
+      int64_t yo = 0;
+      for (int d = 0; d < x->ndim; d++)
+        yo += kidx[d] * ys[d];
+      offs[sl] = yo;
+      for (int d = x->ndim - 1; d >= 0; d--) {
+        if (reduced[d])
+          continue;
+        if (++kidx[d] < x->shape[d])
+          break;
+        kidx[d] = 0;
+      }
+    }
+  }
   bool gap = x->ndim == 4 && !reduced[0] && !reduced[1] && reduced[2] && reduced[3];
   float gscale = s / (s * (float)n), inv = 1.0f / s;
-  for (int64_t i = 0; i < ny && n > 0; i++) {
+  for (int64_t i = 0; i < ny; i++) {
     int64_t a = acc[i] - (int64_t)zp * n;
     uint8_t r;
-    if (gap) {
+    if (n == 0) {
+      r = 255; /* torch: the mean of nothing is NaN, which quantizes to qmax */
+    } else if (gap) {
       r = (uint8_t)ptl_requantize((int32_t)a, gscale, zp, 0, 255);
     } else {
       float m = facc[i] / (float)n;

@@ -16,6 +16,7 @@ _QHARDSWISH = op_id("quantized_hardswish")
 _QSIGMOID = op_id("quantized_sigmoid")
 _QLEAKY_RELU = op_id("quantized_leaky_relu")
 _QBATCH_NORM = op_id("quantized_batch_norm")
+_LEAKY_RELU = op_id("leaky_relu")
 _MAX_INPUTS = 64
 
 
@@ -40,8 +41,9 @@ def mul_relu(qa, qb, scale, zero_point):
 
 
 def cat(tensors, scale=None, zero_point=None, dim: int = 0):
-    """torch.ops.quantized.cat / torch.ao.nn.quantized.functional... : inputs with other
-    qparams are requantized to (scale, zero_point); None takes the first input's."""
+    """torch.ops.quantized.cat(tensors, dim, scale, zero_point) with ptlite's argument
+    order: inputs with other qparams are requantized to (scale, zero_point); None takes
+    the first input's (torch.cat of quantized tensors)."""
     tensors = tuple(tensors)
     if not tensors:
         raise RuntimeError("quantized_cat: expected a non-empty list of tensors")
@@ -79,7 +81,9 @@ def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False, scale
         raise RuntimeError(f"quantized_leaky_relu: expected a quint8 (quantized) tensor, got "
                            f"{input.dtype}")
     if scale is None or zero_point is None:
-        scale, zero_point = q[2][0], q[3][0]
+        # torch then runs the float op's quantized kernel (F.leaky_relu)
+        return call(_LEAKY_RELU, (input,), None, (float(negative_slope),),
+                    input if inplace else None)
     out = input if inplace else None
     return call(_QLEAKY_RELU, (input,), (int(zero_point),),
                 (float(scale), float(negative_slope)), out)
