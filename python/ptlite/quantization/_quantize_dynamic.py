@@ -27,7 +27,8 @@ def _default_spec(dtype) -> Dict[Any, Any]:
     elif dtype == dt.float16:
         qconfig = float16_dynamic_qconfig
     elif dtype == dt.quint8:
-        return {}  # torch maps only EmbeddingBag / Embedding here: none in ptlite yet
+        return {_nn.Embedding: float_qparams_weight_only_qconfig,
+                _nn.EmbeddingBag: float_qparams_weight_only_qconfig}
     else:
         raise ValueError(f"Don't know how to quantize with default settings for {dtype}. "
                          "Provide full qconfig please")

@@ -7,6 +7,8 @@ into torch's buffers (``min_val``, ``max_val``, ``histogram``) after every ``for
 from __future__ import annotations
 
 import warnings
+
+import numpy as np
 from functools import partial
 from typing import Any, Tuple
 
@@ -25,11 +27,12 @@ __all__ = [
 
 
 # one set of qscheme objects for ptlite (ptlite.per_tensor_affine is this object)
-from .._ops.quant import (per_channel_affine, per_channel_symmetric,  # noqa: E402
-                          per_tensor_affine, per_tensor_symmetric, qscheme)
+from .._ops.quant import (per_channel_affine, per_channel_affine_float_qparams,  # noqa: E402
+                          per_channel_symmetric, per_tensor_affine, per_tensor_symmetric,
+                          qscheme)
 
 _QSCHEMES = {q.name: q for q in (per_tensor_affine, per_channel_affine, per_tensor_symmetric,
-                                 per_channel_symmetric)}
+                                 per_channel_symmetric, per_channel_affine_float_qparams)}
 
 
 def _as_qscheme(q: Any):
@@ -140,7 +143,8 @@ class UniformQuantizationObserverBase(ObserverBase):
 
     # -- state mirroring ----------------------------------------------------------------
     def _per_channel(self) -> bool:
-        return self.qscheme in (per_channel_affine, per_channel_symmetric)
+        return self.qscheme in (per_channel_affine, per_channel_symmetric,
+                                per_channel_affine_float_qparams)
 
     def _pull(self) -> None:
         """Copies the C state into the buffers."""
@@ -295,7 +299,8 @@ class PerChannelMinMaxObserver(UniformQuantizationObserverBase):
         name = type(self).__name__ if type(self) in (
             PerChannelMinMaxObserver, MovingAveragePerChannelMinMaxObserver) \
             else "PerChannelMinMaxObserver"
-        if qscheme not in (per_channel_affine, per_channel_symmetric):
+        float_qparams = qscheme is per_channel_affine_float_qparams
+        if qscheme not in (per_channel_affine, per_channel_symmetric) and not float_qparams:
             raise NotImplementedError(
                 f"{name}'s qscheme only support torch.per_channel_symmetric, "
                 "torch.per_channel_affine and torch.per_channel_affine_float_qparams.")
@@ -303,9 +308,13 @@ class PerChannelMinMaxObserver(UniformQuantizationObserverBase):
             raise NotImplementedError(f"{name} doesn't support dynamic quantization")
         extra = dict(kwargs.pop("_extra", None) or {})
         extra["ch_axis"] = ch_axis
-        super().__init__(dtype=dtype, qscheme=qscheme, reduce_range=reduce_range,
-                         quant_min=quant_min, quant_max=quant_max, factory_kwargs=factory_kwargs,
-                         eps=eps, is_dynamic=is_dynamic, _extra=extra, **kwargs)
+        # float qparams keep the same running min/max as affine; only the qparams differ
+        super().__init__(dtype=dtype, qscheme=per_channel_affine if float_qparams else qscheme,
+                         reduce_range=reduce_range, quant_min=quant_min, quant_max=quant_max,
+                         factory_kwargs=factory_kwargs, eps=eps, is_dynamic=is_dynamic,
+                         _extra=extra, **kwargs)
+        if float_qparams:
+            self.qscheme = per_channel_affine_float_qparams
         self.ch_axis = ch_axis
         self.register_buffer("min_val", tensor([], dtype=dt.float32))
         self.register_buffer("max_val", tensor([], dtype=dt.float32))
@@ -314,6 +323,24 @@ class PerChannelMinMaxObserver(UniformQuantizationObserverBase):
     def reset_min_max_vals(self) -> None:
         _C.observer_reset(self._h)
         self._pull()
+
+    def calculate_qparams(self) -> Tuple[Tensor, Tensor]:
+        if self.qscheme is not per_channel_affine_float_qparams:
+            return super().calculate_qparams()
+        # torch's float qparams (embedding tables): scale = (max - min) / (qmax - qmin),
+        # zero_point = -min / scale as a float, so q = round((x - min) / scale)
+        mn, mx, valid = _C.observer_minmax(self._h) + (_C.observer_qparams(self._h)[2],)
+        if not valid:
+            warnings.warn("must run observer before calling calculate_qparams. "
+                          "Returning default values.", stacklevel=2)
+            return tensor([1.0]), tensor([0.0])
+        mn = np.asarray(mn.numpy(), dtype=np.float32)
+        mx = np.asarray(mx.numpy(), dtype=np.float32)
+        scale = (mx - mn) / np.float32(self.quant_max - self.quant_min)
+        eps = np.float32(self.eps.numpy().reshape(-1)[0])
+        scale = np.where(scale > eps, scale, np.float32(1.0)).astype(np.float32)
+        zero_point = (np.float32(-1.0) * mn / scale).astype(np.float32)
+        return tensor(scale), tensor(zero_point)
 
 
 class MovingAveragePerChannelMinMaxObserver(PerChannelMinMaxObserver):

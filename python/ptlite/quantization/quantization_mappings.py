@@ -25,6 +25,8 @@ DEFAULT_STATIC_QUANT_MODULE_MAPPINGS: Dict[Any, Any] = {
     nn.Conv2d: nnq.Conv2d,
     nn.ConvTranspose2d: nnq.ConvTranspose2d,
     nn.Dropout: nnq.Dropout,
+    nn.Embedding: nnq.Embedding,
+    nn.EmbeddingBag: nnq.EmbeddingBag,
     nn.Hardswish: nnq.Hardswish,
     nn.LeakyReLU: nnq.LeakyReLU,
     nn.Linear: nnq.Linear,
@@ -39,6 +41,7 @@ DEFAULT_STATIC_QUANT_MODULE_MAPPINGS: Dict[Any, Any] = {
 DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS: Dict[Any, Any] = {
     nn.Linear: nnqd.Linear, nn.LSTM: nnqd.LSTM, nn.GRU: nnqd.GRU, nn.LSTMCell: nnqd.LSTMCell,
     nn.GRUCell: nnqd.GRUCell, nn.RNNCell: nnqd.RNNCell,
+    nn.Embedding: nnq.Embedding, nn.EmbeddingBag: nnq.EmbeddingBag,
 }
 
 _INCLUDE_QCONFIG_PROPAGATE_LIST: Set[Any] = {nn.Sequential}
