@@ -9,7 +9,7 @@ CC ?= cc
 RT_SRCS := $(wildcard csrc/runtime/*.c csrc/runtime/kernels/*.c)
 RT_HDRS := $(wildcard csrc/include/*.h csrc/runtime/*.h csrc/runtime/*.def)
 RT_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Wno-missing-field-initializers -D_GNU_SOURCE -fPIC -Icsrc/include -Icsrc/runtime
-RT_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo -lm -lpthread
+RT_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo -lmvec -lm -lpthread
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test test-python test-c sanitize runtime demo bench bench-deps format format-check clean

@@ -30,7 +30,7 @@ ext = Extension(
     "ptlite._C",
     sources=_sources(),
     include_dirs=[os.path.join("csrc", "include"), os.path.join("csrc", "runtime")],
-    libraries=["XNNPACK", "pthreadpool", "cpuinfo", "m"],
+    libraries=["XNNPACK", "pthreadpool", "cpuinfo", "mvec", "m"],
     extra_compile_args=_cflags,
     depends=glob.glob(os.path.join("csrc", "**", "*.h"), recursive=True)
     + glob.glob(os.path.join("csrc", "**", "*.def"), recursive=True),

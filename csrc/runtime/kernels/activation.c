@@ -8,7 +8,8 @@
  *     XNNPACK's clamp drops NaN, its hardswish rounds differently), leaky_relu
  *     and prelu (XNNPACK), softmax along a non-last dim (own blocked loops);
  *   within ~1e-6: sigmoid, elu (alpha only), softmax along the last dim
- *     (XNNPACK; rows with inf/NaN go to REF, where XNNPACK differs from torch).
+ *     (XNNPACK; rows with inf/NaN go to REF, where XNNPACK differs from torch), tanh
+ *     (glibc's libmvec, within 4 ulp of tanhf).
  * Operators without weights are cached in global slots keyed by their
  * parameters; prelu's operator, which packs the slopes, is cached on the weight
  * tensor (key: weight version, data pointer, channels). */
@@ -18,6 +19,16 @@
 
 #include <pthreadpool.h>
 #include <xnnpack.h>
+
+/* glibc >= 2.35 ships vector tanhf in libmvec (<= 4 ulp from tanhf, any x86-64 CPU: the
+ * symbol is an IFUNC picking SSE4/AVX2/AVX-512). Other C libraries (Android's bionic,
+ * Apple's) keep the reference loop. */
+#if defined(__GLIBC__) && defined(__x86_64__) &&                                                   \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#include <immintrin.h>
+#define PTL_HAVE_MVEC_TANH 1
+__m128 _ZGVbN4v_tanhf(__m128 x);
+#endif
 
 #include "../internal.h"
 
@@ -391,6 +402,26 @@ static void clamp_chunk(void *vj, size_t i) {
   }
 }
 
+#ifdef PTL_HAVE_MVEC_TANH
+/* Every element goes through the vector function, the last partial group via a padded
+ * buffer, so an element's bits do not depend on its position or the thread count. */
+static void tanh_chunk(void *vj, size_t i) {
+  const clamp_job *j = vj;
+  int64_t s = (int64_t)i * CHUNK, len = j->n - s < CHUNK ? j->n - s : CHUNK;
+  const float *x = j->x + s;
+  float *y = j->y + s;
+  int64_t k = 0;
+  for (; k + 4 <= len; k += 4)
+    _mm_storeu_ps(y + k, _ZGVbN4v_tanhf(_mm_loadu_ps(x + k)));
+  if (k < len) {
+    float buf[4] = {0, 0, 0, 0};
+    memcpy(buf, x + k, sizeof(float) * (size_t)(len - k));
+    _mm_storeu_ps(buf, _ZGVbN4v_tanhf(_mm_loadu_ps(buf)));
+    memcpy(y + k, buf, sizeof(float) * (size_t)(len - k));
+  }
+}
+#endif
+
 ptl_status ptl_activation_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0], *y = call->out[0];
   if (x->dtype == PTL_QUINT8)
@@ -400,6 +431,13 @@ ptl_status ptl_activation_fast(const ptl_call *call) {
   int64_t n = ptl_tensor_numel(y);
   if (n == 0)
     return PTL_OK;
+#ifdef PTL_HAVE_MVEC_TANH
+  if (call->op == PTL_OP_TANH) {
+    clamp_job j = {ptl_tensor_data(x), ptl_tensor_data(y), n, 0, 0, false};
+    ptl_parallel_for(tanh_chunk, &j, (size_t)((n + CHUNK - 1) / CHUNK));
+    return PTL_OK;
+  }
+#endif
   act_ctx c;
   act_setup(call, &c);
   int kind;
