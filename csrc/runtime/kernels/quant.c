@@ -85,12 +85,13 @@ static void walk(int ndim, const int64_t *shape, const int64_t *in_st, int64_t i
   }
 }
 
-/* A dense non-contiguous input (channels-last) keeps its layout, as torch's
- * quantize/dequantize do: a channels-last model stays channels-last end to end. */
+/* A channels-last input keeps its layout, as torch's quantize/dequantize do (they
+ * follow suggest_memory_format: channels-last stays, any other layout becomes
+ * contiguous), so a channels-last model stays channels-last end to end. */
 static void keep_dense_layout(const ptl_tensor *x, ptl_tensor_desc *out) {
-  if (ptl_tensor_is_dense(x) && !ptl_tensor_is_contiguous(x)) {
+  if (x->ndim == 4 && !ptl_tensor_is_contiguous(x) && ptl_tensor_is_channels_last(x)) {
     out->has_strides = true;
-    memcpy(out->strides, x->strides, sizeof(int64_t) * (size_t)x->ndim);
+    ptl_channels_last_strides(x->shape, out->strides);
   }
 }
 
