@@ -47,4 +47,7 @@ def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
     ptlite.manual_seed(0)  # ptlite.rand/randn inputs do not depend on test order
+    # a test that switches the quantized engine cannot leak it into the next one
+    engines = (torch.backends.quantized.engine, ptlite.backends.quantized.engine)
     yield
+    torch.backends.quantized.engine, ptlite.backends.quantized.engine = engines
