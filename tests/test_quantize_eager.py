@@ -401,3 +401,28 @@ def _check_reprs():
     assert repr(ptlite.nn.quantized.Quantize(0.5, 3, ptlite.quint8)).replace("ptlite", "torch") \
         == repr(torch.ao.nn.quantized.Quantize(0.5, 3, torch.quint8))
     assert repr(ptlite.nn.quantized.DeQuantize()) == repr(torch.ao.nn.quantized.DeQuantize())
+
+
+def test_eager_quantized_model_exports_bit_identical(tmp_path):
+    """An eager-converted int8 model traces, passes optimize_for_mobile, saves to .ptl with
+    int8 weights (file about 1/4 of the float one) and runs in the lite runtime with the
+    same bits as eager."""
+    from ptlite.jit.mobile import _load_for_lite_interpreter
+    from ptlite.utils.mobile_optimizer import optimize_for_mobile
+    ((_, int8_p), _), _ = _quantize_pair("qnnpack", n_batches=2)
+    float_p, _ = _pair_models(_net)
+    x = ptlite.tensor(np.random.randn(3, 1, 28, 28).astype(np.float32))
+    eager = int8_p(x).numpy()
+    traced = optimize_for_mobile(ptlite.jit.trace(int8_p, x))
+    hist = traced.op_histogram()
+    assert hist["quantized_conv2d"] == 3 and hist["quantized_linear"] == 2
+    assert hist["quantized_add"] == 1 and "conv2d" not in hist
+    path = str(tmp_path / "int8.ptl")
+    traced._save_for_lite_interpreter(path)
+    lite = _load_for_lite_interpreter(path)
+    np.testing.assert_array_equal(lite(x).numpy(), eager)
+    fpath = str(tmp_path / "fp32.ptl")
+    optimize_for_mobile(ptlite.jit.trace(float_p, x))._save_for_lite_interpreter(fpath)
+    import os
+    ratio = os.path.getsize(path) / os.path.getsize(fpath)
+    assert 0.24 < ratio < 0.32, ratio
