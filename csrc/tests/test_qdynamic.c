@@ -63,6 +63,70 @@ static void test_small_vs_torch(void) {
     ptl_tensor_release(in[i]);
 }
 
+/* reduce_range (torch's x86 engine): x's qparams on [0, 127] (scale 0x1.122448p-5, zero
+ * point 37), fbgemm's epilogue; values from quantized::linear_dynamic(reduce_range=True)
+ * under torch 2.13's x86 engine, with and without the bias. */
+static void test_small_reduce_range_vs_torch_x86(void) {
+  const float xv[6] = {0.5f, -1.25f, 2.0f, 3.0f, 0.0f, -0.75f};
+  const int8_t wv[6] = {10, -20, 30, -128, 127, 5};
+  const float bv[2] = {0.25f, -1.0f};
+  const float scale = 0.05f;
+  const int32_t zp = 0;
+  int64_t xs[2] = {2, 3}, bs[1] = {2};
+  ptl_tensor *in[3] = {t_f32(2, xs, xv), t_qi8(2, 3, wv, 0, &scale, &zp), t_f32(1, bs, bv)};
+  static const float want[2][4] = {
+      {0x1.30102p+2f, -0x1.725714p+3f, 0x1.4d9b36p-1f, -0x1.475ab6p+4f},
+      {0x1.20102p+2f, -0x1.525714p+3f, 0x1.9b366cp-2f, -0x1.375ab6p+4f}};
+  for (int backend = 0; backend < 2; backend++) {
+    ptl_set_backend(backend ? PTL_BACKEND_REFERENCE : PTL_BACKEND_AUTO);
+    for (int nb = 0; nb < 2; nb++) {
+      ptl_attrs a = dyn_attrs(1, 0);
+      ptl_tensor *y = NULL;
+      T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, nb ? 2 : 3, &y, 1));
+      if (!y)
+        continue;
+      const float *yd = ptl_tensor_data(y);
+      for (int i = 0; i < 4; i++)
+        T_CHECK(yd[i] == want[nb][i]);
+      ptl_tensor_release(y);
+    }
+  }
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  for (int i = 0; i < 3; i++)
+    ptl_tensor_release(in[i]);
+}
+
+/* The largest activation the pmaddubsw kernel sees: x in [-1.5, 125.5] gives scale 1 and
+ * zero point 2 (1.5 rounded half even), so 125.5 -> 127.5 -> 128; against -128 weights
+ * a pair sums to -32768, still exact: y = -128 * (63 * 126 - 2) / 128 = -7936. */
+static void test_reduce_range_top_128(void) {
+  float xv[64];
+  int8_t wv[3 * 64];
+  xv[0] = -1.5f;
+  for (int i = 1; i < 64; i++)
+    xv[i] = 125.5f;
+  memset(wv, 0x80, sizeof wv);
+  const float scale = 1.0f / 128;
+  const int32_t zp = 0;
+  int64_t xs[2] = {1, 64};
+  ptl_tensor *in[2] = {t_f32(2, xs, xv), t_qi8(3, 64, wv, 0, &scale, &zp)};
+  for (int backend = 0; backend < 2; backend++) {
+    ptl_set_backend(backend ? PTL_BACKEND_REFERENCE : PTL_BACKEND_AUTO);
+    ptl_attrs a = dyn_attrs(1, 0);
+    ptl_tensor *y = NULL;
+    T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 2, &y, 1));
+    if (y) {
+      const float *yd = ptl_tensor_data(y);
+      for (int i = 0; i < 3; i++)
+        T_CHECK(yd[i] == -7936.0f);
+    }
+    ptl_tensor_release(y);
+  }
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  ptl_tensor_release(in[0]);
+  ptl_tensor_release(in[1]);
+}
+
 static uint32_t lcg(uint32_t *s) {
   *s = *s * 1664525u + 1013904223u;
   return *s >> 8;
@@ -73,7 +137,8 @@ static uint32_t lcg(uint32_t *s) {
  * reduce_range; a second run reuses the cached packed weight; a write to the weight
  * (version bump) repacks it. */
 static void test_fast_equals_reference(void) {
-  const int64_t cases[][3] = {{1, 1, 1}, {3, 17, 5}, {4, 64, 16}, {7, 33, 35}, {9, 200, 70}};
+  const int64_t cases[][3] = {{1, 1, 1},    {3, 17, 5},  {4, 64, 16},  {7, 33, 35},
+                              {9, 200, 70}, {8, 45, 37}, {32, 100, 33}};
   uint32_t seed = 12345;
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     int64_t m = cases[c][0], k = cases[c][1], n = cases[c][2];
@@ -113,8 +178,9 @@ static void test_fast_equals_reference(void) {
         ptl_tensor_release(yf2);
         ptl_tensor_release(yr);
       }
-      /* negate the weight in place: the packed copy must follow the new version */
-      ptl_attrs a = dyn_attrs(0, 0);
+      /* negate the weight in place: the packed copies (both kinds, cached by the runs
+       * above) must follow the new version */
+      ptl_attrs a = dyn_attrs(per_channel, 0);
       ptl_tensor *y0 = NULL, *y1 = NULL;
       T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 3, &y0, 1));
       int8_t *wd = ptl_tensor_data(in[1]);
@@ -218,6 +284,8 @@ static void test_fp16(void) {
 
 void test_qdynamic(void) {
   test_small_vs_torch();
+  test_small_reduce_range_vs_torch_x86();
+  test_reduce_range_top_128();
   test_fast_equals_reference();
   test_errors();
   test_fp16();

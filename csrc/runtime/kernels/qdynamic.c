@@ -1,28 +1,36 @@
 /* qdynamic.c - dynamically quantized linear: DYNAMIC_LINEAR (int8 weights,
  * activations quantized per call) and LINEAR_FP16 (layouts in ops.def).
  *
- * DYNAMIC_LINEAR reproduces torch's 'qnnpack' engine (PackedLinearWeightsQnnp::
- * apply_dynamic) bit for bit, checked against torch 2.13:
+ * DYNAMIC_LINEAR reproduces torch's dynamic linear bit for bit, checked against
+ * torch 2.13. i[0] = 0: the 'qnnpack' engine (PackedLinearWeightsQnnp::apply_dynamic);
+ * i[0] = 1 (reduce_range): the 'x86' / 'fbgemm' engine (PackedLinearWeight::
+ * apply_dynamic with reduce_range=True, what torch's dynamic modules pass):
  *  - x's min and max (over the whole input) widened to contain 0 choose quint8
  *    qparams as quant_utils::ChooseQuantizationParams does (double arithmetic,
  *    scale rounded to float at the end, small-scale cut-off, zero point from the
- *    side with the smaller error). qnnpack ignores reduce_range; torch's x86 and
- *    fbgemm engines honour it (qmax 127), and so does this op when i[0] is set;
+ *    side with the smaller error), on [0, 255], or [0, 127] with reduce_range
+ *    (qnnpack ignores reduce_range, fbgemm honours it);
  *  - x quantized as at::quantize_per_tensor does (quant.c: fma(x, 1/scale, zp),
- *    round half even, clamp to [0, 255]);
+ *    round half even, clamp to [0, 255]); fbgemm's QuantizeAvx2 is the same fma;
  *  - acc = sum_k (xq - x_zp) * (w - w_zp[n]) in int32 (wrapping), then
- *    y = float(acc) * float(w_scale[n] * x_scale) + bias[n] (multiply, then add:
- *    no FMA) and relu after, as torch's relu_ on the float output.
- * The AVX2 kernel computes the same integers (sum of xq * w by pmaddwd on
- * int16, then the zero-point corrections with wrapping int32 arithmetic), so
- * the fast path and the reference agree exactly and the result does not depend
- * on the thread split (each output element is computed by one task).
- * Kernel shape: 4 rows x 16 columns, int8 weights sign-extended per k pair and shared
- * by the 4 rows. pmaddubsw would do twice the products per instruction but saturates
- * for 8-bit activations (255 * 128 * 2 > 32767: torch's x86 engine avoids that with
- * 7-bit activations, qnnpack's arithmetic cannot), so the exact form is pmaddwd; on
- * this AVX2 machine it runs at ~21 int8 MACs per cycle, about fbgemm's rate. No
- * AVX-512 VNNI / NEON kernels: this machine cannot run them to test.
+ *    qnnpack: y = float(acc) * float(w_scale[n] * x_scale) + bias[n] (multiply, then
+ *    add: no FMA); fbgemm (ReQuantizeForFloat's AVX2 form): y = fma(float(acc),
+ *    x_scale * w_scale[n], bias[n]), or the bare product without a bias (found by
+ *    experiment: mul-then-add matches torch's x86 engine on only ~75% of outputs,
+ *    the fma on all); relu after, as torch's relu_ on the float output.
+ * The AVX2 kernels compute the same integers (sums of xq * w, then the zero-point
+ * corrections with wrapping int32 arithmetic), so the fast path and the reference
+ * agree exactly and the result does not depend on the thread split (each output
+ * element is computed by one task). Kernel shape: 4 rows x 16 columns.
+ *  - 8-bit activations (qnnpack): int8 weights sign-extended per k pair and shared by
+ *    the 4 rows, pmaddwd on int16. pmaddubsw would saturate (255 * 128 * 2 > 32767).
+ *  - reduce_range activations are <= 128 (qmax 127; the zero point rounded up by at
+ *    most 1/2 can lift the top value to 128, never further), so pmaddubsw (u8 x s8,
+ *    adjacent products summed to int16) cannot saturate: 2 * 128 * 128 = 32768 only
+ *    for -128 weights, which gives -32768, representable; 2 * 128 * 127 < 32767.
+ *    pmaddubsw + pmaddwd(ones) sums 4 products per int32 lane: twice pmaddwd's rate,
+ *    the trick torch's x86 engine (fbgemm) uses, and exact. Weights packed per k quad.
+ * No AVX-512 VNNI / NEON kernels: this machine cannot run them to test.
  *
  * LINEAR_FP16 follows torch's fp16 dynamic linear (fbgemm): weights are held in
  * float16, the arithmetic is float32. The reference accumulates in k order; the
@@ -177,10 +185,15 @@ static void relu_flag(const ptl_call *call, bool *reduce_range, bool *relu) {
   *relu = a && a->n_ints > 1 && a->ints[1] != 0;
 }
 
-/* Output element from the exact int32 accumulator: multiply, then add. */
-static inline float dequant_out(int32_t acc, float mult, float b, bool relu) {
-  float v = (float)acc * mult;
-  v = v + b;
+/* Output element from the exact int32 accumulator. qnnpack: multiply, then add;
+ * fbgemm: one fma with the bias, the bare product without one (has_b false). */
+static inline float dequant_out(int32_t acc, float mult, float b, bool has_b, bool fbgemm,
+                                bool relu) {
+  float v;
+  if (fbgemm)
+    v = has_b ? fmaf((float)acc, mult, b) : (float)acc * mult;
+  else
+    v = (float)acc * mult + b;
   return relu && v < 0.0f ? 0.0f : v;
 }
 
@@ -248,9 +261,10 @@ ptl_status ptl_dynamic_linear_ref(const ptl_call *call) {
         int32_t wv = wd[o * w->strides[0] + i * w->strides[1]];
         acc += (uint32_t)((xq[i] - q.zp) * (wv - wzp[o]));
       }
+      /* fbgemm's multiplier is x_scale * w_scale: the same float product */
       float mult = wscale[o] * q.scale;
       float b = bd ? bd[o * bias->strides[0]] : 0.0f;
-      yd[yo + o * ys] = dequant_out((int32_t)acc, mult, b, relu);
+      yd[yo + o * ys] = dequant_out((int32_t)acc, mult, b, bd != NULL, reduce_range, relu);
     }
   }
   free(wscale), free(wzp), free(xq);
@@ -258,16 +272,18 @@ ptl_status ptl_dynamic_linear_ref(const ptl_call *call) {
 }
 
 /* ---- AVX2 fast path -------------------------------------------------------------------
- * Packed weight: columns in panels of NR=16, k in pairs; for panel p and pair j the 32
- * bytes are [col c: w[c][2j], w[c][2j+1]] for c in the panel's first 8 columns, then the
- * next 8 (two 16-byte halves, each sign-extended to 16 int16 lanes for pmaddwd against a
- * broadcast pair of quantized inputs). Padding (odd k, partial panel) is zero. */
+ * Packed weight: columns in panels of NR=16, k in groups of G (2 for the pmaddwd
+ * kernel, 4 for the pmaddubsw one); for panel p and group j the 16 * G bytes are
+ * [col c: w[c][G*j .. G*j+G-1]] for c in the panel's first 8 columns, then the next 8
+ * (one 8 * G byte half per 8 int32 output lanes). Padding (k to a multiple of G,
+ * partial panel) is zero. */
 #define QD_NR 16
 #define QD_MR 4
 
 typedef struct {
-  int64_t n, k, kp; /* kp: k rounded up to even */
-  int8_t *w;        /* [panels][kp/2][32] */
+  int64_t n, k, kp; /* kp: k rounded up to a multiple of g */
+  int g;            /* k group: 2 (int16 pmaddwd kernel) or 4 (u8 pmaddubsw kernel) */
+  int8_t *w;        /* [panels][kp/g][16 * g] */
   int32_t *wsum;    /* sum_k w[n][k] per column (padded to panels * 16) */
 } qd_packed;
 
@@ -280,14 +296,14 @@ static void qd_packed_destroy(void *p) {
   }
 }
 
-static ptl_status qd_pack(const ptl_tensor *w, qd_packed **out) {
-  int64_t n = w->shape[0], k = w->shape[1], kp = (k + 1) & ~(int64_t)1;
+static ptl_status qd_pack(const ptl_tensor *w, int g, qd_packed **out) {
+  int64_t n = w->shape[0], k = w->shape[1], kp = (k + g - 1) / g * g;
   int64_t panels = (n + QD_NR - 1) / QD_NR;
   qd_packed *pk = calloc(1, sizeof *pk);
   if (!pk)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "dynamic_linear: out of memory packing the weight");
-  pk->n = n, pk->k = k, pk->kp = kp;
-  pk->w = calloc((size_t)(panels * (kp / 2) * 32 + 32), 1);
+  pk->n = n, pk->k = k, pk->kp = kp, pk->g = g;
+  pk->w = calloc((size_t)(panels * kp * QD_NR + 64), 1);
   pk->wsum = calloc((size_t)(panels * QD_NR + 1), sizeof(int32_t));
   if (!pk->w || !pk->wsum) {
     qd_packed_destroy(pk);
@@ -300,7 +316,7 @@ static ptl_status qd_pack(const ptl_tensor *w, qd_packed **out) {
     for (int64_t i = 0; i < k; i++) {
       int8_t v = wd[c * w->strides[0] + i * w->strides[1]];
       s += v;
-      pk->w[(p * (kp / 2) + i / 2) * 32 + cc * 2 + (i & 1)] = v;
+      pk->w[(p * (kp / g) + i / g) * QD_NR * g + cc * g + i % g] = v;
     }
     pk->wsum[c] = s;
   }
@@ -310,7 +326,8 @@ static ptl_status qd_pack(const ptl_tensor *w, qd_packed **out) {
 
 typedef struct {
   const qd_packed *pk;
-  const int16_t *xq; /* [rows][kp], quantized x (0..255), zero padded */
+  const int16_t *xq16; /* [rows][kp], quantized x (0..255), zero padded (g == 2) */
+  const uint8_t *xq8;  /* [rows][kp], quantized x (0..128), zero padded (g == 4) */
   const int32_t *xsum;
   int32_t xzp;
   int64_t rows;
@@ -318,7 +335,7 @@ typedef struct {
   const int32_t *wzp;
   const float *bias;
   float *y; /* [rows][n] contiguous */
-  bool relu;
+  bool relu, fbgemm;
   int64_t panels_per_task;
 } qd_ctx;
 
@@ -334,19 +351,22 @@ static void qd_store(const qd_ctx *c, int64_t r0, int mr, int64_t c0, int nc, co
                      (uint32_t)c->xzp * (uint32_t)pk->wsum[col] +
                      (uint32_t)pk->k * (uint32_t)c->xzp * wz;
       c->y[(r0 + r) * pk->n + col] =
-          dequant_out((int32_t)acc, c->mult[col], c->bias ? c->bias[col] : 0.0f, c->relu);
+          dequant_out((int32_t)acc, c->mult[col], c->bias ? c->bias[col] : 0.0f, c->bias != NULL,
+                      c->fbgemm, c->relu);
     }
   }
 }
 
 #ifdef PTL_QDYN_HAVE_AVX2
-/* Broadcast of the quantized input pair (x[2j], x[2j+1]) as int16 lanes. */
-#define QD_BCAST(row, j) _mm256_set1_epi32(qd_load_pair((row) + 2 * (j)))
-static inline int32_t qd_load_pair(const int16_t *p) {
+static inline int32_t qd_load32(const void *p) {
   int32_t v;
   memcpy(&v, p, sizeof v);
   return v;
 }
+/* Broadcast of the quantized input pair (x[2j], x[2j+1]) as int16 lanes. */
+#define QD_BCAST(row, j) _mm256_set1_epi32(qd_load32((row) + 2 * (j)))
+/* Broadcast of the quantized input quad x[4j .. 4j+3] as bytes. */
+#define QD_BCAST4(row, j) _mm256_set1_epi32(qd_load32((row) + 4 * (j)))
 
 /* 4 rows x 16 columns: eight accumulators, written out so they stay in registers
  * (GCC at -O2 does not unroll a row loop and would keep them in memory). */
@@ -355,7 +375,8 @@ __attribute__((target("avx2,fma"))) static void qd_block4_avx2(const qd_ctx *c, 
   const qd_packed *pk = c->pk;
   int64_t pairs = pk->kp / 2;
   const int8_t *wp = pk->w + p * pairs * 32;
-  const int16_t *x0 = c->xq + r0 * pk->kp, *x1 = x0 + pk->kp, *x2 = x1 + pk->kp, *x3 = x2 + pk->kp;
+  const int16_t *x0 = c->xq16 + r0 * pk->kp, *x1 = x0 + pk->kp, *x2 = x1 + pk->kp,
+                *x3 = x2 + pk->kp;
   __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
           a30 = a00, a31 = a00;
   for (int64_t j = 0; j < pairs; j++) {
@@ -392,7 +413,7 @@ __attribute__((target("avx2,fma"))) static void qd_block1_avx2(const qd_ctx *c, 
   const qd_packed *pk = c->pk;
   int64_t pairs = pk->kp / 2;
   const int8_t *wp = pk->w + p * pairs * 32;
-  const int16_t *x = c->xq + r * pk->kp;
+  const int16_t *x = c->xq16 + r * pk->kp;
   __m256i a0 = _mm256_setzero_si256(), a1 = a0, b0 = a0, b1 = a0;
   int64_t j = 0;
   for (; j + 2 <= pairs; j += 2) {
@@ -419,25 +440,137 @@ __attribute__((target("avx2,fma"))) static void qd_block1_avx2(const qd_ctx *c, 
   _mm256_storeu_si256((__m256i *)(dot + 8), _mm256_add_epi32(a1, b1));
 }
 
+/* u8 x s8 products of one k quad summed into int32 lanes: pmaddubsw (exact for
+ * activations <= 128, see the header) then pmaddwd against ones. */
+#define QD_DOT4(acc, v, w)                                                                         \
+  acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(v, w), ones))
+
+/* 4 rows x 16 columns on 7-bit activations: 4 products per int32 lane per step. */
+__attribute__((target("avx2,fma"))) static void qd_block4_u8_avx2(const qd_ctx *c, int64_t p,
+                                                                  int64_t r0, int32_t *dot) {
+  const qd_packed *pk = c->pk;
+  int64_t quads = pk->kp / 4;
+  const int8_t *wp = pk->w + p * quads * 64;
+  const uint8_t *x0 = c->xq8 + r0 * pk->kp, *x1 = x0 + pk->kp, *x2 = x1 + pk->kp, *x3 = x2 + pk->kp;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+          a30 = a00, a31 = a00;
+  for (int64_t j = 0; j < quads; j++) {
+    __m256i w0 = _mm256_loadu_si256((const __m256i *)(wp + j * 64));
+    __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + j * 64 + 32));
+    __m256i v = QD_BCAST4(x0, j);
+    QD_DOT4(a00, v, w0);
+    QD_DOT4(a01, v, w1);
+    v = QD_BCAST4(x1, j);
+    QD_DOT4(a10, v, w0);
+    QD_DOT4(a11, v, w1);
+    v = QD_BCAST4(x2, j);
+    QD_DOT4(a20, v, w0);
+    QD_DOT4(a21, v, w1);
+    v = QD_BCAST4(x3, j);
+    QD_DOT4(a30, v, w0);
+    QD_DOT4(a31, v, w1);
+  }
+  _mm256_storeu_si256((__m256i *)(dot + 0 * QD_NR), a00);
+  _mm256_storeu_si256((__m256i *)(dot + 0 * QD_NR + 8), a01);
+  _mm256_storeu_si256((__m256i *)(dot + 1 * QD_NR), a10);
+  _mm256_storeu_si256((__m256i *)(dot + 1 * QD_NR + 8), a11);
+  _mm256_storeu_si256((__m256i *)(dot + 2 * QD_NR), a20);
+  _mm256_storeu_si256((__m256i *)(dot + 2 * QD_NR + 8), a21);
+  _mm256_storeu_si256((__m256i *)(dot + 3 * QD_NR), a30);
+  _mm256_storeu_si256((__m256i *)(dot + 3 * QD_NR + 8), a31);
+}
+
+/* 1 row x 16 columns on 7-bit activations, two quads per step. */
+__attribute__((target("avx2,fma"))) static void qd_block1_u8_avx2(const qd_ctx *c, int64_t p,
+                                                                  int64_t r, int32_t *dot) {
+  const qd_packed *pk = c->pk;
+  int64_t quads = pk->kp / 4;
+  const int8_t *wp = pk->w + p * quads * 64;
+  const uint8_t *x = c->xq8 + r * pk->kp;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, b0 = a0, b1 = a0;
+  int64_t j = 0;
+  for (; j + 2 <= quads; j += 2) {
+    __m256i v = QD_BCAST4(x, j), u = QD_BCAST4(x, j + 1);
+    const int8_t *q = wp + j * 64;
+    QD_DOT4(a0, v, _mm256_loadu_si256((const __m256i *)q));
+    QD_DOT4(a1, v, _mm256_loadu_si256((const __m256i *)(q + 32)));
+    QD_DOT4(b0, u, _mm256_loadu_si256((const __m256i *)(q + 64)));
+    QD_DOT4(b1, u, _mm256_loadu_si256((const __m256i *)(q + 96)));
+  }
+  for (; j < quads; j++) {
+    __m256i v = QD_BCAST4(x, j);
+    const int8_t *q = wp + j * 64;
+    QD_DOT4(a0, v, _mm256_loadu_si256((const __m256i *)q));
+    QD_DOT4(a1, v, _mm256_loadu_si256((const __m256i *)(q + 32)));
+  }
+  _mm256_storeu_si256((__m256i *)dot, _mm256_add_epi32(a0, b0));
+  _mm256_storeu_si256((__m256i *)(dot + 8), _mm256_add_epi32(a1, b1));
+}
+
 static void qd_block_avx2(const qd_ctx *c, int64_t p, int64_t r0, int mr, int32_t *dot) {
-  if (mr == QD_MR)
-    qd_block4_avx2(c, p, r0, dot);
-  else
-    for (int r = 0; r < mr; r++)
+  bool u8 = c->pk->g == 4;
+  if (mr == QD_MR) {
+    if (u8)
+      qd_block4_u8_avx2(c, p, r0, dot);
+    else
+      qd_block4_avx2(c, p, r0, dot);
+    return;
+  }
+  for (int r = 0; r < mr; r++) {
+    if (u8)
+      qd_block1_u8_avx2(c, p, r0 + r, dot + r * QD_NR);
+    else
       qd_block1_avx2(c, p, r0 + r, dot + r * QD_NR);
+  }
+}
+
+/* qd_store for a full 16-column block, 8 columns per vector: the same wrapping int32
+ * corrections (mullo keeps the low 32 bits), then the engine's epilogue. */
+__attribute__((target("avx2,fma"))) static void qd_store16_avx2(const qd_ctx *c, int64_t r0, int mr,
+                                                                int64_t c0, const int32_t *dot) {
+  const qd_packed *pk = c->pk;
+  const __m256i xzp = _mm256_set1_epi32(c->xzp);
+  const __m256i kxzp = _mm256_set1_epi32((int32_t)((uint32_t)pk->k * (uint32_t)c->xzp));
+  const __m256 zero = _mm256_setzero_ps();
+  for (int h = 0; h < 2; h++) {
+    int64_t col = c0 + 8 * h;
+    __m256i wz = _mm256_loadu_si256((const __m256i *)(c->wzp + col));
+    __m256i ws = _mm256_loadu_si256((const __m256i *)(pk->wsum + col));
+    /* k * xzp * wz - xzp * wsum: the per-column part of the correction */
+    __m256i corr = _mm256_sub_epi32(_mm256_mullo_epi32(kxzp, wz), _mm256_mullo_epi32(xzp, ws));
+    __m256 mult = _mm256_loadu_ps(c->mult + col);
+    __m256 b = c->bias ? _mm256_loadu_ps(c->bias + col) : zero;
+    for (int r = 0; r < mr; r++) {
+      __m256i d = _mm256_loadu_si256((const __m256i *)(dot + r * QD_NR + 8 * h));
+      d = _mm256_sub_epi32(d, _mm256_mullo_epi32(wz, _mm256_set1_epi32(c->xsum[r0 + r])));
+      d = _mm256_add_epi32(d, corr);
+      __m256 v = _mm256_cvtepi32_ps(d);
+      if (c->fbgemm)
+        v = c->bias ? _mm256_fmadd_ps(v, mult, b) : _mm256_mul_ps(v, mult);
+      else
+        v = _mm256_add_ps(_mm256_mul_ps(v, mult), b);
+      if (c->relu) /* max(0, v) keeps NaN and -0, as the scalar v < 0 ? 0 : v */
+        v = _mm256_max_ps(zero, v);
+      _mm256_storeu_ps(c->y + (r0 + r) * pk->n + col, v);
+    }
+  }
 }
 #endif
 
 static void qd_block_c(const qd_ctx *c, int64_t p, int64_t r0, int mr, int32_t *dot) {
   const qd_packed *pk = c->pk;
-  int64_t pairs = pk->kp / 2;
-  const int8_t *wp = pk->w + p * pairs * 32;
+  int g = pk->g;
+  int64_t groups = pk->kp / g;
+  const int8_t *wp = pk->w + p * groups * QD_NR * g;
   for (int r = 0; r < mr; r++) {
-    const int16_t *x = c->xq + (r0 + r) * pk->kp;
     for (int j = 0; j < QD_NR; j++) {
       uint32_t s = 0;
-      for (int64_t i = 0; i < pairs; i++)
-        s += (uint32_t)(x[2 * i] * wp[i * 32 + 2 * j] + x[2 * i + 1] * wp[i * 32 + 2 * j + 1]);
+      for (int64_t i = 0; i < pk->kp; i++) {
+        int32_t xv = g == 4 ? c->xq8[(r0 + r) * pk->kp + i] : c->xq16[(r0 + r) * pk->kp + i];
+        s += (uint32_t)(xv * wp[(i / g) * QD_NR * g + j * g + i % g]);
+      }
       dot[r * QD_NR + j] = (int32_t)s;
     }
   }
@@ -470,9 +603,13 @@ static void qd_task(void *vctx, size_t t) {
     for (int64_t r0 = 0; r0 < c->rows; r0 += QD_MR) {
       int mr = (int)(c->rows - r0 < QD_MR ? c->rows - r0 : QD_MR);
 #ifdef PTL_QDYN_HAVE_AVX2
-      if (avx2)
+      if (avx2) {
         qd_block_avx2(c, p, r0, mr, dot);
-      else
+        if (nc == QD_NR) {
+          qd_store16_avx2(c, r0, mr, c0, dot);
+          continue;
+        }
+      } else
 #endif
         qd_block_c(c, p, r0, mr, dot);
       (void)avx2;
@@ -512,16 +649,17 @@ __attribute__((target("avx2,fma"))) static bool qd_minmax_avx2(const float *x, i
   return !has_nan;
 }
 
-/* Quantizes rows of x into int16 (values 0..255), exactly as quant_u8 (no NaN here). */
-__attribute__((target("avx2,fma"))) static void qd_quant_rows_avx2(const float *x, int64_t rows,
-                                                                   int64_t k, int64_t kp,
-                                                                   const act_qparams *q,
-                                                                   int16_t *xq, int32_t *xsum) {
+/* Quantizes rows of x exactly as quant_u8 (no NaN here) into int16 (g == 2) or
+ * uint8 (g == 4) lanes; returns the largest quantized value. */
+__attribute__((target("avx2,fma"))) static int32_t
+qd_quant_rows_avx2(const float *x, int64_t rows, int64_t k, int64_t kp, const act_qparams *q,
+                   int16_t *xq16, uint8_t *xq8, int32_t *xsum) {
   __m256 inv = _mm256_set1_ps(q->inv), zpf = _mm256_set1_ps(q->zpf);
   __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.0f);
+  __m256i vmax = _mm256_setzero_si256();
+  int32_t top = 0;
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = x + r * k;
-    int16_t *qr = xq + r * kp;
     __m256i vs = _mm256_setzero_si256();
     int64_t i = 0;
     for (; i + 8 <= k; i += 8) {
@@ -530,34 +668,52 @@ __attribute__((target("avx2,fma"))) static void qd_quant_rows_avx2(const float *
       v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
       __m256i iv = _mm256_cvtps_epi32(v);
       vs = _mm256_add_epi32(vs, iv);
+      vmax = _mm256_max_epi32(vmax, iv);
       __m128i p16 = _mm_packs_epi32(_mm256_castsi256_si128(iv), _mm256_extracti128_si256(iv, 1));
-      _mm_storeu_si128((__m128i *)(qr + i), p16);
+      if (xq8)
+        _mm_storel_epi64((__m128i *)(xq8 + r * kp + i), _mm_packus_epi16(p16, p16));
+      else
+        _mm_storeu_si128((__m128i *)(xq16 + r * kp + i), p16);
     }
     int32_t s[8];
     _mm256_storeu_si256((__m256i *)s, vs);
     int32_t sum = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
-    for (; i < k; i++) {
-      qr[i] = (int16_t)quant_u8(xr[i], q);
-      sum += qr[i];
-    }
-    for (; i < kp; i++)
-      qr[i] = 0;
-    xsum[r] = sum;
-  }
-}
-#endif
-
-static void qd_quant_rows_c(const float *x, int64_t rows, int64_t k, int64_t kp,
-                            const act_qparams *q, int16_t *xq, int32_t *xsum) {
-  for (int64_t r = 0; r < rows; r++) {
-    int32_t sum = 0;
-    for (int64_t i = 0; i < kp; i++) {
-      int16_t v = i < k ? (int16_t)quant_u8(x[r * k + i], q) : 0;
-      xq[r * kp + i] = v;
+    for (; i < kp; i++) {
+      int32_t v = i < k ? quant_u8(xr[i], q) : 0;
+      top = v > top ? v : top;
+      if (xq8)
+        xq8[r * kp + i] = (uint8_t)v;
+      else
+        xq16[r * kp + i] = (int16_t)v;
       sum += v;
     }
     xsum[r] = sum;
   }
+  int32_t m[8];
+  _mm256_storeu_si256((__m256i *)m, vmax);
+  for (int j = 0; j < 8; j++)
+    top = m[j] > top ? m[j] : top;
+  return top;
+}
+#endif
+
+static int32_t qd_quant_rows_c(const float *x, int64_t rows, int64_t k, int64_t kp,
+                               const act_qparams *q, int16_t *xq16, uint8_t *xq8, int32_t *xsum) {
+  int32_t top = 0;
+  for (int64_t r = 0; r < rows; r++) {
+    int32_t sum = 0;
+    for (int64_t i = 0; i < kp; i++) {
+      int32_t v = i < k ? quant_u8(x[r * k + i], q) : 0;
+      top = v > top ? v : top;
+      if (xq8)
+        xq8[r * kp + i] = (uint8_t)v;
+      else
+        xq16[r * kp + i] = (int16_t)v;
+      sum += v;
+    }
+    xsum[r] = sum;
+  }
+  return top;
 }
 
 static bool qd_minmax_c(const float *x, int64_t n, float *mn, float *mx) {
@@ -584,9 +740,12 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
     return PTL_ERR_UNSUPPORTED;
   if (rows == 0 || n == 0)
     return PTL_OK;
+  /* 7-bit activations take the pmaddubsw kernel, with its own packing (k quads) */
+  int g = reduce_range ? 4 : 2;
   uint64_t key[PTL_PACKED_KEY_WORDS] = {0};
   key[0] = ptl_tensor_version(w);
-  key[1] = 0x5144594eu; /* "QDYN": this op's packed int8 panels */
+  key[1] = reduce_range ? 0x51445538u  /* "QDU8": k-quad panels for pmaddubsw */
+                        : 0x5144594eu; /* "QDYN": k-pair panels for pmaddwd */
   key[2] = (uint64_t)n;
   key[3] = (uint64_t)k;
   key[4] = (uint64_t)(uintptr_t)ptl_tensor_data(w);
@@ -594,7 +753,7 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
   key[6] = (uint64_t)w->strides[1];
   qd_packed *pk = ptl_packed_find(w, key);
   if (!pk) {
-    PTL_CHECK(qd_pack(w, &pk));
+    PTL_CHECK(qd_pack(w, g, &pk));
     ptl_status s = ptl_packed_add(w, key, pk, qd_packed_destroy);
     if (s != PTL_OK)
       return s;
@@ -618,20 +777,34 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
   act_qparams q;
   ptl_status s = choose_qparams(mn, mx, reduce_range, &q);
   int64_t kp = pk->kp;
-  int16_t *xq = s == PTL_OK ? malloc(sizeof(int16_t) * (size_t)(rows * kp)) : NULL;
+  int16_t *xq16 = NULL;
+  uint8_t *xq8 = NULL;
+  if (s == PTL_OK) {
+    if (g == 4)
+      xq8 = malloc((size_t)(rows * kp));
+    else
+      xq16 = malloc(sizeof(int16_t) * (size_t)(rows * kp));
+  }
   int32_t *xsum = malloc(sizeof(int32_t) * (size_t)rows);
   float *mult = malloc(sizeof(float) * (size_t)n);
   float *wscale = malloc(sizeof(float) * (size_t)n);
-  int32_t *wzp = malloc(sizeof(int32_t) * (size_t)n);
-  if (s == PTL_OK && (!xq || !xsum || !mult || !wscale || !wzp))
+  int32_t *wzp = malloc(sizeof(int32_t) * (size_t)(n + QD_NR));
+  if (s == PTL_OK && ((!xq8 && !xq16) || !xsum || !mult || !wscale || !wzp))
     s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "dynamic_linear: out of memory");
   if (s == PTL_OK) {
+    int32_t top;
 #ifdef PTL_QDYN_HAVE_AVX2
     if (avx2)
-      qd_quant_rows_avx2(xd, rows, k, kp, &q, xq, xsum);
+      top = qd_quant_rows_avx2(xd, rows, k, kp, &q, xq16, xq8, xsum);
     else
 #endif
-      qd_quant_rows_c(xd, rows, k, kp, &q, xq, xsum);
+      top = qd_quant_rows_c(xd, rows, k, kp, &q, xq16, xq8, xsum);
+    /* the header's bound (<= 128) makes pmaddubsw exact; should a value ever exceed it,
+     * the reference computes the result instead of a saturated sum */
+    if (g == 4 && top > 128)
+      s = PTL_ERR_UNSUPPORTED;
+  }
+  if (s == PTL_OK) {
     weight_qparams(w, n, wscale, wzp);
     for (int64_t i = 0; i < n; i++)
       mult[i] = wscale[i] * q.scale;
@@ -640,7 +813,8 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
       s = ptl_tensor_contiguous((ptl_tensor *)bias, &bc);
     if (s == PTL_OK) {
       qd_ctx ctx = {pk,
-                    xq,
+                    xq16,
+                    xq8,
                     xsum,
                     q.zp,
                     rows,
@@ -649,6 +823,7 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
                     bc ? ptl_tensor_data(bc) : NULL,
                     ptl_tensor_data(y),
                     relu,
+                    reduce_range,
                     1};
       int64_t panels = (n + QD_NR - 1) / QD_NR;
       /* a few tasks per thread of work: panels grouped so each task streams a
@@ -663,7 +838,7 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
       ptl_tensor_release(bc);
     }
   }
-  free(xq), free(xsum), free(mult), free(wscale), free(wzp);
+  free(xq16), free(xq8), free(xsum), free(mult), free(wscale), free(wzp);
   ptl_tensor_release(xc);
   return s;
 }

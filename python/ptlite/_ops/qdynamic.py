@@ -1,8 +1,9 @@
 """Dynamically quantized linear (csrc/runtime/kernels/qdynamic.c).
 
 ``linear_dynamic``: float32 input quantized per call to quint8 from its own
-min/max (torch's 'qnnpack' dynamic linear arithmetic), int8 weight (a qint8
-tensor, per tensor or per channel along axis 0), float32 bias and output.
+min/max, int8 weight (a qint8 tensor, per tensor or per channel along axis 0),
+float32 bias and output. reduce_range=False is torch's 'qnnpack' dynamic linear
+arithmetic, True its fbgemm ('x86' / 'fbgemm' engine) one, bit for bit.
 ``linear_fp16``: float16 weight, float32 arithmetic (torch's fp16 dynamic linear).
 """
 from __future__ import annotations
@@ -19,8 +20,9 @@ _RELU = ((0,), (1,))
 def linear_dynamic(x, w, b=None, reduce_range: bool = False, relu: bool = False):
     """y = x @ dequant(w).T + b with x quantized to quint8 per call (int32 accumulation).
 
-    reduce_range=True chooses x's qparams on [0, 127] as torch's x86/fbgemm engines do;
-    torch's qnnpack engine ignores it (its modules pass it, ptlite's pass False)."""
+    reduce_range=True follows torch's x86/fbgemm engine: x's qparams on [0, 127] and
+    fbgemm's fma epilogue; False follows qnnpack (which ignores reduce_range). ptlite's
+    modules pass what the engine was when their weights were set, as torch."""
     return call(_DYNAMIC_LINEAR, (x, w, b), _FLAGS[bool(reduce_range), bool(relu)], None)
 
 

@@ -2,21 +2,38 @@
 
 int8 weights (qint8, per tensor or per channel along the output dim) with the
 input quantized at every call from its own min/max, or float16 weights with
-float32 arithmetic. Numerics follow torch's 'qnnpack' engine exactly (see
-csrc/runtime/kernels/qdynamic.c); qnnpack ignores reduce_range, so ptlite's
-modules always quantize activations on the full [0, 255].
+float32 arithmetic. Numerics follow torch's engine exactly (see
+csrc/runtime/kernels/qdynamic.c). torch's dynamic modules always pass
+reduce_range=True to quantized::linear_dynamic; what it does is decided by the
+packed weight, i.e. by ``backends.quantized.engine`` when the weight was packed
+(set_weight_bias, from_float, load_state_dict): 'qnnpack' ignores it (activations
+on [0, 255]), fbgemm ('x86', 'fbgemm'; 'onednn' prepacks are close but not bit
+identical) honours it ([0, 127], fma epilogue). ptlite binds it the same way: a
+module quantized under 'x86' keeps x86 numerics when the engine changes later.
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from .... import _dtype as dt
+from .... import backends as _backends
 from ...._ops import quant as _q
 from ...._ops.qdynamic import linear_dynamic, linear_fp16
 from ...._tensor import Tensor, zeros
 from ...modules.module import Module
 
-__all__ = ["Linear", "quantize_weight", "weight_observer_for", "to_fp16_saturated"]
+__all__ = ["Linear", "quantize_weight", "weight_observer_for", "to_fp16_saturated",
+           "engine_reduce_range"]
+
+# engines whose dynamic linear quantizes activations with reduce_range (torch's fbgemm
+# PackedLinearWeight; onednn's prepack also honours it)
+_REDUCE_RANGE_ENGINES = frozenset(("x86", "fbgemm", "onednn"))
+
+
+def engine_reduce_range() -> bool:
+    """Whether a weight packed now gets reduce_range numerics: true under the x86,
+    fbgemm and onednn engines, false under qnnpack (which ignores the flag)."""
+    return _backends.quantized.engine in _REDUCE_RANGE_ENGINES
 
 # (torch also takes intrinsic LinearReLU, into its own fused class: not in ptlite yet)
 _FLOAT_TYPES = ("Linear", "NonDynamicallyQuantizableLinear")
@@ -103,6 +120,8 @@ class Linear(Module):
                                    f"{w.size(0)}, got {list(b.shape)}")
         self.__dict__["_w"] = w
         self.__dict__["_b"] = b
+        # torch's linear_prepack binds the engine here, not at forward
+        self.__dict__["_rr"] = engine_reduce_range()
 
     def _weight_bias(self):
         return self._w, self._b
@@ -121,7 +140,7 @@ class Linear(Module):
             raise RuntimeError("The dimension of input tensor should be larger than or equal "
                                "to 2")
         if self._dtype == dt.qint8:
-            return linear_dynamic(x, self._w, self._b)
+            return linear_dynamic(x, self._w, self._b, self._rr)
         return linear_fp16(x, self._w, self._b)
 
     # ---- names, repr, state ---------------------------------------------------------------

@@ -10,6 +10,7 @@ GRU gates r, z, n), in the order torch's aten cells use.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, List, Optional, Tuple
 
 import ptlite
@@ -20,7 +21,8 @@ from ...._tensor import Tensor, zeros
 from ... import functional as F
 from ...modules import rnn as _frnn
 from ...modules.module import Module
-from .linear import quantize_weight, to_fp16_saturated, weight_observer_for
+from .linear import (engine_reduce_range, quantize_weight, to_fp16_saturated,
+                     weight_observer_for)
 
 __all__ = ["RNNBase", "LSTM", "GRU", "RNNCellBase", "LSTMCell", "GRUCell", "RNNCell"]
 
@@ -30,8 +32,21 @@ def _check_dtype(dtype) -> None:
         raise ValueError(f"Unsupported dtype for dynamic RNN quantization: {dtype}")
 
 
-def _linear_for(dtype):
-    return linear_dynamic if dtype == dt.qint8 else linear_fp16
+_LINEAR_RR = functools.partial(linear_dynamic, reduce_range=True)
+
+
+def _linear_for(dtype, reduce_range: bool):
+    """The gate matmul: int8 dynamic linear with the numerics bound at packing time
+    (reduce_range under x86/fbgemm, as torch's make_quantized_cell_params_dynamic
+    and cell ops run on the engine's packed weights), or the float16 one."""
+    if dtype != dt.qint8:
+        return linear_fp16
+    return _LINEAR_RR if reduce_range else linear_dynamic
+
+
+def _bind_engine(mod: Module) -> None:
+    """Records the engine's dynamic numerics when weights are packed (set), as torch."""
+    mod.__dict__["_rr"] = engine_reduce_range()
 
 
 def _quantize(w: Tensor, observer_ctor, dtype) -> Tensor:
@@ -109,6 +124,7 @@ class RNNBase(Module):
                          ptlite.randn(gate) if bias else None,
                          ptlite.randn(gate) if bias else None]
                 self._weights.append(cells)
+        _bind_engine(self)
 
     # torch's argument checks and batching helpers, shared with the float modules
     check_input = _frnn.RNNBase.check_input
@@ -159,10 +175,11 @@ class RNNBase(Module):
                 self._weights[i] = list(state_dict[key])
             elif strict:
                 missing_keys.append(key)
+        _bind_engine(self)  # torch repacks loaded weights under the current engine
 
     def _run(self, input: Tensor, hx: Tensor, cx: Optional[Tensor]):
         """input [T, B, I] (time major), hx (and cx) [L*D, B, H] -> (output, h_n, c_n)."""
-        lin = _linear_for(self.dtype)
+        lin = _linear_for(self.dtype, self._rr)
         dirs = 2 if self.bidirectional else 1
         seq_len = input.size(0)
         layer_input = input
@@ -244,6 +261,7 @@ class RNNBase(Module):
                                 _quantize(getattr(mod, "weight_hh" + sfx), ctor, dtype),
                                 b_ih, b_hh])
         q.__dict__["_weights"] = weights
+        _bind_engine(q)
         return q
 
 
@@ -324,6 +342,7 @@ class RNNCellBase(Module):
                                            dtype)
         self.__dict__["bias_ih"] = zeros(num_chunks * hidden_size) if bias else None
         self.__dict__["bias_hh"] = zeros(num_chunks * hidden_size) if bias else None
+        _bind_engine(self)
 
     extra_repr = _frnn.RNNCellBase.extra_repr
     _check = _frnn.RNNCellBase._check
@@ -356,13 +375,14 @@ class RNNCellBase(Module):
                 self.__dict__[attr] = state_dict[prefix + key]
             elif strict:
                 missing_keys.append(prefix + key)
+        _bind_engine(self)
 
     def _prepare(self, input: Tensor, hx):
         """(batched input, was batched, gi = input projection)."""
         is_batched = self._check(input, None)
         if not is_batched:
             input = input.unsqueeze(0)
-        lin = _linear_for(self.weight_dtype)
+        lin = _linear_for(self.weight_dtype, self._rr)
         return input, is_batched, lin, lin(input, self._w_ih, self.bias_ih)
 
     @classmethod
@@ -383,6 +403,7 @@ class RNNCellBase(Module):
         q.__dict__["_w_hh"] = _quantize(mod.weight_hh, ctor, dtype)
         q.__dict__["bias_ih"] = mod.bias_ih.detach().float() if mod.bias else None
         q.__dict__["bias_hh"] = mod.bias_hh.detach().float() if mod.bias else None
+        _bind_engine(q)
         return q
 
 
