@@ -1,7 +1,7 @@
 /* test_qgemm.c - C tests of kernels/qgemm_avx2.c called directly (so a silent
  * fallback to another path would be noticed): the vpmaddubsw conv against a plain
- * loop with qconv.c's arithmetic over many geometries, refusal of inputs above 127,
- * and the size guards. */
+ * loop with qconv.c's arithmetic over many geometries, with activations at and above
+ * 127 (the split tiles), refusal of mostly-hot inputs, and the size guards. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -38,6 +38,23 @@ static void naive_conv(const ptl_qgemm_geom *g, const uint8_t *x, int64_t in_pix
         }
 }
 
+/* ptl_qgemm_conv against naive_conv, bit for bit. */
+static void compare(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const uint8_t *x,
+                    int64_t in_pix, const int8_t *w, const ptl_qgemm_quant *q, uint8_t *y,
+                    uint8_t *yr) {
+  int64_t ny = g->n * g->oh * g->ow * g->o;
+  naive_conv(g, x, in_pix, w, q, yr);
+  memset(y, 0xAB, (size_t)ny);
+  T_OK(ptl_qgemm_conv(p, g, x, in_pix, q, y, g->o));
+  int64_t diff = 0, distinct = 0;
+  for (int64_t i = 0; i < ny; i++) {
+    diff += y[i] != yr[i];
+    distinct += i > 0 && yr[i] != yr[i - 1];
+  }
+  T_CHECK(diff == 0);
+  T_CHECK(distinct > ny / 4); /* the outputs are not a constant (the check can fail) */
+}
+
 /* One geometry: x in [0, 127] (pixel stride in_pix >= c), full-range weights. */
 static void check_geom(ptl_qgemm_geom g, int64_t in_pix, unsigned seed, bool relu) {
   g.oh = (g.h + 2 * g.pt - g.dh * (g.kh - 1) - 1) / g.sh + 1;
@@ -67,23 +84,19 @@ static void check_geom(ptl_qgemm_geom g, int64_t in_pix, unsigned seed, bool rel
   T_OK(ptl_qgemm_pack(&g, w, &p));
   if (!p)
     goto out;
-  naive_conv(&g, x, in_pix, w, &q, yr);
-  memset(y, 0xAB, (size_t)ny);
-  T_OK(ptl_qgemm_conv(p, &g, x, in_pix, &q, y, g.o));
-  int64_t diff = 0, distinct = 0;
-  for (int64_t i = 0; i < ny; i++) {
-    diff += y[i] != yr[i];
-    distinct += i > 0 && yr[i] != yr[i - 1];
-  }
-  T_CHECK(diff == 0);
-  T_CHECK(distinct > ny / 4); /* the outputs are not a constant (the check can fail) */
-  /* one byte above 127 (also inside a pixel's unused stride bytes: conservative), or
-   * x_zp 128: refused, nothing written */
-  memset(y, 0xAB, (size_t)ny);
+  compare(p, &g, x, in_pix, w, &q, y, yr);
+  /* a few bytes above 127 (those tiles take the split variant), the extreme 255 among
+   * them; then an x_zp above 127 (the padding taps are hot) */
   x[nx / 2] = 200;
-  T_CHECK(ptl_qgemm_conv(p, &g, x, in_pix, &q, y, g.o) == PTL_ERR_UNSUPPORTED);
-  x[nx / 2] = 5;
-  q.xzp = 128;
+  x[nx - 1] = 255;
+  x[in_pix] = 128;
+  compare(p, &g, x, in_pix, w, &q, y, yr);
+  q.xzp = 128 + (int32_t)(lcg(&seed) % 128);
+  compare(p, &g, x, in_pix, w, &q, y, yr);
+  /* every pixel hot: refused, nothing written */
+  for (int64_t i = 0; i < nx; i += in_pix)
+    x[i] = 130;
+  memset(y, 0xAB, (size_t)ny);
   T_CHECK(ptl_qgemm_conv(p, &g, x, in_pix, &q, y, g.o) == PTL_ERR_UNSUPPORTED);
   bool untouched = true;
   for (int64_t i = 0; i < ny; i++)
@@ -113,7 +126,7 @@ static void test_kernel_geometries(void) {
       {1, 8, 9, 5, 33, 3, 2, 1, 2, 1, 0, 1, 1, 0, 0},
       {3, 5, 5, 64, 64, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0},
       {1, 9, 9, 10, 12, 3, 3, 1, 1, 1, 1, 2, 1, 0, 0},
-      {1, 11, 1, 100, 9, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},
+      {1, 40, 1, 100, 9, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},
       {2, 4, 4, 12, 48, 2, 2, 2, 2, 0, 0, 1, 1, 0, 0},
   };
   for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
@@ -125,7 +138,9 @@ static void test_kernel_geometries(void) {
 
 static void test_guards(void) {
   ptl_qgemm_geom g = {1, 1, 1, 140000, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1};
-  T_CHECK(!ptl_qgemm_geom_ok(&g)); /* K * 127 * 128 past 2^31 */
+  T_CHECK(!ptl_qgemm_geom_ok(&g)); /* K * 255 * 128 past 2^31 */
+  g.c = 65796;
+  T_CHECK(!ptl_qgemm_geom_ok(&g));
   g.c = 4608;
   T_CHECK(ptl_qgemm_geom_ok(&g)); /* resnet's largest K */
   g.kh = g.kw = 9;

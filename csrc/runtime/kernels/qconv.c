@@ -842,24 +842,26 @@ static void nhwc_store(ptl_tensor *t, const uint8_t *src, uint8_t flip) {
 }
 
 /* ---- own AVX2 u8 x s8 path (qgemm_avx2.c) -----------------------------------
- * Dense convs and linear with symmetric weights (every zero point 0) and activations
- * <= 127 (torch's x86 / fbgemm qconfigs: reduce_range) run on vpmaddubsw at about
- * twice the rate of XNNPACK's qu8 / qc8 kernels. ptl_qgemm_conv checks the input
- * bytes on every call and declines (UNSUPPORTED) when one is above 127; the XNNPACK
- * path below then runs. Same arithmetic, same bits. */
+ * Dense convs and linear with symmetric weights (every zero point 0) run on
+ * vpmaddubsw, exact while activations are <= 127 (torch's x86 / fbgemm qconfigs:
+ * reduce_range), about twice the rate of XNNPACK's qu8 / qc8 kernels. The few
+ * activations above 127 that inputs past the calibrated range give are handled
+ * exactly per 4-pixel tile by a slower variant; ptl_qgemm_conv declines (UNSUPPORTED)
+ * when more than a quarter of the input pixels have one, and the XNNPACK path below
+ * runs. Same arithmetic as the reference, same bits. */
 
 enum { MODE_QGEMM = 3 };
 
-/* Symmetric weights, x_zp <= 127, and every accumulator provably far from the QNNPACK
- * overflow rule and from int32 wrapping: |acc| <= |bias| + K * 127 * 128 when x and
- * x_zp are both in 0..127 and |w| <= 128 (the same 2^30 margin as pick_mode). */
+/* Symmetric weights, and every accumulator provably far from the QNNPACK overflow
+ * rule and from int32 wrapping: |acc| <= |bias| + K * 255 * 128 (|x - x_zp| <= 255,
+ * |w| <= 128), with the same 2^30 margin as pick_mode. */
 static bool qgemm_quant_ok(const qchan *q, int64_t k) {
-  if (q->xzp < 0 || q->xzp > 127)
+  if (q->xzp < 0 || q->xzp > 255)
     return false;
   for (int64_t c = 0; c < q->count; c++) {
     if (q->wzp[c] != 0)
       return false;
-    double bound = fabs((double)q->qbias[c]) + (double)k * (127.0 * 128.0);
+    double bound = fabs((double)q->qbias[c]) + (double)k * (255.0 * 128.0);
     if (bound >= 2147483647.0 || bound * (double)q->rscale[c] >= 1073741824.0)
       return false;
   }

@@ -4,11 +4,13 @@
  * vpmaddubsw multiplies unsigned activation bytes by signed weight bytes and adds
  * adjacent pairs into saturating int16. With every activation byte <= 127 and
  * |w| <= 128 a pair is at most 2 * 127 * 128 = 32512, so it never saturates and the
- * result is exact. ptl_qgemm_conv checks that on every call (one vectorised pass over
- * the input) and returns PTL_ERR_UNSUPPORTED, writing nothing, when a byte is above
- * 127; the caller then runs its other path. The zero point is handled as
- * sum (x - x_zp) * w = sum x * w - x_zp * sum w, with sum w per output channel taken
- * at pack time; weights must be symmetric (zero point 0). */
+ * result is exact. Output tiles that read a byte above 127 (inputs past the calibrated
+ * range) run a variant that splits x = 2 * (x >> 1) + (x & 1), exact at half the
+ * speed; ptl_qgemm_conv returns PTL_ERR_UNSUPPORTED, writing nothing, when more than a
+ * quarter of the input pixels have such a byte, and the caller runs its other path.
+ * The zero point is handled as sum (x - x_zp) * w = sum x * w - x_zp * sum w, with
+ * sum w per output channel taken at pack time; weights must be symmetric (zero
+ * point 0). */
 #ifndef PTL_QGEMM_H
 #define PTL_QGEMM_H
 
@@ -31,7 +33,7 @@ typedef struct ptl_qgemm_packed ptl_qgemm_packed;
 bool ptl_qgemm_available(void);
 
 /* Whether the kernel takes this geometry: K = kh * kw * c small enough that no
- * int32 partial sum can overflow (K * 127 * 128 < 2^31), sizes in range. */
+ * int32 partial sum can overflow (K * 255 * 128 < 2^31), at most 64 taps. */
 bool ptl_qgemm_geom_ok(const ptl_qgemm_geom *g);
 
 /* Layout word of the packing for g (part of the caller's cache key). */
@@ -52,7 +54,8 @@ typedef struct {
 
 /* x: pixel (n, iy, ix) at x + ((n * h + iy) * w + ix) * in_pix, c bytes each; y: pixel
  * (n, oy, ox) at y + ((n * oh + oy) * ow + ox) * out_pix, o bytes each.
- * PTL_ERR_UNSUPPORTED (nothing written) when an input byte or xzp is above 127. */
+ * PTL_ERR_UNSUPPORTED (nothing written) when over a quarter of the pixels have a byte
+ * above 127. */
 ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const uint8_t *x,
                           int64_t in_pix, const ptl_qgemm_quant *q, uint8_t *y, int64_t out_pix);
 

@@ -4,7 +4,11 @@
  * qc8 kernels) run at the float FMA rate, so int8 convs were no faster than fp32.
  * vpmaddubsw does 32 byte products per instruction; its int16 pair sums are exact
  * when activations are <= 127 (see qgemm.h), which torch's x86 / fbgemm qconfigs
- * (reduce_range: activations 0..127) give almost always. Per 4 rows x 16 channels x
+ * (reduce_range: activations 0..127) give except where an input goes past the
+ * calibrated range (histogram observers clip outliers: a few dozen bytes per layer).
+ * Tiles whose input pointers touch such a pixel run a split variant (x = 2 * (x >> 1)
+ * + (x & 1)), exact at half the speed; a per-pixel flag array found in one vectorised
+ * pass over the input decides per tile. Per 4 rows x 16 channels x
  * 4 k: 8 vpmaddubsw + 8 vpmaddwd (with ones, to int32) + 8 vpaddd, about twice the
  * MAC rate of the float kernel in conv.c.
  *
@@ -44,8 +48,8 @@ uint64_t ptl_qgemm_layout(const ptl_qgemm_geom *g) {
 
 bool ptl_qgemm_geom_ok(const ptl_qgemm_geom *g) {
   int64_t k = g->kh * g->kw * ((g->c + 3) & ~(int64_t)3);
-  /* every int32 partial sum (and x_zp * sum w) stays below 2^31: K * 127 * 128 */
-  if (g->c <= 0 || g->o <= 0 || k <= 0 || k > 2147483647 / (127 * 128))
+  /* every int32 partial sum (and x_zp * sum w) stays below 2^31: K * 255 * 128 */
+  if (g->c <= 0 || g->o <= 0 || k <= 0 || k > 2147483647 / (255 * 128))
     return false;
   /* the per-tile tap pointers live on the stack: up to 64 taps (8x8 kernels) */
   return g->kh > 0 && g->kw > 0 && g->kh * g->kw <= 64 && g->sh > 0 && g->sw > 0 && g->dh > 0 &&
@@ -108,22 +112,37 @@ bool ptl_qgemm_available(void) {
   return cached == 1;
 }
 
-/* True when every byte of x[0, n) is <= 127. */
-__attribute__((target("avx2"))) static bool all_le_127(const uint8_t *x, size_t n) {
-  __m256i a0 = _mm256_setzero_si256(), a1 = a0;
-  size_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    a0 = _mm256_or_si256(a0, _mm256_loadu_si256((const __m256i *)(x + i)));
-    a1 = _mm256_or_si256(a1, _mm256_loadu_si256((const __m256i *)(x + i + 32)));
+/* flags[i] = 1 when a byte of pixel i (c bytes at x + i * stride) is above 127;
+ * returns the number of such pixels. */
+__attribute__((target("avx2"))) static int64_t
+hot_pixels(const uint8_t *x, int64_t npix, int64_t stride, int64_t c, uint8_t *flags) {
+  int64_t hot = 0;
+  for (int64_t i = 0; i < npix; i++) {
+    const uint8_t *px = x + i * stride;
+    int f;
+    if (c >= 32) { /* the last load overlaps the previous ones: no tail loop */
+      __m256i a = _mm256_loadu_si256((const __m256i *)(px + c - 32));
+      for (int64_t k = 0; k + 32 <= c; k += 32)
+        a = _mm256_or_si256(a, _mm256_loadu_si256((const __m256i *)(px + k)));
+      f = _mm256_movemask_epi8(a) != 0;
+    } else if (c >= 8) {
+      uint64_t a, v;
+      memcpy(&a, px + c - 8, 8);
+      for (int64_t k = 0; k + 8 <= c; k += 8) {
+        memcpy(&v, px + k, 8);
+        a |= v;
+      }
+      f = (a & 0x8080808080808080ull) != 0;
+    } else {
+      uint8_t a = 0;
+      for (int64_t k = 0; k < c; k++)
+        a |= px[k];
+      f = a >> 7;
+    }
+    flags[i] = (uint8_t)f;
+    hot += f;
   }
-  for (; i + 32 <= n; i += 32)
-    a0 = _mm256_or_si256(a0, _mm256_loadu_si256((const __m256i *)(x + i)));
-  if (_mm256_movemask_epi8(_mm256_or_si256(a0, a1)) != 0)
-    return false;
-  uint8_t t = 0;
-  for (; i < n; i++)
-    t |= x[i];
-  return t < 128;
+  return hot;
 }
 
 /* 16 int32 accumulators + bias -> 16 quint8, exactly ptl_requantize per lane: float
@@ -195,10 +214,53 @@ qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, 
   QSTORE(3);
 }
 
+/* The same tile for any activation bytes: x = 2 * (x >> 1) + (x & 1), both parts
+ * <= 127, so each vpmaddubsw is exact again; twice the work, used only for the tiles
+ * that read a byte above 127. */
+#define QROW_WIDE(r)                                                                               \
+  do {                                                                                             \
+    int32_t v_;                                                                                    \
+    memcpy(&v_, a##r + 4 * qd, 4);                                                                 \
+    const __m256i x_ = _mm256_set1_epi32(v_);                                                      \
+    const __m256i h_ = _mm256_and_si256(_mm256_srli_epi16(x_, 1), m7f);                            \
+    const __m256i l_ = _mm256_and_si256(x_, m01);                                                  \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(_mm256_maddubs_epi16(h_, w0), twos));    \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(_mm256_maddubs_epi16(h_, w1), twos));    \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(_mm256_maddubs_epi16(l_, w0), ones));    \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(_mm256_maddubs_epi16(l_, w1), ones));    \
+  } while (0)
+
+__attribute__((target("avx2"))) static void
+qgemm_4x16_wide(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w,
+                const int32_t *bias, const float *scale, __m256 vlo, __m256 vhi, __m256i vzp,
+                uint8_t *out, size_t out_pix, size_t mr, size_t nr) {
+  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;
+  __m256i c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  const __m256i ones = _mm256_set1_epi16(1), twos = _mm256_set1_epi16(2);
+  const __m256i m7f = _mm256_set1_epi8(0x7f), m01 = _mm256_set1_epi8(1);
+  for (size_t t = 0; t < taps; t++, a += QG_MR) {
+    const uint8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    for (size_t qd = 0; qd < quads; qd++, w += 4 * QG_NR) {
+      const __m256i w0 = _mm256_load_si256((const __m256i *)w);
+      const __m256i w1 = _mm256_load_si256((const __m256i *)(w + 32));
+      QROW_WIDE(0);
+      QROW_WIDE(1);
+      QROW_WIDE(2);
+      QROW_WIDE(3);
+    }
+  }
+  QSTORE(0);
+  QSTORE(1);
+  QSTORE(2);
+  QSTORE(3);
+}
+
 typedef struct {
   const ptl_qgemm_packed *p;
   ptl_qgemm_geom g; /* as run: the stem layout's padded image */
   const uint8_t *x, *zbuf;
+  const uint8_t *hot; /* per tap start (pixel of the run geometry): reads a byte > 127 */
+  bool zhot;          /* the padding bytes (x_zp) are > 127 */
   int64_t in_pix, out_pix;
   const int32_t *beff; /* qbias - xzp * colsum, panels * 16 */
   const float *rs;     /* panels * 16 */
@@ -229,6 +291,7 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
       break;
     int64_t mr = c->m_total - m0 < QG_MR ? c->m_total - m0 : QG_MR;
     int64_t n = m0 / plane, oy = (m0 % plane) / g->ow, ox = m0 % g->ow;
+    bool hot = false;
     for (int64_t r = 0; r < QG_MR; r++) {
       if (r > 0 && r < mr && ++ox == g->ow) { /* missing rows repeat the last one */
         ox = 0;
@@ -237,31 +300,33 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
           n++;
         }
       }
-      const uint8_t *xn = c->x + n * g->h * g->w * c->in_pix;
+      int64_t pn0 = n * g->h * g->w;
       for (int64_t ky = 0; ky < g->kh; ky++) {
         int64_t iy = oy * g->sh - g->pt + ky * g->dh;
         bool row_in = iy >= 0 && iy < g->h;
         for (int64_t kx = 0; kx < g->kw; kx++) {
           int64_t ix = ox * g->sw - g->pl + kx * g->dw;
-          bool in = row_in && ix >= 0 && ix < g->w;
-          ptrs[(ky * g->kw + kx) * QG_MR + r] = in ? xn + (iy * g->w + ix) * c->in_pix : c->zbuf;
+          const uint8_t *ptr = c->zbuf;
+          if (row_in && ix >= 0 && ix < g->w) {
+            int64_t pix = pn0 + iy * g->w + ix;
+            ptr = c->x + pix * c->in_pix;
+            hot |= c->hot[pix];
+          } else {
+            hot |= c->zhot;
+          }
+          ptrs[(ky * g->kw + kx) * QG_MR + r] = ptr;
         }
       }
     }
     for (int64_t pn = p0; pn < p1; pn++) {
       int64_t j0 = pn * QG_NR;
       int64_t nr = g->o - j0 < QG_NR ? g->o - j0 : QG_NR;
-      qgemm_4x16((size_t)taps, (size_t)(p->kc / 4), ptrs, p->w + pn * taps * p->kc * QG_NR,
-                 c->beff + j0, c->rs + j0, vlo, vhi, vzp, c->y + m0 * c->out_pix + j0,
-                 (size_t)c->out_pix, (size_t)mr, (size_t)nr);
+      (hot ? qgemm_4x16_wide : qgemm_4x16)((size_t)taps, (size_t)(p->kc / 4), ptrs,
+                                           p->w + pn * taps * p->kc * QG_NR, c->beff + j0,
+                                           c->rs + j0, vlo, vhi, vzp, c->y + m0 * c->out_pix + j0,
+                                           (size_t)c->out_pix, (size_t)mr, (size_t)nr);
     }
   }
-}
-
-/* Bytes of x spanned by the image (pixel stride in_pix, c bytes each). */
-static size_t image_span(const ptl_qgemm_geom *g, int64_t in_pix) {
-  int64_t pixels = g->n * g->h * g->w;
-  return pixels > 0 ? (size_t)((pixels - 1) * in_pix + g->c) : 0;
 }
 
 /* The stem layout's input: [n][hp][wp][c] dense, x_zp outside the image, with slack
@@ -318,18 +383,28 @@ static uint8_t *pad_channels(const ptl_qgemm_geom *g, const uint8_t *x, int64_t 
 
 ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const uint8_t *x,
                           int64_t in_pix, const ptl_qgemm_quant *q, uint8_t *y, int64_t out_pix) {
-  if (!ptl_qgemm_available() || q->xzp < 0 || q->xzp > 127 || p->o != g->o)
+  if (!ptl_qgemm_available() || q->xzp < 0 || q->xzp > 255 || p->o != g->o)
     return PTL_ERR_UNSUPPORTED;
   int64_t m_total = g->n * g->oh * g->ow;
   if (m_total == 0)
     return PTL_OK;
-  if (!all_le_127(x, image_span(g, in_pix)))
+  int64_t npix = g->n * g->h * g->w;
+  uint8_t *flags = malloc((size_t)npix + 1), *tflags = NULL;
+  if (!flags)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory");
+  /* mostly hot inputs (activations quantized to 0..255) would run the wide tile nearly
+   * everywhere: XNNPACK is as fast there, let the caller take it */
+  if (hot_pixels(x, npix, in_pix, g->c, flags) * 4 > npix) {
+    free(flags);
     return PTL_ERR_UNSUPPORTED;
+  }
   qg_ctx c;
   memset(&c, 0, sizeof c);
   c.p = p;
   c.g = *g;
   c.x = x;
+  c.hot = flags;
+  c.zhot = q->xzp > 127;
   c.in_pix = in_pix;
   c.out_pix = out_pix;
   c.y = y;
@@ -354,12 +429,28 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
   if (p->stem) {
     xcopy = stem_image(g, x, in_pix, (uint8_t)q->xzp, &c.g);
     c.in_pix = g->c;
+    if (xcopy) {
+      /* a tap reads kW pixels of the padded image from its start pixel */
+      int64_t np2 = c.g.n * c.g.h * c.g.w;
+      tflags = malloc((size_t)np2 + 1);
+      if (tflags) {
+        hot_pixels(xcopy, np2, g->c, g->c, tflags);
+        for (int64_t i = 0; i < np2; i++)
+          for (int64_t k = 1; k < g->kw && i + k < np2; k++)
+            tflags[i] |= tflags[i + k];
+        c.hot = tflags;
+      }
+    }
   } else if (p->kc != g->c) {
-    xcopy = pad_channels(g, x, in_pix, p->kc);
+    xcopy = pad_channels(g, x, in_pix, p->kc); /* same pixels: same flags */
     c.in_pix = p->kc;
   }
   if ((p->stem || p->kc != g->c) && !xcopy) {
     s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory copying the input");
+    goto done;
+  }
+  if (p->stem && !tflags) {
+    s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory");
     goto done;
   }
   if (xcopy)
@@ -385,6 +476,8 @@ done:
   free(rs);
   free(zbuf);
   free(xcopy);
+  free(flags);
+  free(tflags);
   return s;
 }
 
