@@ -1,7 +1,7 @@
 /* test_qgemm.c - C tests of kernels/qgemm_avx2.c called directly (so a silent
  * fallback to another path would be noticed): the vpmaddubsw conv against a plain
  * loop with qconv.c's arithmetic over many geometries, with activations at and above
- * 127 (the split tiles), refusal of mostly-hot inputs, and the size guards. */
+ * 127 (the clamp and fix-up), refusal of mostly-hot inputs, and the size guards. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -85,18 +85,25 @@ static void check_geom(ptl_qgemm_geom g, int64_t in_pix, unsigned seed, bool rel
   if (!p)
     goto out;
   compare(p, &g, x, in_pix, w, &q, y, yr);
-  /* a few bytes above 127 (those tiles take the split variant), the extreme 255 among
-   * them; then an x_zp above 127 (the padding taps are hot) */
+  /* a few bytes above 127 (clamped in the kernel, the remainder fixed up per output
+   * pixel), the extreme 255 among them */
   x[nx / 2] = 200;
   x[nx - 1] = 255;
   x[in_pix] = 128;
   compare(p, &g, x, in_pix, w, &q, y, yr);
-  q.xzp = 128 + (int32_t)(lcg(&seed) % 128);
+  /* about 2% hot bytes: neighbouring output pixels share fix-up rows */
+  for (int64_t i = 3; i < nx; i += 50)
+    x[i] = (uint8_t)(128 + lcg(&seed) % 128);
   compare(p, &g, x, in_pix, w, &q, y, yr);
-  /* every pixel hot: refused, nothing written */
-  for (int64_t i = 0; i < nx; i += in_pix)
-    x[i] = 130;
+  /* refused, nothing written: an x_zp above 127 (the padding would need fix-ups), and
+   * activations mostly above 127 (quantized to 0..255) */
   memset(y, 0xAB, (size_t)ny);
+  int32_t xzp = q.xzp;
+  q.xzp = 128;
+  T_CHECK(ptl_qgemm_conv(p, &g, x, in_pix, &q, y, g.o) == PTL_ERR_UNSUPPORTED);
+  q.xzp = xzp;
+  for (int64_t i = 0; i < nx; i++)
+    x[i] = (uint8_t)(128 + lcg(&seed) % 128);
   T_CHECK(ptl_qgemm_conv(p, &g, x, in_pix, &q, y, g.o) == PTL_ERR_UNSUPPORTED);
   bool untouched = true;
   for (int64_t i = 0; i < ny; i++)

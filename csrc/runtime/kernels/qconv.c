@@ -842,13 +842,13 @@ static void nhwc_store(ptl_tensor *t, const uint8_t *src, uint8_t flip) {
 }
 
 /* ---- own AVX2 u8 x s8 path (qgemm_avx2.c) -----------------------------------
- * Dense convs and linear with symmetric weights (every zero point 0) run on
- * vpmaddubsw, exact while activations are <= 127 (torch's x86 / fbgemm qconfigs:
- * reduce_range), about twice the rate of XNNPACK's qu8 / qc8 kernels. The few
- * activations above 127 that inputs past the calibrated range give are handled
- * exactly per 4-pixel tile by a slower variant; ptl_qgemm_conv declines (UNSUPPORTED)
- * when more than a quarter of the input pixels have one, and the XNNPACK path below
- * runs. Same arithmetic as the reference, same bits. */
+ * Dense convs and linear with symmetric weights (every zero point 0) and x_zp <= 127
+ * run on vpmaddubsw, exact while activations are <= 127 (torch's x86 / fbgemm
+ * qconfigs: reduce_range), about twice the rate of XNNPACK's qu8 / qc8 kernels. The
+ * few activations above 127 that inputs past the calibrated range give are clamped
+ * and their remainder added exactly per output pixel; ptl_qgemm_conv declines
+ * (UNSUPPORTED) when there are too many of them (activations quantized to 0..255) and
+ * the XNNPACK path below runs. Same arithmetic as the reference, same bits. */
 
 enum { MODE_QGEMM = 3 };
 
@@ -856,7 +856,7 @@ enum { MODE_QGEMM = 3 };
  * rule and from int32 wrapping: |acc| <= |bias| + K * 255 * 128 (|x - x_zp| <= 255,
  * |w| <= 128), with the same 2^30 margin as pick_mode. */
 static bool qgemm_quant_ok(const qchan *q, int64_t k) {
-  if (q->xzp < 0 || q->xzp > 255)
+  if (q->xzp < 0 || q->xzp > 127)
     return false;
   for (int64_t c = 0; c < q->count; c++) {
     if (q->wzp[c] != 0)

@@ -4,10 +4,12 @@
  * vpmaddubsw multiplies unsigned activation bytes by signed weight bytes and adds
  * adjacent pairs into saturating int16. With every activation byte <= 127 and
  * |w| <= 128 a pair is at most 2 * 127 * 128 = 32512, so it never saturates and the
- * result is exact. Output tiles that read a byte above 127 (inputs past the calibrated
- * range) run a variant that splits x = 2 * (x >> 1) + (x & 1), exact at half the
- * speed; ptl_qgemm_conv returns PTL_ERR_UNSUPPORTED, writing nothing, when more than a
- * quarter of the input pixels have such a byte, and the caller runs its other path.
+ * result is exact. The kernel reads activations clamped to 127; the remainder of each
+ * byte above 127 (inputs past the calibrated range: a few dozen per layer with
+ * histogram observers) is added exactly, per affected output pixel, before
+ * requantization. ptl_qgemm_conv returns PTL_ERR_UNSUPPORTED, writing nothing, when
+ * such bytes are too many for that to pay (activations quantized to 0..255) or x_zp
+ * is above 127; the caller then runs its other path.
  * The zero point is handled as sum (x - x_zp) * w = sum x * w - x_zp * sum w, with
  * sum w per output channel taken at pack time; weights must be symmetric (zero
  * point 0). */
@@ -54,8 +56,8 @@ typedef struct {
 
 /* x: pixel (n, iy, ix) at x + ((n * h + iy) * w + ix) * in_pix, c bytes each; y: pixel
  * (n, oy, ox) at y + ((n * oh + oy) * ow + ox) * out_pix, o bytes each.
- * PTL_ERR_UNSUPPORTED (nothing written) when over a quarter of the pixels have a byte
- * above 127. */
+ * PTL_ERR_UNSUPPORTED (nothing written): x_zp above 127, or the bytes above 127 would
+ * cost more than 1/8 of the conv to fix up. */
 ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const uint8_t *x,
                           int64_t in_pix, const ptl_qgemm_quant *q, uint8_t *y, int64_t out_pix);
 

@@ -6,11 +6,11 @@
  * when activations are <= 127 (see qgemm.h), which torch's x86 / fbgemm qconfigs
  * (reduce_range: activations 0..127) give except where an input goes past the
  * calibrated range (histogram observers clip outliers: a few dozen bytes per layer).
- * Tiles whose input pointers touch such a pixel run a split variant (x = 2 * (x >> 1)
- * + (x & 1)), exact at half the speed; a per-pixel flag array found in one vectorised
- * pass over the input decides per tile. Per 4 rows x 16 channels x
- * 4 k: 8 vpmaddubsw + 8 vpmaddwd (with ones, to int32) + 8 vpaddd, about twice the
- * MAC rate of the float kernel in conv.c.
+ * The kernel reads activations clamped to 127 (a copy, only when a byte is above); the
+ * remainder (x - 127) * w of those few bytes is summed per affected output pixel and
+ * added to its accumulators before requantization, so the result stays exact. Per 4 rows x 16
+ * channels x 4 k: 8 vpmaddubsw + 8 vpmaddwd (with ones, to int32) + 8 vpaddd, about twice the MAC
+ * rate of the float kernel in conv.c.
  *
  * Shape: implicit GEMM over output pixels (rows) x output channels, 4x16 register
  * tiles, one input pointer per (kernel tap, row) like conv.c's float kernel; taps
@@ -189,11 +189,20 @@ __attribute__((target("avx2"))) static inline __m128i requant16(__m256i a0, __m2
     }                                                                                              \
   } while (0)
 
-/* One 4x16 tile: a[t * 4 + r] is row r's input for tap t (quads * 4 bytes). */
+#define QCORR(r)                                                                                   \
+  do {                                                                                             \
+    if (corr[r]) {                                                                                 \
+      c##r##0 = _mm256_add_epi32(c##r##0, _mm256_loadu_si256((const __m256i *)corr[r]));           \
+      c##r##1 = _mm256_add_epi32(c##r##1, _mm256_loadu_si256((const __m256i *)(corr[r] + 8)));     \
+    }                                                                                              \
+  } while (0)
+
+/* One 4x16 tile: a[t * 4 + r] is row r's input for tap t (quads * 4 bytes); corr
+ * (NULL: none) holds per row a NULL or 16 int32 to add before requantization. */
 __attribute__((target("avx2"))) static void
 qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
            const float *scale, __m256 vlo, __m256 vhi, __m256i vzp, uint8_t *out, size_t out_pix,
-           size_t mr, size_t nr) {
+           size_t mr, size_t nr, const int32_t *const *corr) {
   __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;
   __m256i c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   const __m256i ones = _mm256_set1_epi16(1);
@@ -208,46 +217,11 @@ qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, 
       QROW(3);
     }
   }
-  QSTORE(0);
-  QSTORE(1);
-  QSTORE(2);
-  QSTORE(3);
-}
-
-/* The same tile for any activation bytes: x = 2 * (x >> 1) + (x & 1), both parts
- * <= 127, so each vpmaddubsw is exact again; twice the work, used only for the tiles
- * that read a byte above 127. */
-#define QROW_WIDE(r)                                                                               \
-  do {                                                                                             \
-    int32_t v_;                                                                                    \
-    memcpy(&v_, a##r + 4 * qd, 4);                                                                 \
-    const __m256i x_ = _mm256_set1_epi32(v_);                                                      \
-    const __m256i h_ = _mm256_and_si256(_mm256_srli_epi16(x_, 1), m7f);                            \
-    const __m256i l_ = _mm256_and_si256(x_, m01);                                                  \
-    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(_mm256_maddubs_epi16(h_, w0), twos));    \
-    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(_mm256_maddubs_epi16(h_, w1), twos));    \
-    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(_mm256_maddubs_epi16(l_, w0), ones));    \
-    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(_mm256_maddubs_epi16(l_, w1), ones));    \
-  } while (0)
-
-__attribute__((target("avx2"))) static void
-qgemm_4x16_wide(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w,
-                const int32_t *bias, const float *scale, __m256 vlo, __m256 vhi, __m256i vzp,
-                uint8_t *out, size_t out_pix, size_t mr, size_t nr) {
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;
-  __m256i c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  const __m256i ones = _mm256_set1_epi16(1), twos = _mm256_set1_epi16(2);
-  const __m256i m7f = _mm256_set1_epi8(0x7f), m01 = _mm256_set1_epi8(1);
-  for (size_t t = 0; t < taps; t++, a += QG_MR) {
-    const uint8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    for (size_t qd = 0; qd < quads; qd++, w += 4 * QG_NR) {
-      const __m256i w0 = _mm256_load_si256((const __m256i *)w);
-      const __m256i w1 = _mm256_load_si256((const __m256i *)(w + 32));
-      QROW_WIDE(0);
-      QROW_WIDE(1);
-      QROW_WIDE(2);
-      QROW_WIDE(3);
-    }
+  if (corr) { /* rows that read a clamped byte: the exact remainder (see fix_rows) */
+    QCORR(0);
+    QCORR(1);
+    QCORR(2);
+    QCORR(3);
   }
   QSTORE(0);
   QSTORE(1);
@@ -259,8 +233,8 @@ typedef struct {
   const ptl_qgemm_packed *p;
   ptl_qgemm_geom g; /* as run: the stem layout's padded image */
   const uint8_t *x, *zbuf;
-  const uint8_t *hot; /* per tap start (pixel of the run geometry): reads a byte > 127 */
-  bool zhot;          /* the padding bytes (x_zp) are > 127 */
+  const int32_t *fix;     /* fixed-up rows, panels * 16 int32 each */
+  const int32_t *fix_row; /* [m_total]: index into fix, or -1 */
   int64_t in_pix, out_pix;
   const int32_t *beff; /* qbias - xzp * colsum, panels * 16 */
   const float *rs;     /* panels * 16 */
@@ -291,7 +265,13 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
       break;
     int64_t mr = c->m_total - m0 < QG_MR ? c->m_total - m0 : QG_MR;
     int64_t n = m0 / plane, oy = (m0 % plane) / g->ow, ox = m0 % g->ow;
-    bool hot = false;
+    const int32_t *corr[QG_MR] = {NULL, NULL, NULL, NULL};
+    bool fixed = false;
+    for (int64_t r = 0; r < mr && c->fix_row; r++)
+      if (c->fix_row[m0 + r] >= 0) {
+        corr[r] = c->fix + c->fix_row[m0 + r] * p->panels * QG_NR;
+        fixed = true;
+      }
     for (int64_t r = 0; r < QG_MR; r++) {
       if (r > 0 && r < mr && ++ox == g->ow) { /* missing rows repeat the last one */
         ox = 0;
@@ -306,25 +286,21 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
         bool row_in = iy >= 0 && iy < g->h;
         for (int64_t kx = 0; kx < g->kw; kx++) {
           int64_t ix = ox * g->sw - g->pl + kx * g->dw;
-          const uint8_t *ptr = c->zbuf;
-          if (row_in && ix >= 0 && ix < g->w) {
-            int64_t pix = pn0 + iy * g->w + ix;
-            ptr = c->x + pix * c->in_pix;
-            hot |= c->hot[pix];
-          } else {
-            hot |= c->zhot;
-          }
-          ptrs[(ky * g->kw + kx) * QG_MR + r] = ptr;
+          bool in = row_in && ix >= 0 && ix < g->w;
+          ptrs[(ky * g->kw + kx) * QG_MR + r] =
+              in ? c->x + (pn0 + iy * g->w + ix) * c->in_pix : c->zbuf;
         }
       }
     }
     for (int64_t pn = p0; pn < p1; pn++) {
       int64_t j0 = pn * QG_NR;
       int64_t nr = g->o - j0 < QG_NR ? g->o - j0 : QG_NR;
-      (hot ? qgemm_4x16_wide : qgemm_4x16)((size_t)taps, (size_t)(p->kc / 4), ptrs,
-                                           p->w + pn * taps * p->kc * QG_NR, c->beff + j0,
-                                           c->rs + j0, vlo, vhi, vzp, c->y + m0 * c->out_pix + j0,
-                                           (size_t)c->out_pix, (size_t)mr, (size_t)nr);
+      const int32_t *cj[QG_MR];
+      for (int r = 0; r < QG_MR; r++)
+        cj[r] = corr[r] ? corr[r] + j0 : NULL;
+      qgemm_4x16((size_t)taps, (size_t)(p->kc / 4), ptrs, p->w + pn * taps * p->kc * QG_NR,
+                 c->beff + j0, c->rs + j0, vlo, vhi, vzp, c->y + m0 * c->out_pix + j0,
+                 (size_t)c->out_pix, (size_t)mr, (size_t)nr, fixed ? cj : NULL);
     }
   }
 }
@@ -381,20 +357,87 @@ static uint8_t *pad_channels(const ptl_qgemm_geom *g, const uint8_t *x, int64_t 
   return d;
 }
 
+/* Bytes above 127 in the flagged pixels. */
+static int64_t count_hot_bytes(const ptl_qgemm_geom *g, const uint8_t *x, int64_t in_pix,
+                               const uint8_t *flags) {
+  int64_t n = 0, npix = g->n * g->h * g->w;
+  for (int64_t i = 0; i < npix; i++)
+    if (flags[i])
+      for (int64_t ch = 0; ch < g->c; ch++)
+        n += x[i * in_pix + ch] > 127;
+  return n;
+}
+
+__attribute__((target("avx2"))) static void clamp_127(uint8_t *d, size_t n) {
+  const __m256i m = _mm256_set1_epi8(127);
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(d + i));
+    _mm256_storeu_si256((__m256i *)(d + i), _mm256_min_epu8(v, m));
+  }
+  for (; i < n; i++)
+    d[i] = d[i] > 127 ? 127 : d[i];
+}
+
+/* The kernel reads activations clamped to 127; every byte v > 127 of the input adds
+ * (v - 127) * w[o][ky][kx][ch] to each output pixel whose window holds it. Those
+ * remainders are summed here (serially, exact int32) into one row of panels * 16 per
+ * affected output pixel (fix_row[m] indexes it) and added to the accumulators before
+ * requantization. */
+static void fix_rows(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const uint8_t *x,
+                     int64_t in_pix, const uint8_t *flags, int32_t *fix, int32_t *fix_row) {
+  int64_t npix = g->n * g->h * g->w, opad = p->panels * QG_NR, rows = 0;
+  int64_t panel_bytes = p->taps * p->kc * QG_NR;
+  for (int64_t pix = 0; pix < npix; pix++) {
+    if (!flags[pix])
+      continue;
+    int64_t n = pix / (g->h * g->w), iy = (pix / g->w) % g->h, ix = pix % g->w;
+    for (int64_t ch = 0; ch < g->c; ch++) {
+      int32_t e = (int32_t)x[pix * in_pix + ch] - 127;
+      if (e <= 0)
+        continue;
+      for (int64_t ky = 0; ky < g->kh; ky++) {
+        int64_t ty = iy + g->pt - ky * g->dh;
+        if (ty < 0 || ty % g->sh != 0 || ty / g->sh >= g->oh)
+          continue;
+        for (int64_t kx = 0; kx < g->kw; kx++) {
+          int64_t tx = ix + g->pl - kx * g->dw;
+          if (tx < 0 || tx % g->sw != 0 || tx / g->sw >= g->ow)
+            continue;
+          int64_t m = (n * g->oh + ty / g->sh) * g->ow + tx / g->sw;
+          if (fix_row[m] < 0)
+            fix_row[m] = (int32_t)rows++;
+          int32_t *row = fix + fix_row[m] * opad;
+          /* w[o][ky][kx][ch] in the packed panels (either layout) */
+          int64_t t = p->stem ? ky : ky * g->kw + kx, i = p->stem ? kx * g->c + ch : ch;
+          const int8_t *wb = p->w + (t * p->kc + (i & ~(int64_t)3)) * QG_NR + (i & 3);
+          for (int64_t o = 0; o < g->o; o++) {
+            int64_t j = o % QG_NR;
+            row[o] += e * wb[(o / QG_NR) * panel_bytes + (j / 8) * 32 + (j % 8) * 4];
+          }
+        }
+      }
+    }
+  }
+}
+
 ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const uint8_t *x,
                           int64_t in_pix, const ptl_qgemm_quant *q, uint8_t *y, int64_t out_pix) {
-  if (!ptl_qgemm_available() || q->xzp < 0 || q->xzp > 255 || p->o != g->o)
+  if (!ptl_qgemm_available() || q->xzp < 0 || q->xzp > 127 || p->o != g->o)
     return PTL_ERR_UNSUPPORTED;
   int64_t m_total = g->n * g->oh * g->ow;
   if (m_total == 0)
     return PTL_OK;
-  int64_t npix = g->n * g->h * g->w;
-  uint8_t *flags = malloc((size_t)npix + 1), *tflags = NULL;
+  int64_t npix = g->n * g->h * g->w, taps = g->kh * g->kw;
+  uint8_t *flags = malloc((size_t)npix + 1);
   if (!flags)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory");
-  /* mostly hot inputs (activations quantized to 0..255) would run the wide tile nearly
-   * everywhere: XNNPACK is as fast there, let the caller take it */
-  if (hot_pixels(x, npix, in_pix, g->c, flags) * 4 > npix) {
+  int64_t nhot = 0;
+  if (hot_pixels(x, npix, in_pix, g->c, flags) > 0)
+    nhot = count_hot_bytes(g, x, in_pix, flags);
+  /* the fix-ups cost about nhot * taps * o scalar multiply-adds: past 1/8 of the
+   * conv's own (activations quantized to 0..255), XNNPACK is faster; the caller runs it */
+  if (nhot * taps * 8 > m_total * taps * g->c) {
     free(flags);
     return PTL_ERR_UNSUPPORTED;
   }
@@ -403,8 +446,6 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
   c.p = p;
   c.g = *g;
   c.x = x;
-  c.hot = flags;
-  c.zhot = q->xzp > 127;
   c.in_pix = in_pix;
   c.out_pix = out_pix;
   c.y = y;
@@ -412,7 +453,7 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
   c.lo = (float)(q->qmin - q->ozp);
   c.hi = (float)(255 - q->ozp);
   size_t nch = (size_t)(p->panels * QG_NR);
-  int32_t *beff = calloc(nch, sizeof(int32_t));
+  int32_t *beff = calloc(nch, sizeof(int32_t)), *fix = NULL, *fix_row = NULL;
   float *rs = calloc(nch, sizeof(float));
   uint8_t *zbuf = malloc((size_t)p->kc + 32), *xcopy = NULL;
   ptl_status s = PTL_OK;
@@ -426,35 +467,36 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
     beff[o] = (int32_t)((uint32_t)q->qbias[o] - (uint32_t)q->xzp * (uint32_t)p->colsum[o]);
     rs[o] = q->rscale[o];
   }
+  size_t copy_bytes = 0;
   if (p->stem) {
     xcopy = stem_image(g, x, in_pix, (uint8_t)q->xzp, &c.g);
     c.in_pix = g->c;
-    if (xcopy) {
-      /* a tap reads kW pixels of the padded image from its start pixel */
-      int64_t np2 = c.g.n * c.g.h * c.g.w;
-      tflags = malloc((size_t)np2 + 1);
-      if (tflags) {
-        hot_pixels(xcopy, np2, g->c, g->c, tflags);
-        for (int64_t i = 0; i < np2; i++)
-          for (int64_t k = 1; k < g->kw && i + k < np2; k++)
-            tflags[i] |= tflags[i + k];
-        c.hot = tflags;
-      }
-    }
-  } else if (p->kc != g->c) {
-    xcopy = pad_channels(g, x, in_pix, p->kc); /* same pixels: same flags */
+    copy_bytes = (size_t)(c.g.n * c.g.h * c.g.w * g->c);
+  } else if (p->kc != g->c || nhot > 0) {
+    xcopy = pad_channels(g, x, in_pix, p->kc);
     c.in_pix = p->kc;
+    copy_bytes = (size_t)(npix * p->kc);
   }
-  if ((p->stem || p->kc != g->c) && !xcopy) {
+  if ((p->stem || p->kc != g->c || nhot > 0) && !xcopy) {
     s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory copying the input");
-    goto done;
-  }
-  if (p->stem && !tflags) {
-    s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory");
     goto done;
   }
   if (xcopy)
     c.x = xcopy;
+  if (nhot > 0) {
+    clamp_127(xcopy, copy_bytes);
+    int64_t rows = nhot * taps < m_total ? nhot * taps : m_total;
+    fix = calloc((size_t)(rows * p->panels * QG_NR), sizeof(int32_t));
+    fix_row = malloc(sizeof(int32_t) * (size_t)m_total);
+    if (!fix || !fix_row) {
+      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory");
+      goto done;
+    }
+    memset(fix_row, 0xff, sizeof(int32_t) * (size_t)m_total); /* -1 */
+    fix_rows(p, g, x, in_pix, flags, fix, fix_row);
+    c.fix = fix;
+    c.fix_row = fix_row;
+  }
   c.beff = beff;
   c.rs = rs;
   c.zbuf = zbuf;
@@ -477,7 +519,8 @@ done:
   free(zbuf);
   free(xcopy);
   free(flags);
-  free(tflags);
+  free(fix);
+  free(fix_row);
   return s;
 }
 
