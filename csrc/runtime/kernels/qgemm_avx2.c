@@ -357,11 +357,11 @@ static uint8_t *pad_channels(const ptl_qgemm_geom *g, const uint8_t *x, int64_t 
   return d;
 }
 
-/* Bytes above 127 in the flagged pixels. */
+/* Bytes above 127 in the flagged pixels, counted up to just past `limit`. */
 static int64_t count_hot_bytes(const ptl_qgemm_geom *g, const uint8_t *x, int64_t in_pix,
-                               const uint8_t *flags) {
+                               const uint8_t *flags, int64_t limit) {
   int64_t n = 0, npix = g->n * g->h * g->w;
-  for (int64_t i = 0; i < npix; i++)
+  for (int64_t i = 0; i < npix && n <= limit; i++)
     if (flags[i])
       for (int64_t ch = 0; ch < g->c; ch++)
         n += x[i * in_pix + ch] > 127;
@@ -432,12 +432,14 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
   uint8_t *flags = malloc((size_t)npix + 1);
   if (!flags)
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory");
-  int64_t nhot = 0;
+  /* a fix-up costs about taps * o scalar multiply-adds per hot byte, some 40 times the
+   * kernel's time per multiply-add: beyond m_total * c / 256 hot bytes (a quarter of
+   * the kernel's time; activations quantized to 0..255 have far more; + 16 so that
+   * small convs take a few) XNNPACK is faster, and the caller runs it */
+  int64_t limit = m_total * g->c / 256 + 16, nhot = 0;
   if (hot_pixels(x, npix, in_pix, g->c, flags) > 0)
-    nhot = count_hot_bytes(g, x, in_pix, flags);
-  /* the fix-ups cost about nhot * taps * o scalar multiply-adds: past 1/8 of the
-   * conv's own (activations quantized to 0..255), XNNPACK is faster; the caller runs it */
-  if (nhot * taps * 8 > m_total * taps * g->c) {
+    nhot = count_hot_bytes(g, x, in_pix, flags, limit);
+  if (nhot > limit) {
     free(flags);
     return PTL_ERR_UNSUPPORTED;
   }
