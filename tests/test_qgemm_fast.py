@@ -149,9 +149,11 @@ def test_conv_all_minus_128_weights():
 
 
 def test_conv_layouts_and_batch():
-    """NCHW-contiguous input, a channel slice (pixel stride > C) and an NCHW output."""
+    """NCHW-contiguous input, a channel slice (pixel stride > C) and an NCHW output, with
+    a few bytes above 127 (their pixels are read from clamped copies)."""
     rng = np.random.default_rng(5)
     xq = act_ints(rng, (2, 40, 9, 9))
+    xq[0, 5, 3, 3], xq[1, 30, 0, 8], xq[1, 0, 8, 8] = 200, 255, 128  # clamped + fixed up
     x_nchw = q_from_ints(xq, 0.03, 10, channels_last=False)
     x_cl = q_from_ints(xq, 0.03, 10, channels_last=True)
     x_slice = x_cl[:, 4:36]

@@ -6,10 +6,11 @@
  * when activations are <= 127 (see qgemm.h), which torch's x86 / fbgemm qconfigs
  * (reduce_range: activations 0..127) give except where an input goes past the
  * calibrated range (histogram observers clip outliers: a few dozen bytes per layer).
- * The kernel reads activations clamped to 127 (a copy, only when a byte is above); the
- * remainder (x - 127) * w of those few bytes is summed per affected output pixel and
- * added to its accumulators before requantization, so the result stays exact. Per 4 rows x 16
- * channels x 4 k: 8 vpmaddubsw + 8 vpmaddwd (with ones, to int32) + 8 vpaddd, about twice the MAC
+ * The kernel reads activations clamped to 127 (the tap pointers of a pixel with a
+ * larger byte point at a clamped copy of that pixel); the remainder (x - 127) * w of
+ * those few bytes is summed per affected output pixel and added to its accumulators
+ * before requantization, so the result stays exact. Per 4 rows x 16 channels x 4 k:
+ * 8 vpmaddubsw + 8 vpmaddwd (with ones, to int32) + 8 vpaddd, about twice the MAC
  * rate of the float kernel in conv.c.
  *
  * Shape: implicit GEMM over output pixels (rows) x output channels, 4x16 register
@@ -233,6 +234,8 @@ typedef struct {
   const ptl_qgemm_packed *p;
   ptl_qgemm_geom g; /* as run: the stem layout's padded image */
   const uint8_t *x, *zbuf;
+  const int32_t *slot;    /* [pixels]: hot pixel's clamped copy in side, or -1; or NULL */
+  const uint8_t *side;    /* clamped copies of the hot pixels, in_pix bytes each */
   const int32_t *fix;     /* fixed-up rows, panels * 16 int32 each */
   const int32_t *fix_row; /* [m_total]: index into fix, or -1 */
   int64_t in_pix, out_pix;
@@ -286,9 +289,14 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
         bool row_in = iy >= 0 && iy < g->h;
         for (int64_t kx = 0; kx < g->kw; kx++) {
           int64_t ix = ox * g->sw - g->pl + kx * g->dw;
-          bool in = row_in && ix >= 0 && ix < g->w;
-          ptrs[(ky * g->kw + kx) * QG_MR + r] =
-              in ? c->x + (pn0 + iy * g->w + ix) * c->in_pix : c->zbuf;
+          const uint8_t *ptr = c->zbuf;
+          if (row_in && ix >= 0 && ix < g->w) {
+            int64_t pix = pn0 + iy * g->w + ix;
+            ptr = c->x + pix * c->in_pix;
+            if (c->slot && c->slot[pix] >= 0)
+              ptr = c->side + c->slot[pix] * c->in_pix;
+          }
+          ptrs[(ky * g->kw + kx) * QG_MR + r] = ptr;
         }
       }
     }
@@ -437,7 +445,8 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
    * the kernel's time; activations quantized to 0..255 have far more; + 16 so that
    * small convs take a few) XNNPACK is faster, and the caller runs it */
   int64_t limit = m_total * g->c / 256 + 16, nhot = 0;
-  if (hot_pixels(x, npix, in_pix, g->c, flags) > 0)
+  int64_t hotpix = hot_pixels(x, npix, in_pix, g->c, flags);
+  if (hotpix > 0)
     nhot = count_hot_bytes(g, x, in_pix, flags, limit);
   if (nhot > limit) {
     free(flags);
@@ -455,9 +464,9 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
   c.lo = (float)(q->qmin - q->ozp);
   c.hi = (float)(255 - q->ozp);
   size_t nch = (size_t)(p->panels * QG_NR);
-  int32_t *beff = calloc(nch, sizeof(int32_t)), *fix = NULL, *fix_row = NULL;
+  int32_t *beff = calloc(nch, sizeof(int32_t)), *fix = NULL, *fix_row = NULL, *slot = NULL;
   float *rs = calloc(nch, sizeof(float));
-  uint8_t *zbuf = malloc((size_t)p->kc + 32), *xcopy = NULL;
+  uint8_t *zbuf = malloc((size_t)p->kc + 32), *xcopy = NULL, *side = NULL;
   ptl_status s = PTL_OK;
   if (!beff || !rs || !zbuf) {
     s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory");
@@ -474,19 +483,40 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
     xcopy = stem_image(g, x, in_pix, (uint8_t)q->xzp, &c.g);
     c.in_pix = g->c;
     copy_bytes = (size_t)(c.g.n * c.g.h * c.g.w * g->c);
-  } else if (p->kc != g->c || nhot > 0) {
+  } else if (p->kc != g->c) {
     xcopy = pad_channels(g, x, in_pix, p->kc);
     c.in_pix = p->kc;
     copy_bytes = (size_t)(npix * p->kc);
   }
-  if ((p->stem || p->kc != g->c || nhot > 0) && !xcopy) {
+  if ((p->stem || p->kc != g->c) && !xcopy) {
     s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory copying the input");
     goto done;
   }
   if (xcopy)
     c.x = xcopy;
-  if (nhot > 0) {
+  if (nhot > 0 && xcopy) {
     clamp_127(xcopy, copy_bytes);
+  } else if (nhot > 0) {
+    /* the input is read in place: only its hot pixels get clamped copies */
+    slot = malloc(sizeof(int32_t) * (size_t)npix);
+    side = malloc((size_t)(hotpix * in_pix) + 32);
+    if (!slot || !side) {
+      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "qgemm: out of memory");
+      goto done;
+    }
+    int32_t k = 0;
+    for (int64_t i = 0; i < npix; i++) {
+      slot[i] = flags[i] ? k : -1;
+      if (flags[i]) {
+        uint8_t *d = side + k++ * in_pix;
+        memcpy(d, x + i * in_pix, (size_t)g->c);
+        clamp_127(d, (size_t)g->c);
+      }
+    }
+    c.slot = slot;
+    c.side = side;
+  }
+  if (nhot > 0) {
     int64_t rows = nhot * taps < m_total ? nhot * taps : m_total;
     fix = calloc((size_t)(rows * p->panels * QG_NR), sizeof(int32_t));
     fix_row = malloc(sizeof(int32_t) * (size_t)m_total);
@@ -523,6 +553,8 @@ done:
   free(flags);
   free(fix);
   free(fix_row);
+  free(slot);
+  free(side);
   return s;
 }
 
