@@ -117,6 +117,19 @@ bool ptl_qgemm_available(void) {
  * returns the number of such pixels. */
 __attribute__((target("avx2"))) static int64_t
 hot_pixels(const uint8_t *x, int64_t npix, int64_t stride, int64_t c, uint8_t *flags) {
+  if (stride == c && npix > 0) { /* dense: one pass over the bytes settles the usual case */
+    size_t n = (size_t)(npix * c), i = 0;
+    __m256i a = _mm256_setzero_si256();
+    for (; i + 32 <= n; i += 32)
+      a = _mm256_or_si256(a, _mm256_loadu_si256((const __m256i *)(x + i)));
+    uint8_t t = 0;
+    for (; i < n; i++)
+      t |= x[i];
+    if (_mm256_movemask_epi8(a) == 0 && t < 128) {
+      memset(flags, 0, (size_t)npix);
+      return 0;
+    }
+  }
   int64_t hot = 0;
   for (int64_t i = 0; i < npix; i++) {
     const uint8_t *px = x + i * stride;
