@@ -680,31 +680,6 @@ static int pick_mode(const qchan *q, int64_t k, bool allow_qc8) {
   return MODE_QC8;
 }
 
-/* Dense NHWC copy of a 4-d uint8 tensor with any strides; `flip` xors 0x80
- * (quint8 -> qs8). Returns a malloc'd buffer. */
-static uint8_t *nhwc_copy(const ptl_tensor *t, uint8_t flip) {
-  int64_t N = t->shape[0], C = t->shape[1], H = t->shape[2], W = t->shape[3];
-  uint8_t *d = malloc((size_t)(N * C * H * W) + 16);
-  if (!d)
-    return NULL;
-  const uint8_t *s = ptl_tensor_data(t);
-  const int64_t *st = t->strides;
-  uint8_t *p = d;
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t y = 0; y < H; y++)
-      for (int64_t x = 0; x < W; x++) {
-        const uint8_t *px = s + n * st[0] + y * st[2] + x * st[3];
-        if (st[1] == 1 && !flip) {
-          memcpy(p, px, (size_t)C);
-          p += C;
-        } else {
-          for (int64_t c = 0; c < C; c++)
-            *p++ = px[c * st[1]] ^ flip;
-        }
-      }
-  return d;
-}
-
 /* NHWC pixel stride of a 4-d tensor whose pixels are evenly spaced with the channels
  * dense inside each pixel (channels-last, or a channel slice of one); 0 otherwise. */
 static int64_t nhwc_pixel_stride(const ptl_tensor *t) {
@@ -721,6 +696,46 @@ static int64_t nhwc_pixel_stride(const ptl_tensor *t) {
   if (s[0] > 1 && st[0] != pix * s[3] * s[2])
     return 0;
   return pix;
+}
+
+/* d[i] = s[i] ^ flip (d == s allowed): a plain loop the compiler vectorises. */
+static void flip_copy(uint8_t *d, const uint8_t *s, size_t n, uint8_t flip) {
+  if (!flip) {
+    if (d != s)
+      memcpy(d, s, n);
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    d[i] = s[i] ^ flip;
+}
+
+/* Dense NHWC copy of a 4-d uint8 tensor with any strides; `flip` xors 0x80
+ * (quint8 -> qs8). Returns a malloc'd buffer. */
+static uint8_t *nhwc_copy(const ptl_tensor *t, uint8_t flip) {
+  int64_t N = t->shape[0], C = t->shape[1], H = t->shape[2], W = t->shape[3];
+  uint8_t *d = malloc((size_t)(N * C * H * W) + 16);
+  if (!d)
+    return NULL;
+  const uint8_t *s = ptl_tensor_data(t);
+  const int64_t *st = t->strides;
+  if (nhwc_pixel_stride(t) == C) { /* dense NHWC: one (vectorised) pass */
+    flip_copy(d, s, (size_t)(N * C * H * W), flip);
+    return d;
+  }
+  uint8_t *p = d;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t y = 0; y < H; y++)
+      for (int64_t x = 0; x < W; x++) {
+        const uint8_t *px = s + n * st[0] + y * st[2] + x * st[3];
+        if (st[1] == 1 && !flip) {
+          memcpy(p, px, (size_t)C);
+          p += C;
+        } else {
+          for (int64_t c = 0; c < C; c++)
+            *p++ = px[c * st[1]] ^ flip;
+        }
+      }
+  return d;
 }
 
 /* Weights in XNNPACK's [groups][group out][kH][kW][group in] order, as uint8
@@ -834,6 +849,10 @@ static void nhwc_store(ptl_tensor *t, const uint8_t *src, uint8_t flip) {
   int64_t N = t->shape[0], C = t->shape[1], H = t->shape[2], W = t->shape[3];
   uint8_t *d = ptl_tensor_data(t);
   const int64_t *st = t->strides;
+  if (nhwc_pixel_stride(t) == C) {
+    flip_copy(d, src, (size_t)(N * C * H * W), flip);
+    return;
+  }
   for (int64_t n = 0; n < N; n++)
     for (int64_t y = 0; y < H; y++)
       for (int64_t x = 0; x < W; x++)
@@ -994,7 +1013,10 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
     in_pix = g.c;
   }
   uint8_t *yout = ptl_tensor_data(y);
-  int64_t out_pix = flip ? 0 : nhwc_pixel_stride(y);
+  /* qc8 writes qs8: straight into a dense NHWC output, flipped back in place after */
+  int64_t out_pix = nhwc_pixel_stride(y);
+  if (flip && out_pix != g.o)
+    out_pix = 0;
   if (!out_pix) {
     ybuf = malloc((size_t)ptl_tensor_numel(y) + 16);
     if (!ybuf) {
@@ -1028,6 +1050,8 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
   }
   if (ybuf)
     nhwc_store(y, ybuf, flip);
+  else if (flip)
+    flip_copy(yout, yout, (size_t)ptl_tensor_numel(y), flip);
 done:
   free(xbuf);
   free(ybuf);
