@@ -1,7 +1,7 @@
 """Int8 models against float and against PyTorch's int8, in one run.
 
 For mobilenet_v2, resnet18 and resnet50 (batch 1, 3x224x224, the same random weights in
-every library), quantized post-training in graph mode (qnnpack settings: per-channel
+every library), quantized post-training in graph mode (--qconfig x86 by default: per-channel
 weights, histogram activations) and calibrated on the same 8 inputs, prints latency at 1
 and 2 threads for:
   - ptlite int8: prepare_fx -> convert_fx -> jit.trace -> optimize_for_mobile -> .ptl ->
@@ -14,6 +14,7 @@ with ratios (below 1: ptlite is faster) and file sizes against the raw weight by
 dynamic int8 Linear / LSTM against torch's quantize_dynamic (benchmarks/_quant_dynamic.py).
 
     python benchmarks/quant.py [--runs 20] [--models mobilenet_v2,resnet18,resnet50]
+                               [--qconfig {x86,qnnpack}]
 """
 from __future__ import annotations
 
@@ -113,12 +114,16 @@ def torch_int8(tm, tx, calib, engine):
     return tconvert(prepared)
 
 
-def ptlite_int8(pm, px, calib):
-    prepared = prepare_fx(pm, get_default_qconfig_mapping("qnnpack"), example_inputs=(px,))
+def ptlite_int8(pm, px, calib, qconfig="x86"):
+    # x86 (reduce_range: activations 0..127) lets the quantized convs / linears run the
+    # exact vpmaddubsw kernel (kernels/qgemm_avx2.c); qnnpack settings use 0..255
+    prepared = prepare_fx(pm, get_default_qconfig_mapping(qconfig), example_inputs=(px,))
     with ptlite.no_grad():
         for b in calib:
             prepared(ptlite.from_numpy(b))
-    return convert_fx(prepared)
+    # convert_fx keeps the prepared module's training flag (torch's too): eval() before
+    # tracing, or optimize_for_mobile refuses the trace
+    return convert_fx(prepared).eval()
 
 
 def lite_file(module, x, path, optimize=True):
@@ -135,9 +140,9 @@ def raw_weight_bytes(lite) -> int:
                if v[4] is not None)
 
 
-def measure(name, pm, tm, px, tx, calib, tmp, runs, weights, x_path, calib_path):
+def measure(name, pm, tm, px, tx, calib, tmp, runs, weights, x_path, calib_path, qconfig):
     row = {"model": name}
-    q = ptlite_int8(pm, px, calib)
+    q = ptlite_int8(pm, px, calib, qconfig)
     p8 = lite_file(q, px, os.path.join(tmp, f"{name}_int8.ptl"))
     p32 = lite_file(pm, px, os.path.join(tmp, f"{name}_fp32.ptl"))
     row["p8_size"] = os.path.getsize(os.path.join(tmp, f"{name}_int8.ptl"))
@@ -175,6 +180,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--models", default="mobilenet_v2,resnet18,resnet50")
     ap.add_argument("--no-dynamic", action="store_true")
+    ap.add_argument("--qconfig", choices=("qnnpack", "x86"), default="x86",
+                    help="ptlite's PTQ qconfig mapping (torch's peers keep theirs)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -195,10 +202,11 @@ def main() -> None:
             pm = getattr(pmodels, name)().eval()
             pm.load_state_dict(state)
             rows.append(measure(name, pm, tm, px, tx, calib, tmp, args.runs, weights, x_path,
-                                calib_path))
+                                calib_path, args.qconfig))
 
     nan = float("nan")
-    print(f"ptlite {ptlite.__version__} int8 (graph-mode PTQ, lite runtime) vs ptlite fp32 "
+    print(f"ptlite {ptlite.__version__} int8 (graph-mode PTQ with the {args.qconfig} qconfig, "
+          f"lite runtime) vs ptlite fp32 "
           f"optimized and PyTorch int8 (torch {torch.__version__}); batch 1, median of "
           f"{args.runs} runs, ratio = ptlite int8 / other (below 1: ptlite int8 is faster)")
     print(f"{'model':<14}{'thr':>4}{'int8 ms':>9}{'fp32 ms':>9}{'/fp32':>7}{'t2.13 lite':>12}"

@@ -23,6 +23,7 @@ int main(void) {
   test_qdynamic();
   test_qconv();
   test_qeltwise();
+  test_qgemm();
   printf("c-tests: %d passed, %d failed\n", g_test_checks - g_test_failures, g_test_failures);
   return g_test_failures ? 1 : 0;
 }

@@ -61,4 +61,5 @@ void test_observer(void);
 void test_qdynamic(void);
 void test_qconv(void);
 void test_qeltwise(void);
+void test_qgemm(void);
 #endif

@@ -30,6 +30,7 @@
 #include <xnnpack.h>
 
 #include "../internal.h"
+#include "qgemm.h"
 #include "qmath.h"
 
 /* ---- parameters ----------------------------------------------------------- */
@@ -679,31 +680,6 @@ static int pick_mode(const qchan *q, int64_t k, bool allow_qc8) {
   return MODE_QC8;
 }
 
-/* Dense NHWC copy of a 4-d uint8 tensor with any strides; `flip` xors 0x80
- * (quint8 -> qs8). Returns a malloc'd buffer. */
-static uint8_t *nhwc_copy(const ptl_tensor *t, uint8_t flip) {
-  int64_t N = t->shape[0], C = t->shape[1], H = t->shape[2], W = t->shape[3];
-  uint8_t *d = malloc((size_t)(N * C * H * W) + 16);
-  if (!d)
-    return NULL;
-  const uint8_t *s = ptl_tensor_data(t);
-  const int64_t *st = t->strides;
-  uint8_t *p = d;
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t y = 0; y < H; y++)
-      for (int64_t x = 0; x < W; x++) {
-        const uint8_t *px = s + n * st[0] + y * st[2] + x * st[3];
-        if (st[1] == 1 && !flip) {
-          memcpy(p, px, (size_t)C);
-          p += C;
-        } else {
-          for (int64_t c = 0; c < C; c++)
-            *p++ = px[c * st[1]] ^ flip;
-        }
-      }
-  return d;
-}
-
 /* NHWC pixel stride of a 4-d tensor whose pixels are evenly spaced with the channels
  * dense inside each pixel (channels-last, or a channel slice of one); 0 otherwise. */
 static int64_t nhwc_pixel_stride(const ptl_tensor *t) {
@@ -720,6 +696,46 @@ static int64_t nhwc_pixel_stride(const ptl_tensor *t) {
   if (s[0] > 1 && st[0] != pix * s[3] * s[2])
     return 0;
   return pix;
+}
+
+/* d[i] = s[i] ^ flip (d == s allowed): a plain loop the compiler vectorises. */
+static void flip_copy(uint8_t *d, const uint8_t *s, size_t n, uint8_t flip) {
+  if (!flip) {
+    if (d != s)
+      memcpy(d, s, n);
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    d[i] = s[i] ^ flip;
+}
+
+/* Dense NHWC copy of a 4-d uint8 tensor with any strides; `flip` xors 0x80
+ * (quint8 -> qs8). Returns a malloc'd buffer. */
+static uint8_t *nhwc_copy(const ptl_tensor *t, uint8_t flip) {
+  int64_t N = t->shape[0], C = t->shape[1], H = t->shape[2], W = t->shape[3];
+  uint8_t *d = malloc((size_t)(N * C * H * W) + 16);
+  if (!d)
+    return NULL;
+  const uint8_t *s = ptl_tensor_data(t);
+  const int64_t *st = t->strides;
+  if (nhwc_pixel_stride(t) == C) { /* dense NHWC: one (vectorised) pass */
+    flip_copy(d, s, (size_t)(N * C * H * W), flip);
+    return d;
+  }
+  uint8_t *p = d;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t y = 0; y < H; y++)
+      for (int64_t x = 0; x < W; x++) {
+        const uint8_t *px = s + n * st[0] + y * st[2] + x * st[3];
+        if (st[1] == 1 && !flip) {
+          memcpy(p, px, (size_t)C);
+          p += C;
+        } else {
+          for (int64_t c = 0; c < C; c++)
+            *p++ = px[c * st[1]] ^ flip;
+        }
+      }
+  return d;
 }
 
 /* Weights in XNNPACK's [groups][group out][kH][kW][group in] order, as uint8
@@ -833,11 +849,131 @@ static void nhwc_store(ptl_tensor *t, const uint8_t *src, uint8_t flip) {
   int64_t N = t->shape[0], C = t->shape[1], H = t->shape[2], W = t->shape[3];
   uint8_t *d = ptl_tensor_data(t);
   const int64_t *st = t->strides;
+  if (nhwc_pixel_stride(t) == C) {
+    flip_copy(d, src, (size_t)(N * C * H * W), flip);
+    return;
+  }
   for (int64_t n = 0; n < N; n++)
     for (int64_t y = 0; y < H; y++)
       for (int64_t x = 0; x < W; x++)
         for (int64_t c = 0; c < C; c++)
           d[n * st[0] + c * st[1] + y * st[2] + x * st[3]] = *src++ ^ flip;
+}
+
+/* ---- own AVX2 u8 x s8 path (qgemm_avx2.c) -----------------------------------
+ * Dense convs and linear with symmetric weights (every zero point 0) and x_zp <= 127
+ * run on vpmaddubsw, exact while activations are <= 127 (torch's x86 / fbgemm
+ * qconfigs: reduce_range), about twice the rate of XNNPACK's qu8 / qc8 kernels. The
+ * few activations above 127 that inputs past the calibrated range give are clamped
+ * and their remainder added exactly per output pixel; ptl_qgemm_conv declines
+ * (UNSUPPORTED) when there are too many of them (activations quantized to 0..255) and
+ * the XNNPACK path below runs. Same arithmetic as the reference, same bits. */
+
+enum { MODE_QGEMM = 3 };
+
+/* Symmetric weights, and every accumulator provably far from the QNNPACK overflow
+ * rule and from int32 wrapping: |acc| <= |bias| + K * 255 * 128 (|x - x_zp| <= 255,
+ * |w| <= 128), with the same 2^30 margin as pick_mode. */
+static bool qgemm_quant_ok(const qchan *q, int64_t k) {
+  if (q->xzp < 0 || q->xzp > 127)
+    return false;
+  for (int64_t c = 0; c < q->count; c++) {
+    if (q->wzp[c] != 0)
+      return false;
+    double bound = fabs((double)q->qbias[c]) + (double)k * (255.0 * 128.0);
+    if (bound >= 2147483647.0 || bound * (double)q->rscale[c] >= 1073741824.0)
+      return false;
+  }
+  return true;
+}
+
+/* The packed weights, cached on the weight tensor: they depend on the weight bits and
+ * the packing layout only (bias, scales and zero points are applied per call). */
+static ptl_status get_qgemm_pack(const ptl_call *call, const ptl_qgemm_geom *qg,
+                                 ptl_qgemm_packed **out) {
+  ptl_tensor *w = call->in[1];
+  uint64_t key[PTL_PACKED_KEY_WORDS] = {0};
+  key[0] = ptl_tensor_version(w);
+  key[1] = (uint64_t)call->op | (uint64_t)MODE_QGEMM << 16;
+  key[2] = (uint64_t)qg->o;
+  key[3] = (uint64_t)qg->c;
+  key[4] = (uint64_t)qg->kh;
+  key[5] = (uint64_t)qg->kw;
+  key[6] = ptl_qgemm_layout(qg);
+  ptl_qgemm_packed *p = ptl_packed_find(w, key);
+  if (p) {
+    *out = p;
+    return PTL_OK;
+  }
+  /* dense [o][kh][kw][c] int8: conv weights [O, C, kH, kW] or linear [N, K] */
+  int64_t k = qg->kh * qg->kw * qg->c;
+  int8_t *buf = malloc((size_t)(qg->o * k) + 16);
+  if (!buf)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory packing weights",
+                     ptl_op_name(call->op));
+  const int8_t *s = ptl_tensor_data(w);
+  const int64_t *st = w->strides;
+  size_t i = 0;
+  for (int64_t o = 0; o < qg->o; o++)
+    for (int64_t ky = 0; ky < qg->kh; ky++)
+      for (int64_t kx = 0; kx < qg->kw; kx++)
+        for (int64_t c = 0; c < qg->c; c++)
+          buf[i++] = w->ndim == 4 ? s[o * st[0] + c * st[1] + ky * st[2] + kx * st[3]]
+                                  : s[o * st[0] + c * st[1]];
+  ptl_status r = ptl_qgemm_pack(qg, buf, &p);
+  free(buf);
+  if (r != PTL_OK)
+    return r;
+  r = ptl_packed_add(w, key, p, ptl_qgemm_packed_destroy);
+  if (r != PTL_OK)
+    return r;
+  *out = p;
+  return PTL_OK;
+}
+
+/* PTL_OK when done, PTL_ERR_UNSUPPORTED to run another path, or an error. */
+static ptl_status try_qgemm_conv(const ptl_call *call, const qgeom *g, const qchan *q) {
+  ptl_qgemm_geom qg = {g->n,  g->h,  g->w,  g->c,  g->o,  g->kh, g->kw, g->sh,
+                       g->sw, g->pt, g->pl, g->dh, g->dw, g->oh, g->ow};
+  if (g->transposed || g->groups != 1 || !ptl_qgemm_available() || !ptl_qgemm_geom_ok(&qg) ||
+      !qgemm_quant_ok(q, g->kh * g->kw * g->ig))
+    return PTL_ERR_UNSUPPORTED;
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  ptl_qgemm_packed *pk = NULL;
+  PTL_CHECK(get_qgemm_pack(call, &qg, &pk));
+  ptl_status s = PTL_OK;
+  uint8_t *xbuf = NULL, *ybuf = NULL;
+  const uint8_t *xin = ptl_tensor_data(x);
+  int64_t in_pix = nhwc_pixel_stride(x);
+  if (!in_pix) {
+    xbuf = nhwc_copy(x, 0);
+    if (!xbuf) {
+      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
+      goto done;
+    }
+    xin = xbuf;
+    in_pix = g->c;
+  }
+  uint8_t *yout = ptl_tensor_data(y);
+  int64_t out_pix = nhwc_pixel_stride(y);
+  if (!out_pix) {
+    ybuf = malloc((size_t)ptl_tensor_numel(y) + 16);
+    if (!ybuf) {
+      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
+      goto done;
+    }
+    yout = ybuf;
+    out_pix = g->o;
+  }
+  ptl_qgemm_quant qq = {q->xzp, q->ozp, q->qmin, q->qbias, q->rscale};
+  s = ptl_qgemm_conv(pk, &qg, xin, in_pix, &qq, yout, out_pix);
+  if (s == PTL_OK && ybuf)
+    nhwc_store(y, ybuf, 0);
+done:
+  free(xbuf);
+  free(ybuf);
+  return s;
 }
 
 static ptl_status qconv_fast_common(const ptl_call *call) {
@@ -849,6 +985,12 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
   uint8_t *xbuf = NULL, *ybuf = NULL;
   if (ptl_tensor_numel(y) == 0)
     goto done;
+  if (ptl_tensor_numel(y) * g.kh * g.kw * g.ig >= QFAST_MIN_MACS) {
+    s = try_qgemm_conv(call, &g, &q);
+    if (s != PTL_ERR_UNSUPPORTED)
+      goto done;
+    s = PTL_OK;
+  }
   int mode = pick_mode(&q, g.kh * g.kw * g.ig, !g.transposed);
   if (ptl_tensor_numel(y) * g.kh * g.kw * g.ig < QFAST_MIN_MACS)
     mode = 0;
@@ -871,7 +1013,10 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
     in_pix = g.c;
   }
   uint8_t *yout = ptl_tensor_data(y);
-  int64_t out_pix = flip ? 0 : nhwc_pixel_stride(y);
+  /* qc8 writes qs8: straight into a dense NHWC output, flipped back in place after */
+  int64_t out_pix = nhwc_pixel_stride(y);
+  if (flip && out_pix != g.o)
+    out_pix = 0;
   if (!out_pix) {
     ybuf = malloc((size_t)ptl_tensor_numel(y) + 16);
     if (!ybuf) {
@@ -905,6 +1050,8 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
   }
   if (ybuf)
     nhwc_store(y, ybuf, flip);
+  else if (flip)
+    flip_copy(yout, yout, (size_t)ptl_tensor_numel(y), flip);
 done:
   free(xbuf);
   free(ybuf);
@@ -1025,6 +1172,49 @@ static void rows_copy(const ptl_tensor *t, int64_t m, uint8_t *buf, bool to_buf,
   }
 }
 
+/* Linear on the own u8 x s8 kernel as a 1x1 conv over an [1, M, 1, K] image. */
+static ptl_status try_qgemm_linear(const ptl_call *call, const lgeom *g, const qchan *q) {
+  ptl_qgemm_geom qg = {1, g->m, 1, g->k, g->n, 1, 1, 1, 1, 0, 0, 1, 1, g->m, 1};
+  if (!ptl_qgemm_available() || !ptl_qgemm_geom_ok(&qg) || !qgemm_quant_ok(q, g->k))
+    return PTL_ERR_UNSUPPORTED;
+  ptl_tensor *x = call->in[0], *y = call->out[0];
+  ptl_qgemm_packed *pk = NULL;
+  PTL_CHECK(get_qgemm_pack(call, &qg, &pk));
+  ptl_status s = PTL_OK;
+  uint8_t *xbuf = NULL, *ybuf = NULL;
+  const uint8_t *xin = ptl_tensor_data(x);
+  int64_t in_pix = uniform_row_stride(x, g->m);
+  if (!in_pix) {
+    xbuf = malloc((size_t)(g->m * g->k) + 16);
+    if (!xbuf) {
+      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
+      goto done;
+    }
+    rows_copy(x, g->m, xbuf, true, 0);
+    xin = xbuf;
+    in_pix = g->k;
+  }
+  uint8_t *yout = ptl_tensor_data(y);
+  int64_t out_pix = uniform_row_stride(y, g->m);
+  if (!out_pix) {
+    ybuf = malloc((size_t)(g->m * g->n) + 16);
+    if (!ybuf) {
+      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
+      goto done;
+    }
+    yout = ybuf;
+    out_pix = g->n;
+  }
+  ptl_qgemm_quant qq = {q->xzp, q->ozp, q->qmin, q->qbias, q->rscale};
+  s = ptl_qgemm_conv(pk, &qg, xin, in_pix, &qq, yout, out_pix);
+  if (s == PTL_OK && ybuf)
+    rows_copy(y, g->m, ybuf, false, 0);
+done:
+  free(xbuf);
+  free(ybuf);
+  return s;
+}
+
 ptl_status ptl_qlinear_fast(const ptl_call *call) {
   lgeom g;
   qchan q;
@@ -1034,6 +1224,12 @@ ptl_status ptl_qlinear_fast(const ptl_call *call) {
   uint8_t *xbuf = NULL, *ybuf = NULL;
   if (g.m == 0 || g.n == 0)
     goto done;
+  if (g.m * g.n * g.k >= QFAST_MIN_MACS) {
+    s = try_qgemm_linear(call, &g, &q);
+    if (s != PTL_ERR_UNSUPPORTED)
+      goto done;
+    s = PTL_OK;
+  }
   int mode = pick_mode(&q, g.k, true);
   if (g.m * g.n * g.k < QFAST_MIN_MACS)
     mode = 0;

@@ -1,0 +1,166 @@
+/* test_qgemm.c - C tests of kernels/qgemm_avx2.c called directly (so a silent
+ * fallback to another path would be noticed): the vpmaddubsw conv against a plain
+ * loop with qconv.c's arithmetic over many geometries, with activations at and above
+ * 127 (the clamp and fix-up), refusal of mostly-hot inputs, and the size guards. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernels/qgemm.h"
+#include "kernels/qmath.h"
+#include "test_util.h"
+
+static unsigned lcg(unsigned *s) {
+  *s = *s * 1103515245u + 12345u;
+  return (*s >> 8) & 0xffffff;
+}
+
+/* y = requantize(qbias + sum (x - xzp) * w) with taps in the padding skipped. */
+static void naive_conv(const ptl_qgemm_geom *g, const uint8_t *x, int64_t in_pix, const int8_t *w,
+                       const ptl_qgemm_quant *q, uint8_t *y) {
+  for (int64_t n = 0; n < g->n; n++)
+    for (int64_t oy = 0; oy < g->oh; oy++)
+      for (int64_t ox = 0; ox < g->ow; ox++)
+        for (int64_t o = 0; o < g->o; o++) {
+          int64_t acc = q->qbias[o];
+          for (int64_t ky = 0; ky < g->kh; ky++)
+            for (int64_t kx = 0; kx < g->kw; kx++) {
+              int64_t iy = oy * g->sh - g->pt + ky * g->dh, ix = ox * g->sw - g->pl + kx * g->dw;
+              if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                continue;
+              const uint8_t *px = x + ((n * g->h + iy) * g->w + ix) * in_pix;
+              const int8_t *wk = w + ((o * g->kh + ky) * g->kw + kx) * g->c;
+              for (int64_t c = 0; c < g->c; c++)
+                acc += (int64_t)(px[c] - q->xzp) * wk[c];
+            }
+          y[((n * g->oh + oy) * g->ow + ox) * g->o + o] =
+              (uint8_t)ptl_requantize((int32_t)acc, q->rscale[o], q->ozp, q->qmin, 255);
+        }
+}
+
+/* ptl_qgemm_conv against naive_conv, bit for bit. */
+static void compare(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const uint8_t *x,
+                    int64_t in_pix, const int8_t *w, const ptl_qgemm_quant *q, uint8_t *y,
+                    uint8_t *yr) {
+  int64_t ny = g->n * g->oh * g->ow * g->o;
+  naive_conv(g, x, in_pix, w, q, yr);
+  memset(y, 0xAB, (size_t)ny);
+  T_OK(ptl_qgemm_conv(p, g, x, in_pix, q, y, g->o));
+  int64_t diff = 0, distinct = 0;
+  for (int64_t i = 0; i < ny; i++) {
+    diff += y[i] != yr[i];
+    distinct += i > 0 && yr[i] != yr[i - 1];
+  }
+  T_CHECK(diff == 0);
+  T_CHECK(distinct > ny / 4); /* the outputs are not a constant (the check can fail) */
+}
+
+/* One geometry: x in [0, 127] (pixel stride in_pix >= c), full-range weights. */
+static void check_geom(ptl_qgemm_geom g, int64_t in_pix, unsigned seed, bool relu) {
+  g.oh = (g.h + 2 * g.pt - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+  g.ow = (g.w + 2 * g.pl - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  T_CHECK(ptl_qgemm_geom_ok(&g));
+  int64_t nx = g.n * g.h * g.w * in_pix, nw = g.o * g.kh * g.kw * g.c;
+  int64_t ny = g.n * g.oh * g.ow * g.o;
+  uint8_t *x = malloc((size_t)nx), *y = malloc((size_t)ny), *yr = malloc((size_t)ny);
+  int8_t *w = malloc((size_t)nw);
+  int32_t *qb = malloc(sizeof(int32_t) * (size_t)g.o);
+  float *rs = malloc(sizeof(float) * (size_t)g.o);
+  ptl_qgemm_packed *p = NULL;
+  if (!x || !y || !yr || !w || !qb || !rs)
+    goto out;
+  for (int64_t i = 0; i < nx; i++)
+    x[i] = (uint8_t)(lcg(&seed) % 128);
+  x[0] = 127;
+  for (int64_t i = 0; i < nw; i++)
+    w[i] = (int8_t)(int)(lcg(&seed) % 256 - 128);
+  w[0] = -128;
+  for (int64_t o = 0; o < g.o; o++) {
+    qb[o] = (int32_t)(lcg(&seed) % 20001) - 10000;
+    rs[o] = 0.0005f + 0.0001f * (float)(lcg(&seed) % 50);
+  }
+  int32_t ozp = (int32_t)(lcg(&seed) % 256);
+  ptl_qgemm_quant q = {(int32_t)(lcg(&seed) % 128), ozp, relu ? ozp : 0, qb, rs};
+  T_OK(ptl_qgemm_pack(&g, w, &p));
+  if (!p)
+    goto out;
+  compare(p, &g, x, in_pix, w, &q, y, yr);
+  /* a few bytes above 127 (clamped in the kernel, the remainder fixed up per output
+   * pixel), the extreme 255 among them */
+  x[nx / 2] = 200;
+  x[nx - 1] = 255;
+  x[in_pix] = 128;
+  compare(p, &g, x, in_pix, w, &q, y, yr);
+  /* as many hot bytes as taken (m_total * c / 256 + 16, 3 already): neighbouring
+   * output pixels share fix-up rows */
+  int64_t take = g.n * g.oh * g.ow * g.c / 256 + 13;
+  for (int64_t k = 0, i = 5; k < take && i < nx; k++, i += nx / (take + 1) + 1)
+    x[i] = x[i] > 127 ? x[i] : (uint8_t)(128 + lcg(&seed) % 128);
+  compare(p, &g, x, in_pix, w, &q, y, yr);
+  /* refused, nothing written: an x_zp above 127 (the padding would need fix-ups), and
+   * activations mostly above 127 (quantized to 0..255) */
+  memset(y, 0xAB, (size_t)ny);
+  int32_t xzp = q.xzp;
+  q.xzp = 128;
+  T_CHECK(ptl_qgemm_conv(p, &g, x, in_pix, &q, y, g.o) == PTL_ERR_UNSUPPORTED);
+  q.xzp = xzp;
+  for (int64_t i = 0; i < nx; i++)
+    x[i] = (uint8_t)(128 + lcg(&seed) % 128);
+  T_CHECK(ptl_qgemm_conv(p, &g, x, in_pix, &q, y, g.o) == PTL_ERR_UNSUPPORTED);
+  bool untouched = true;
+  for (int64_t i = 0; i < ny; i++)
+    untouched &= y[i] == 0xAB;
+  T_CHECK(untouched);
+out:
+  ptl_qgemm_packed_destroy(p);
+  free(x);
+  free(y);
+  free(yr);
+  free(w);
+  free(qb);
+  free(rs);
+}
+
+static void test_kernel_geometries(void) {
+  if (!ptl_qgemm_available())
+    return; /* not an AVX2 machine: qconv.c never calls it */
+  /* n, h, w, c, o, kh, kw, sh, sw, pt, pl, dh, dw (oh, ow computed) */
+  const ptl_qgemm_geom gs[] = {
+      {1, 7, 7, 16, 32, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},
+      {2, 6, 5, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0},
+      {1, 9, 9, 24, 40, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0},
+      {1, 10, 10, 8, 17, 3, 3, 1, 1, 2, 2, 2, 2, 0, 0},
+      {1, 17, 15, 3, 16, 7, 7, 2, 2, 3, 3, 1, 1, 0, 0},
+      {1, 8, 8, 3, 5, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0},
+      {1, 8, 9, 5, 33, 3, 2, 1, 2, 1, 0, 1, 1, 0, 0},
+      {3, 5, 5, 64, 64, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0},
+      {1, 9, 9, 10, 12, 3, 3, 1, 1, 1, 1, 2, 1, 0, 0},
+      {1, 40, 1, 100, 9, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},
+      {2, 4, 4, 12, 48, 2, 2, 2, 2, 0, 0, 1, 1, 0, 0},
+  };
+  for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+    check_geom(gs[i], gs[i].c, (unsigned)i + 1, i % 2 == 0);
+    if (gs[i].c % 4 == 0) /* a channel slice: pixels further apart than c */
+      check_geom(gs[i], gs[i].c + 8, (unsigned)i + 50, i % 2 == 1);
+  }
+}
+
+static void test_guards(void) {
+  ptl_qgemm_geom g = {1, 1, 1, 140000, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1};
+  T_CHECK(!ptl_qgemm_geom_ok(&g)); /* K * 255 * 128 past 2^31 */
+  g.c = 65796;
+  T_CHECK(!ptl_qgemm_geom_ok(&g));
+  g.c = 4608;
+  T_CHECK(ptl_qgemm_geom_ok(&g)); /* resnet's largest K */
+  g.kh = g.kw = 9;
+  g.c = 4;
+  T_CHECK(!ptl_qgemm_geom_ok(&g)); /* more taps than the stack pointer tile */
+  g.kh = g.kw = 3;
+  g.o = 0;
+  T_CHECK(!ptl_qgemm_geom_ok(&g));
+}
+
+void test_qgemm(void) {
+  test_kernel_geometries();
+  test_guards();
+}
