@@ -442,3 +442,21 @@ def test_quantize_and_dequantize_keep_channels_last():
         assert qp.dequantize().stride() == qt.dequantize().stride()
         np.testing.assert_array_equal(qp.int_repr().numpy(), qt.int_repr().numpy())
         np.testing.assert_array_equal(qp.dequantize().numpy(), qt.dequantize().numpy())
+
+
+@pytest.mark.parametrize("dtype,zp", [("quint8", 3), ("qint8", -5), ("quint8", 0)])
+@pytest.mark.parametrize("scale", [0.5, 0.37, 1e-3])
+def test_quantize_per_tensor_vector_path_matches_torch(backend, dtype, zp, scale):
+    """The AVX2 path (fma, round-to-nearest-even, NaN -> qmax) against torch on ties,
+    saturation and special values, with a length that leaves a scalar tail."""
+    x = (np.random.randn(3 * 37 * 11) * 50).astype(np.float32)
+    x[:20] = [np.nan, np.inf, -np.inf, 0.5, 1.5, 2.5, -0.5, -1.5, 1e30, -1e30, 127.5, 128.5,
+              255.5, -128.5, 3.4e38, 1e-40, -0.0, 0.0, 254.5, 253.5]
+    x[-3:] = [np.nan, 2.5, -1.5]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = torch.quantize_per_tensor(torch.from_numpy(x), scale, zp,
+                                         getattr(torch, dtype)).int_repr().numpy()
+    got = ptlite.quantize_per_tensor(ptlite.tensor(x), scale, zp,
+                                     getattr(ptlite, dtype)).int_repr().numpy()
+    np.testing.assert_array_equal(got, want)

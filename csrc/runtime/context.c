@@ -175,3 +175,18 @@ double ptl_random_normal(void) {
     u1 = 1e-300;
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
+
+bool ptl_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static atomic_int state = -1;
+  int v = atomic_load(&state);
+  if (v < 0) {
+    __builtin_cpu_init();
+    v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    atomic_store(&state, v);
+  }
+  return v == 1;
+#else
+  return false;
+#endif
+}

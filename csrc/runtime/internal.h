@@ -136,6 +136,10 @@ ptl_status ptl_qparams_copy(ptl_tensor *dst, const ptl_tensor *src);
 ptl_status ptl_qparams_set(ptl_tensor *t, ptl_qscheme scheme, int32_t axis, int64_t count,
                            const float *scale, const int32_t *zp);
 ptl_status ptl_qparams_set_per_tensor(ptl_tensor *t, float scale, int32_t zero_point);
+
+/* True when the CPU runs AVX2 and FMA (x86-64 with GCC/Clang; false elsewhere): the
+ * gate of every own AVX2 kernel, which are compiled with target attributes. */
+bool ptl_cpu_has_avx2_fma(void);
 ptl_status ptl_tensor_from_desc(const ptl_tensor_desc *desc, ptl_tensor **out);
 /* New tensor object sharing `base`'s storage with the given geometry. */
 ptl_status ptl_tensor_view(const ptl_tensor *base, int ndim, const int64_t *shape,

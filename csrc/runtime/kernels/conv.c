@@ -627,15 +627,6 @@ static ptl_status get_packed(const ptl_call *call, const conv_geom *g, bool own,
 #define CONV_MR 6
 #define CONV_NR 16
 
-static bool cpu_has_avx2_fma(void) {
-  static int cached = -1;
-  if (cached < 0) {
-    __builtin_cpu_init();
-    cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }
-  return cached == 1;
-}
-
 #define ROW_FMA(r)                                                                                 \
   do {                                                                                             \
     const __m256 x_ = _mm256_broadcast_ss(a##r + k);                                               \
@@ -819,7 +810,7 @@ static bool use_own_gemm(const conv_geom *g) {
   /* depthwise and thin groups stay on XNNPACK (its dwconv kernels are good; a
    * 16-wide panel per group of a few channels would mostly multiply zeros) */
   bool dense_groups = g->groups == 1 || (g->og >= 8 && g->ig >= 2);
-  return !g->transposed && dense_groups && cpu_has_avx2_fma();
+  return !g->transposed && dense_groups && ptl_cpu_has_avx2_fma();
 }
 
 /* Small-channel convs (stems: C = 3, 7x7 or 3x3) spend their time switching taps.

@@ -294,19 +294,6 @@ static void gemm_task(void *vctx, size_t t) {
   }
 }
 
-static bool cpu_has_avx2(void) {
-#ifdef PTL_HAVE_AVX2_KERNEL
-  static int state = -1;
-  if (state < 0) {
-    __builtin_cpu_init();
-    state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }
-  return state == 1;
-#else
-  return false;
-#endif
-}
-
 /* Packs B[k, n] (any strides) as [panel][k][NR], zero padded. */
 static void pack_b(const float *b, int64_t b_rs, int64_t b_cs, int64_t k, int64_t n, float *bp) {
   int64_t nbs = (n + NR - 1) / NR;
@@ -345,7 +332,7 @@ static ptl_status gemm_run(gemm_ctx *ctx, const float *a, int64_t a_rs, int64_t 
   ctx->ap = ap;
   ctx->m_groups = (mbs + M_GROUP - 1) / M_GROUP;
   ctx->n_groups = (nbs + N_GROUP - 1) / N_GROUP;
-  ctx->avx2 = cpu_has_avx2();
+  ctx->avx2 = ptl_cpu_has_avx2_fma();
   size_t tasks = (size_t)(ctx->m_groups * ctx->n_groups);
   if (threaded && tasks > 1 && m * ctx->n * k >= 65536)
     ptl_parallel_for(gemm_task, ctx, tasks);

@@ -576,19 +576,6 @@ static void qd_block_c(const qd_ctx *c, int64_t p, int64_t r0, int mr, int32_t *
   }
 }
 
-static bool qd_cpu_has_avx2(void) {
-#ifdef PTL_QDYN_HAVE_AVX2
-  static int state = -1;
-  if (state < 0) {
-    __builtin_cpu_init();
-    state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }
-  return state == 1;
-#else
-  return false;
-#endif
-}
-
 static void qd_task(void *vctx, size_t t) {
   const qd_ctx *c = vctx;
   const qd_packed *pk = c->pk;
@@ -596,7 +583,7 @@ static void qd_task(void *vctx, size_t t) {
   int64_t p0 = (int64_t)t * c->panels_per_task;
   int64_t p1 = p0 + c->panels_per_task < panels ? p0 + c->panels_per_task : panels;
   int32_t dot[QD_MR * QD_NR];
-  bool avx2 = qd_cpu_has_avx2();
+  bool avx2 = ptl_cpu_has_avx2_fma();
   for (int64_t p = p0; p < p1; p++) {
     int64_t c0 = p * QD_NR;
     int nc = (int)(pk->n - c0 < QD_NR ? pk->n - c0 : QD_NR);
@@ -761,7 +748,7 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
   ptl_tensor *xc = NULL;
   PTL_CHECK(ptl_tensor_contiguous((ptl_tensor *)x, &xc));
   const float *xd = ptl_tensor_data(xc);
-  bool avx2 = qd_cpu_has_avx2();
+  bool avx2 = ptl_cpu_has_avx2_fma();
   float mn, mx;
   bool ok;
 #ifdef PTL_QDYN_HAVE_AVX2

@@ -105,12 +105,7 @@ ptl_status ptl_qgemm_pack(const ptl_qgemm_geom *g, const int8_t *w, ptl_qgemm_pa
 #include <immintrin.h>
 
 bool ptl_qgemm_available(void) {
-  static int cached = -1;
-  if (cached < 0) {
-    __builtin_cpu_init();
-    cached = __builtin_cpu_supports("avx2") != 0;
-  }
-  return cached == 1;
+  return ptl_cpu_has_avx2_fma();
 }
 
 /* flags[i] = 1 when a byte of pixel i (c bytes at x + i * stride) is above 127;
