@@ -90,6 +90,7 @@ bench-deps: $(VENV)/.sys-stamp
 bench: build bench-deps
 	PYTHONPATH=python $(PY) benchmarks/eager.py
 	PYTHONPATH=python $(PY) benchmarks/lite.py
+	PYTHONPATH=python $(PY) benchmarks/quant.py
 
 format:
 	clang-format -i $$(git ls-files --cached --others --exclude-standard 'csrc/*.c' 'csrc/*.h')
