@@ -479,11 +479,92 @@ static ptl_status q_max_pool2d_fast(const ptl_call *call) {
   return s;
 }
 
+/* quint8 max pooling on planes with unit column stride (NCHW, the layout an int8
+ * model's stem hands over when its conv output is contiguous; XNNPACK takes only
+ * NHWC). Without dilation every window holds an input pixel next to any padded
+ * tap, so QNNPACK's clamped reads (ceil_mode off) and the generic kernel's
+ * "padding never wins" (ceil_mode on) are both the max over the window's input
+ * pixels, which is what this computes: per output row, the max of the window's
+ * input rows into a line buffer with zeros for padding (0 never beats a real
+ * byte), then the max of each window's kw bytes of it. Planes run on the
+ * threadpool; each output byte is a max of the same bytes, so any split gives
+ * the same result. */
+#define QMP_SPAN 1024 /* line buffer bytes (on the stack) */
+
+typedef struct {
+  geom g;
+  pool_params p;
+  const uint8_t *x;
+  uint8_t *y;
+} qmp_ctx;
+
+static void qmp_plane(void *vc, size_t plane) {
+  const qmp_ctx *c = vc;
+  const geom *g = &c->g;
+  const pool_params *p = &c->p;
+  int64_t n = (int64_t)plane / g->c, ch = (int64_t)plane % g->c;
+  const uint8_t *x = c->x + n * g->xs[0] + ch * g->xs[1];
+  uint8_t *y = c->y + n * g->ys[0] + ch * g->ys[1];
+  uint8_t line[QMP_SPAN];
+  int64_t span = (g->ow - 1) * p->sw + p->kw, pw = p->pw, iw = g->iw;
+  int64_t valid = iw < span - pw ? iw : span - pw; /* input columns the windows reach */
+  memset(line, 0, (size_t)span);
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    int64_t h0 = oh * p->sh - p->ph, r0 = h0 > 0 ? h0 : 0;
+    int64_t r1 = h0 + p->kh < g->ih ? h0 + p->kh : g->ih;
+    uint8_t *restrict t = line + pw;
+    memcpy(t, x + r0 * g->xs[2], (size_t)valid);
+    for (int64_t r = r0 + 1; r < r1; r++) {
+      const uint8_t *restrict xr = x + r * g->xs[2];
+      for (int64_t w = 0; w < valid; w++)
+        t[w] = xr[w] > t[w] ? xr[w] : t[w];
+    }
+    uint8_t *restrict yr = y + oh * g->ys[2];
+    const uint8_t *restrict l = line;
+    if (p->sw == 2 && p->kw == 3) { /* the ResNet stem */
+      for (int64_t o = 0; o < g->ow; o++) {
+        uint8_t a = l[2 * o], b = l[2 * o + 1], d = l[2 * o + 2];
+        uint8_t m = a > b ? a : b;
+        yr[o] = m > d ? m : d;
+      }
+    } else {
+      for (int64_t o = 0; o < g->ow; o++) {
+        uint8_t m = 0;
+        for (int64_t k = 0; k < p->kw; k++)
+          m = l[o * p->sw + k] > m ? l[o * p->sw + k] : m;
+        yr[o] = m;
+      }
+    }
+  }
+}
+
+static ptl_status q_max_pool2d_planes(const ptl_call *call) {
+  qmp_ctx c;
+  geom_init(call->in[0], call->out[0], &c.g);
+  max_params(call->attrs, &c.p);
+  const geom *g = &c.g;
+  const pool_params *p = &c.p;
+  if (p->dh != 1 || p->dw != 1 || g->xs[3] != 1 || g->ys[3] != 1 || g->n * g->c == 0 ||
+      g->oh <= 0 || g->ow <= 0 || p->sh <= 0 || p->sw <= 0 || p->kw <= 0 || p->kh <= 0 ||
+      p->pw < 0 || p->ph < 0 || p->pw >= p->kw || p->ph >= p->kh ||
+      (g->ow - 1) * p->sw + p->kw > QMP_SPAN)
+    return PTL_ERR_UNSUPPORTED;
+  /* every window holds an input pixel: the first and the last in each direction */
+  if ((g->oh - 1) * p->sh - p->ph >= g->ih || (g->ow - 1) * p->sw - p->pw >= g->iw)
+    return PTL_ERR_UNSUPPORTED;
+  c.x = ptl_tensor_data(call->in[0]);
+  c.y = ptl_tensor_data(call->out[0]);
+  for_each_plane(g, qmp_plane, &c, g->oh * g->ow * p->kh * p->kw / 4);
+  return q_keep_qparams(call);
+}
+
 ptl_status ptl_max_pool2d_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
-  if (x->dtype == PTL_QUINT8)
-    return q_max_pool2d_fast(call);
+  if (x->dtype == PTL_QUINT8) {
+    ptl_status s = q_max_pool2d_fast(call);
+    return s == PTL_ERR_UNSUPPORTED ? q_max_pool2d_planes(call) : s;
+  }
   if (!nhwc_ok(x, y))
     return PTL_ERR_UNSUPPORTED;
   pool_params p;
