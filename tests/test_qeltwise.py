@@ -547,7 +547,8 @@ def test_dense_activation_fast_matches_reference(shape, cl):
     fns = [lambda: ptlite.relu(px), lambda: PF.hardtanh(px, 0.0, 6.0),
            lambda: PF.hardtanh(px, -1.0, 0.5), lambda: PF.hardtanh(px, 0.3, 0.3),
            lambda: PF.leaky_relu(px, 0.1), lambda: ptlite.sigmoid(px),
-           lambda: ptlite.tanh(px)]
+           lambda: ptlite.tanh(px), lambda: Q.hardswish(px, 0.04, 110),
+           lambda: Q.sigmoid(px, 1 / 256, 0), lambda: Q.leaky_relu(px, 0.1)]
     for fn in fns:
         _fast_ref_threads(fn)
     # in place: a fresh copy per run

@@ -1253,9 +1253,10 @@ ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
 /* ---- quint8 ----------------------------------------------------------------
  * torch's quantized CPU kernels under the qnnpack engine (checked against torch
  * 2.13 on ties). The output keeps the input's scale and zero point, attached on
- * every run. Fast path: XNNPACK's u8 max pooling for channels-last inputs
- * without ceil_mode (see q_max_pool2d_fast); everything else is reference
- * only (XNNPACK's qu8 average pooling requantizes in fixed point where torch's
+ * every run. Fast paths: XNNPACK's u8 max pooling for channels-last inputs
+ * without ceil_mode (see q_max_pool2d_fast), an own loop for planes with unit
+ * column stride without dilation (q_max_pool2d_planes); everything else is
+ * reference only (XNNPACK's qu8 average pooling requantizes in fixed point where torch's
  * qnnpack path is fp32, so they differ on ties; its u8 bilinear resize uses its
  * own fixed-point weights).
  *  - max_pool2d: the max of the integers in the window (padding never wins);

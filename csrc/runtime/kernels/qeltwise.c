@@ -28,9 +28,11 @@
  *  - batch_norm: per channel alpha = w / sqrt(var + eps) * (in_scale / out_scale),
  *    beta = (b - mean * w / sqrt(var + eps)) / out_scale (torch's fused params),
  *    y = nearbyint(fma(alpha, q - zp_in, beta) + zp_out).
- * FAST: the same integer code (tables and fixed point are as cheap as any
- * library call). XNNPACK's qu8 add / multiply / sigmoid / leaky_relu are not
- * used: they implement XNNPACK's own requantization (add: its own fixed-point
+ * FAST: the same arithmetic. When the operands share one dense layout, add
+ * (fixed point), mul and the tables run as flat chunks on the threadpool, add and
+ * mul with AVX2 (qeltwise_avx2.c, runtime CPU check); other layouts, broadcasting
+ * and the float add walk rows as the reference does. XNNPACK's qu8 add / multiply / sigmoid /
+ * leaky_relu are not used: they implement XNNPACK's own requantization (add: its own fixed-point
  * shift and rounding; the others fp32 requantization of the whole result),
  * not the mix of formulas torch uses above, and the fast path must give the
  * reference's bits. (Not measured against torch here: a candidate for later,
@@ -445,8 +447,32 @@ static void lut_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) 
     y[i * st[0]] = c->tail[x[i * st[1]]];
 }
 
-/* y = lut[x] for x and y of the same shape, any strides (y may alias x). */
-static void apply_lut(lut_ctx *c, const ptl_tensor *x, ptl_tensor *y) {
+typedef struct {
+  const lut_ctx *c;
+  int64_t n;
+} lut_job;
+
+static void lut_chunk(void *vj, size_t k) {
+  const lut_job *j = vj;
+  int64_t i0 = (int64_t)k * QCHUNK, i1 = i0 + QCHUNK < j->n ? i0 + QCHUNK : j->n;
+  const uint8_t *x = j->c->x, *lut = j->c->lut;
+  uint8_t *y = j->c->y;
+  for (int64_t i = i0; i < i1; i++)
+    y[i] = lut[x[i]];
+}
+
+/* y = lut[x] for x and y of the same shape, any strides (y may alias x). With
+ * `fast`, one table (no leaky_relu row split) and x, y in one dense layout, flat
+ * chunks on the threadpool. */
+static void apply_lut(lut_ctx *c, const ptl_tensor *x, ptl_tensor *y, bool fast) {
+  int64_t n = ptl_tensor_numel(y);
+  if (fast && !c->split && n > 0 && same_dense(x, y)) {
+    c->x = ptl_tensor_data(x);
+    c->y = ptl_tensor_data(y);
+    lut_job j = {c, n};
+    ptl_parallel_for(lut_chunk, &j, n_chunks(n));
+    return;
+  }
   int nd = y->ndim, perm[PTL_MAX_DIMS];
   order_dims(y, perm);
   int64_t shape[PTL_MAX_DIMS], st[2][PTL_MAX_DIMS];
@@ -488,7 +514,7 @@ ptl_status ptl_qcat_ref(const ptl_call *call) {
         float r = nearbyintf(fmaf(v, inv, zof));
         c.lut[q] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
       }
-      apply_lut(&c, x, slice);
+      apply_lut(&c, x, slice, false);
       ptl_tensor_release(slice);
     }
     start += len;
@@ -520,7 +546,7 @@ ptl_status ptl_qunary_infer(const ptl_call *call, ptl_tensor_desc *out) {
   return PTL_OK;
 }
 
-static ptl_status qunary_run(const ptl_call *call) {
+static ptl_status qunary_run(const ptl_call *call, bool fast) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
   float so = (float)call->attrs->floats[0];
@@ -554,16 +580,16 @@ static ptl_status qunary_run(const ptl_call *call) {
     }
   }
   /* qparams last: y may be x (in place) and x's own scale was read above */
-  apply_lut(&c, x, y);
+  apply_lut(&c, x, y, fast);
   return ptl_qparams_set_per_tensor(y, so, zo);
 }
 
 ptl_status ptl_qunary_ref(const ptl_call *call) {
-  return qunary_run(call);
+  return qunary_run(call, false);
 }
 
 ptl_status ptl_qunary_fast(const ptl_call *call) {
-  return qunary_run(call);
+  return qunary_run(call, true);
 }
 
 /* ---- QBATCH_NORM ------------------------------------------------------------ */
