@@ -568,3 +568,14 @@ def test_max_pool2d_nchw_fast_matches_reference_and_torch(shape, args):
     ref = _fast_ref_threads(lambda: PF.max_pool2d(px, *args))
     check("max_pool2d", PF.max_pool2d(px, *args), torch4d(F.max_pool2d, t, *args))
     assert ref[3] == PF.max_pool2d(px, *args).stride()
+
+
+@pytest.mark.parametrize("shape", [(1, 1280, 7, 7), (1, 64, 56, 56), (2, 5, 3, 37), (3, 2, 1, 1)])
+def test_global_avg_pool_channels_last_fast_matches_reference(shape):
+    """quint8 adaptive_avg_pool2d to 1x1 on channels-last input (the classifier head)
+    sums channels in int32 rows: the reference's bits at 1/2/3 threads, and torch's."""
+    t = tq(shape, 0.05, 100, 35)
+    xc = t.contiguous(memory_format=torch.channels_last)
+    px = pq(t).contiguous(memory_format=ptlite.channels_last)
+    _fast_ref_threads(lambda: PF.adaptive_avg_pool2d(px, 1))
+    check("adaptive_avg_pool2d", PF.adaptive_avg_pool2d(px, 1), F.adaptive_avg_pool2d(xc, 1))

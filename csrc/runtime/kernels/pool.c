@@ -913,9 +913,48 @@ static ptl_status gap_nhwc(const geom *g) {
   return PTL_OK;
 }
 
+/* quint8 global average pooling (output 1x1, the classifier head) over
+ * channels-last pixels: the per-channel integer sums accumulate pixel by pixel
+ * into an int32 row (vectorized over C, exact, so the same sums as the
+ * reference's), then the reference's QNNPACK requantization (1x1 output always
+ * tiles the input). */
+static ptl_status q_global_avg_fast(const ptl_call *call) {
+  geom g;
+  geom_init(call->in[0], call->out[0], &g);
+  if (g.oh != 1 || g.ow != 1 || g.xs[1] != 1 || g.c < 2 || g.n * g.c == 0 ||
+      g.ih * g.iw > (INT32_MAX / 255) || g.ih * g.iw == 0)
+    return PTL_ERR_UNSUPPORTED;
+  const uint8_t *x = ptl_tensor_data(call->in[0]);
+  uint8_t *y = ptl_tensor_data(call->out[0]);
+  int32_t *acc = malloc(sizeof(int32_t) * (size_t)g.c);
+  if (!acc)
+    return PTL_ERR_UNSUPPORTED;
+  float s = call->in[0]->qparams->scale[0];
+  int32_t zp = call->in[0]->qparams->zero_point[0];
+  int64_t size = g.ih * g.iw, C = g.c;
+  float scale = s / (s * (float)size);
+  for (int64_t n = 0; n < g.n; n++) {
+    memset(acc, 0, sizeof(int32_t) * (size_t)C);
+    for (int64_t ih = 0; ih < g.ih; ih++)
+      for (int64_t iw = 0; iw < g.iw; iw++) {
+        const uint8_t *restrict px = x + n * g.xs[0] + ih * g.xs[2] + iw * g.xs[3];
+        int32_t *restrict a = acc;
+        for (int64_t c = 0; c < C; c++)
+          a[c] += px[c];
+      }
+    for (int64_t c = 0; c < C; c++)
+      y[n * g.ys[0] + c * g.ys[1]] =
+          (uint8_t)ptl_requantize((int32_t)(acc[c] - (int64_t)zp * size), scale, zp, 0, 255);
+  }
+  free(acc);
+  return q_keep_qparams(call);
+}
+
 ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
+  if (x->dtype == PTL_QUINT8)
+    return q_global_avg_fast(call);
   if (x->dtype != PTL_FLOAT32 || x->ndim != 4 || y->shape[2] != 1 || y->shape[3] != 1 ||
       ptl_tensor_numel(y) == 0)
     return PTL_ERR_UNSUPPORTED;
