@@ -15,6 +15,9 @@
 
 #include <pthreadpool.h>
 #include <xnnpack.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "../internal.h"
 #include "qmath.h"
@@ -505,10 +508,10 @@ static void qmp_plane(void *vc, size_t plane) {
   int64_t n = (int64_t)plane / g->c, ch = (int64_t)plane % g->c;
   const uint8_t *x = c->x + n * g->xs[0] + ch * g->xs[1];
   uint8_t *y = c->y + n * g->ys[0] + ch * g->ys[1];
-  uint8_t line[QMP_SPAN];
+  uint8_t line[QMP_SPAN + 64]; /* the vector loop reads up to 33 bytes past the span */
   int64_t span = (g->ow - 1) * p->sw + p->kw, pw = p->pw, iw = g->iw;
   int64_t valid = iw < span - pw ? iw : span - pw; /* input columns the windows reach */
-  memset(line, 0, (size_t)span);
+  memset(line, 0, sizeof line);
   for (int64_t oh = 0; oh < g->oh; oh++) {
     int64_t h0 = oh * p->sh - p->ph, r0 = h0 > 0 ? h0 : 0;
     int64_t r1 = h0 + p->kh < g->ih ? h0 + p->kh : g->ih;
@@ -522,7 +525,23 @@ static void qmp_plane(void *vc, size_t plane) {
     uint8_t *restrict yr = y + oh * g->ys[2];
     const uint8_t *restrict l = line;
     if (p->sw == 2 && p->kw == 3) { /* the ResNet stem */
-      for (int64_t o = 0; o < g->ow; o++) {
+      int64_t o = 0;
+#ifdef __SSE2__
+      /* 16 outputs from 34 line bytes: even and odd bytes split by packus */
+      const __m128i lo8 = _mm_set1_epi16(0x00ff);
+      for (; o + 16 <= g->ow; o += 16) {
+        const uint8_t *b = l + 2 * o;
+        __m128i v0 = _mm_loadu_si128((const __m128i *)b);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(b + 16));
+        __m128i w0 = _mm_loadu_si128((const __m128i *)(b + 2));
+        __m128i w1 = _mm_loadu_si128((const __m128i *)(b + 18));
+        __m128i ev = _mm_packus_epi16(_mm_and_si128(v0, lo8), _mm_and_si128(v1, lo8));
+        __m128i od = _mm_packus_epi16(_mm_srli_epi16(v0, 8), _mm_srli_epi16(v1, 8));
+        __m128i e2 = _mm_packus_epi16(_mm_and_si128(w0, lo8), _mm_and_si128(w1, lo8));
+        _mm_storeu_si128((__m128i *)(yr + o), _mm_max_epu8(_mm_max_epu8(ev, od), e2));
+      }
+#endif
+      for (; o < g->ow; o++) {
         uint8_t a = l[2 * o], b = l[2 * o + 1], d = l[2 * o + 2];
         uint8_t m = a > b ? a : b;
         yr[o] = m > d ? m : d;
