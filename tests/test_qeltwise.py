@@ -477,3 +477,105 @@ def test_empty_inputs(backend):
     assert tuple(r.shape) == (2, 0, 3) and r.q_scale() == 0.2 and r.q_zero_point() == 9
     r = Q.cat([px, px], 0.2, 9, 1)
     assert tuple(r.shape) == (2, 0, 3) and r.q_zero_point() == 9
+
+
+# ---- dense fast paths: bits equal to the reference at every thread count ------------
+def _fast_ref_threads(fn):
+    """fn() on the reference kernels, and on the fast path at 1, 2 and 3 threads: every
+    fast result must carry the reference's integers, qparams and strides."""
+    from conftest import BACKENDS
+    from ptlite import _C
+    prev_b, prev_t = _C.get_backend(), ptlite.get_num_threads()
+    out = []
+    try:
+        _C.set_backend(BACKENDS["reference"])
+        r = fn()
+        ref = (r.int_repr().numpy().copy(), r.q_scale(), r.q_zero_point(), r.stride())
+        _C.set_backend(BACKENDS["xnnpack"])
+        for nt in (1, 2, 3):
+            ptlite.set_num_threads(nt)
+            r = fn()
+            out.append((r.int_repr().numpy().copy(), r.q_scale(), r.q_zero_point(), r.stride()))
+    finally:
+        _C.set_backend(prev_b)
+        ptlite.set_num_threads(prev_t)
+    for got in out:
+        np.testing.assert_array_equal(got[0], ref[0])
+        assert got[1:] == ref[1:]
+    return ref
+
+
+# the resnet shape channels-last, odd sizes (vector tails, chunk tails), a long 1-d row
+DENSE_SHAPES = [((1, 64, 56, 56), True), ((1, 3, 7, 13), False), ((2, 5, 3, 37), True),
+                ((70001,), False)]
+# (a_scale, a_zp, b_scale, b_zp, out_scale, out_zp): several fixed-point shifts
+DENSE_QP = [(0.05, 100, 0.08, 140, 0.1, 90), (0.013, 3, 0.9, 250, 0.02, 128),
+            (2.0, 128, 0.01, 7, 0.0101, 0)]
+
+
+def _dense(shape, cl, s, z, seed):
+    t = tq(shape, s, z, seed, mul=6.0)
+    p = pq(t)
+    if cl:
+        return t.contiguous(memory_format=torch.channels_last), p.contiguous(
+            memory_format=ptlite.channels_last)
+    return t, p
+
+
+@pytest.mark.parametrize("shape,cl", DENSE_SHAPES)
+@pytest.mark.parametrize("qp", DENSE_QP)
+def test_dense_binary_fast_matches_reference(shape, cl, qp):
+    """Same-shape quantized add (QNNPACK fixed point) and mul on one dense layout run
+    AVX2 chunks on the threadpool: the reference's bits at 1/2/3 threads, and add
+    stays bit-exact with torch."""
+    a_s, a_z, b_s, b_z, o_s, o_z = qp
+    (ta, pa), (tb, pb) = _dense(shape, cl, a_s, a_z, 1), _dense(shape, cl, b_s, b_z, 2)
+    for op in ("add", "add_relu", "mul", "mul_relu"):
+        ref = _fast_ref_threads(lambda: getattr(Q, op)(pa, pb, o_s, o_z))
+        if cl:
+            assert ref[3] == pa.stride()
+        if op.startswith("add") and len(shape) == 4:
+            theirs = getattr(torch.ops.quantized, op)(ta, tb, o_s, o_z)
+            np.testing.assert_array_equal(ref[0], theirs.int_repr().numpy())
+
+
+@pytest.mark.parametrize("shape,cl", DENSE_SHAPES)
+def test_dense_activation_fast_matches_reference(shape, cl):
+    """quint8 relu / hardtanh (byte clamps) and the table activations on a dense
+    input, incl. in place, at 1/2/3 threads."""
+    _, px = _dense(shape, cl, 0.05, 120, 5)
+    fns = [lambda: ptlite.relu(px), lambda: PF.hardtanh(px, 0.0, 6.0),
+           lambda: PF.hardtanh(px, -1.0, 0.5), lambda: PF.hardtanh(px, 0.3, 0.3),
+           lambda: PF.leaky_relu(px, 0.1), lambda: ptlite.sigmoid(px),
+           lambda: ptlite.tanh(px), lambda: Q.hardswish(px, 0.04, 110),
+           lambda: Q.sigmoid(px, 1 / 256, 0), lambda: Q.leaky_relu(px, 0.1)]
+    for fn in fns:
+        _fast_ref_threads(fn)
+    # in place: a fresh copy per run
+    _fast_ref_threads(lambda: ptlite.relu_(px.clone()))
+    _fast_ref_threads(lambda: PF.hardtanh(px.clone(), 0.0, 6.0, inplace=True))
+
+
+@pytest.mark.parametrize("shape,args", [
+    ((1, 64, 112, 112), (3, 2, 1)), ((2, 5, 11, 7), (3, 2, 1)), ((1, 3, 17, 16), (2, 2, 0)),
+    ((2, 4, 9, 9), (3, 1, 1)), ((3, 6, 13), (3, 2, 1)), ((1, 2, 10, 11), (3, 2, 1, 1, True)),
+    ((1, 2, 7, 20), ((2, 3), (1, 2), (1, 1))), ((1, 2, 9, 9), (3, 2, 1, 2))])
+def test_max_pool2d_nchw_fast_matches_reference_and_torch(shape, args):
+    """quint8 max pooling on contiguous (NCHW) planes, the resnet stem's shape
+    included: the reference's bits at 1/2/3 threads and torch's."""
+    t = tq(shape, 0.05, 100, 33)
+    px = pq(t)
+    ref = _fast_ref_threads(lambda: PF.max_pool2d(px, *args))
+    check("max_pool2d", PF.max_pool2d(px, *args), torch4d(F.max_pool2d, t, *args))
+    assert ref[3] == PF.max_pool2d(px, *args).stride()
+
+
+@pytest.mark.parametrize("shape", [(1, 1280, 7, 7), (1, 64, 56, 56), (2, 5, 3, 37), (3, 2, 1, 1)])
+def test_global_avg_pool_channels_last_fast_matches_reference(shape):
+    """quint8 adaptive_avg_pool2d to 1x1 on channels-last input (the classifier head)
+    sums channels in int32 rows: the reference's bits at 1/2/3 threads, and torch's."""
+    t = tq(shape, 0.05, 100, 35)
+    xc = t.contiguous(memory_format=torch.channels_last)
+    px = pq(t).contiguous(memory_format=ptlite.channels_last)
+    _fast_ref_threads(lambda: PF.adaptive_avg_pool2d(px, 1))
+    check("adaptive_avg_pool2d", PF.adaptive_avg_pool2d(px, 1), F.adaptive_avg_pool2d(xc, 1))

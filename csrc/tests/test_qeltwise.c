@@ -231,7 +231,88 @@ static void test_qerrors(void) {
   ptl_tensor_release(f);
 }
 
+/* Runs op on the reference kernels, then on the fast path at 1, 2 and 3 threads:
+ * the fast results must be the reference's bytes (compared in memory order, the
+ * layouts being equal) and carry its qparams. */
+static void fast_matches_ref(ptl_op_id op, const ptl_attrs *at, ptl_tensor **in, int n_in) {
+  int prev = ptl_get_num_threads();
+  ptl_tensor *ref = NULL;
+  ptl_set_backend(PTL_BACKEND_REFERENCE);
+  T_OK(ptl_op_run(op, at, in, n_in, &ref, 1));
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  for (int nt = 1; nt <= 3 && ref; nt++) {
+    ptl_set_num_threads(nt);
+    ptl_tensor *y = NULL;
+    T_OK(ptl_op_run(op, at, in, n_in, &y, 1));
+    T_CHECK(y && ptl_tensor_numel(y) == ptl_tensor_numel(ref) &&
+            memcmp(ptl_tensor_strides(y), ptl_tensor_strides(ref),
+                   sizeof(int64_t) * (size_t)ptl_tensor_ndim(y)) == 0 &&
+            memcmp(ptl_tensor_data(y), ptl_tensor_data(ref), (size_t)ptl_tensor_numel(y)) == 0);
+    T_CHECK(y && has_qparams(y, ref->qparams->scale[0], ref->qparams->zero_point[0]));
+    ptl_tensor_release(y);
+  }
+  ptl_set_num_threads(prev);
+  ptl_tensor_release(ref);
+}
+
+/* The dense fast paths (AVX2 fixed-point add, float mul, byte clamps, NCHW max
+ * pooling) against the reference: lengths with AVX2 blocks, scalar tails and
+ * several threadpool chunks, codes over the whole range. */
+static void test_qdense_fast(void) {
+  enum { N = 40000 + 37 };
+  uint8_t *ca = malloc(N), *cb = malloc(N);
+  T_CHECK(ca && cb);
+  if (!ca || !cb) {
+    free(ca);
+    free(cb);
+    return;
+  }
+  uint32_t r = 12345;
+  for (int i = 0; i < N; i++) {
+    r = r * 1664525u + 1013904223u;
+    ca[i] = (uint8_t)(r >> 24);
+    cb[i] = (uint8_t)(r >> 16);
+  }
+  int64_t lens[2] = {N, 77};
+  for (int l = 0; l < 2; l++) {
+    int64_t shape[1] = {lens[l]};
+    ptl_tensor *a = t_qu8(1, shape, ca, 0.05f, 100), *b = t_qu8(1, shape, cb, 0.013f, 3);
+    ptl_tensor *in[2] = {a, b};
+    for (int relu = 0; relu < 2; relu++) {
+      ptl_attrs at = bin_attrs(relu, 90, 0.1);
+      fast_matches_ref(PTL_OP_QADD, &at, in, 2);
+      fast_matches_ref(PTL_OP_QMUL, &at, in, 2);
+      ptl_attrs at2 = bin_attrs(relu, 0, 0.0101); /* a larger ratio: another shift */
+      fast_matches_ref(PTL_OP_QADD, &at2, in, 2);
+    }
+    fast_matches_ref(PTL_OP_RELU, NULL, in, 1);
+    ptl_attrs ht = {0};
+    ht.n_floats = 2;
+    ht.floats[0] = 0.0;
+    ht.floats[1] = 6.0;
+    fast_matches_ref(PTL_OP_HARDTANH, &ht, in, 1);
+    ptl_tensor_release(a);
+    ptl_tensor_release(b);
+  }
+  /* NCHW max pooling, the resnet stem's window on an odd plane, and 2x2 / 2 */
+  int64_t ps[4] = {2, 3, 41, 37};
+  ptl_tensor *x = t_qu8(4, ps, ca, 0.1f, 7);
+  ptl_attrs pa = {0};
+  pa.n_ints = 6;
+  pa.ints[0] = pa.ints[1] = 3;
+  pa.ints[2] = pa.ints[3] = 2;
+  pa.ints[4] = pa.ints[5] = 1;
+  fast_matches_ref(PTL_OP_MAX_POOL2D, &pa, &x, 1);
+  pa.ints[0] = pa.ints[1] = 2;
+  pa.ints[4] = pa.ints[5] = 0;
+  fast_matches_ref(PTL_OP_MAX_POOL2D, &pa, &x, 1);
+  ptl_tensor_release(x);
+  free(ca);
+  free(cb);
+}
+
 void test_qeltwise(void) {
+  test_qdense_fast();
   test_qadd_qmul();
   test_qcat_and_tables();
   test_qpool_and_bn();

@@ -262,7 +262,63 @@ static uint8_t q_clampf(float v) {
   return v < 0.0f ? 0 : v > 255.0f ? 255 : (uint8_t)v;
 }
 
-static ptl_status q_activation(const ptl_call *call) {
+/* ---- quint8 fast path: x and y in one dense layout (element i at flat offset
+ * i in both, y possibly x itself) run as flat chunks on the threadpool; relu and
+ * hardtanh as a byte clamp (pmaxub / pminub once vectorized), the other tables
+ * byte by byte. Each byte maps through the same table as the reference walk
+ * (leaky_relu's row split is a flat output offset there too), so the bits are
+ * the same whatever the split. */
+#define QCHUNK 32768
+
+typedef struct {
+  const qlut_ctx *c;
+  int64_t n;
+  uint8_t lo, hi;
+  bool clamp;
+} qjob;
+
+static void q_clamp_inplace(uint8_t *y, int64_t n, uint8_t lo, uint8_t hi) {
+  for (int64_t k = 0; k < n; k++) {
+    uint8_t v = y[k] < lo ? lo : y[k];
+    y[k] = v > hi ? hi : v;
+  }
+}
+
+static void q_clamp(const uint8_t *restrict x, uint8_t *restrict y, int64_t n, uint8_t lo,
+                    uint8_t hi) {
+  for (int64_t k = 0; k < n; k++) {
+    uint8_t v = x[k] < lo ? lo : x[k];
+    y[k] = v > hi ? hi : v;
+  }
+}
+
+static void q_chunk(void *vj, size_t i) {
+  const qjob *j = vj;
+  const qlut_ctx *c = j->c;
+  int64_t s = (int64_t)i * QCHUNK, len = j->n - s < QCHUNK ? j->n - s : QCHUNK;
+  const uint8_t *x = c->x + s;
+  uint8_t *y = c->y + s;
+  if (j->clamp) {
+    if (x == y)
+      q_clamp_inplace(y, len, j->lo, j->hi);
+    else
+      q_clamp(x, y, len, j->lo, j->hi);
+    return;
+  }
+  for (int64_t k = 0; k < len; k++)
+    y[k] = (s + k < c->vec_end ? c->lut : c->tail)[x[k]];
+}
+
+static bool q_same_dense(const ptl_tensor *x, const ptl_tensor *y) {
+  if (x->ndim != y->ndim || !ptl_tensor_is_dense(x) || !ptl_tensor_is_dense(y))
+    return false;
+  for (int d = 0; d < y->ndim; d++)
+    if (x->shape[d] != y->shape[d] || (y->shape[d] != 1 && x->strides[d] != y->strides[d]))
+      return false;
+  return true;
+}
+
+static ptl_status q_activation(const ptl_call *call, bool fast) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
   float s = x->qparams->scale[0], so = s;
@@ -312,14 +368,21 @@ static ptl_status q_activation(const ptl_call *call) {
   c.vec_end = c.split ? (ptl_tensor_is_dense(y) ? ptl_tensor_numel(y) / 64 * 64 : 0) : INT64_MAX;
   c.x = ptl_tensor_data(x);
   c.y = ptl_tensor_data(y);
-  if (ptl_tensor_numel(y) > 0)
+  int64_t n = ptl_tensor_numel(y);
+  if (n > 0 && fast && q_same_dense(x, y)) {
+    /* hardtanh with lo > hi (not a clamp any more) keeps the table */
+    bool clamp = (call->op == PTL_OP_RELU || call->op == PTL_OP_HARDTANH) && lo <= hi;
+    qjob j = {&c, n, (uint8_t)lo, (uint8_t)hi, clamp};
+    ptl_parallel_for(q_chunk, &j, (size_t)((n + QCHUNK - 1) / QCHUNK));
+  } else if (n > 0) {
     walk2(y, x, qlut_row, &c);
+  }
   return ptl_qparams_set_per_tensor(y, so, zo);
 }
 
 ptl_status ptl_activation_ref(const ptl_call *call) {
   if (call->in[0]->dtype == PTL_QUINT8)
-    return q_activation(call);
+    return q_activation(call, false);
   act_ctx c;
   act_setup(call, &c);
   walk2(call->out[0], call->in[0], act_row, &c);
@@ -425,7 +488,7 @@ static void tanh_chunk(void *vj, size_t i) {
 ptl_status ptl_activation_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0], *y = call->out[0];
   if (x->dtype == PTL_QUINT8)
-    return q_activation(call); /* a table lookup: nothing faster to call */
+    return q_activation(call, true); /* a table lookup / clamp: own loops */
   if (!xnn_dense_pair(x, y))
     return PTL_ERR_UNSUPPORTED;
   int64_t n = ptl_tensor_numel(y);

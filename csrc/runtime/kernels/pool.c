@@ -15,6 +15,9 @@
 
 #include <pthreadpool.h>
 #include <xnnpack.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "../internal.h"
 #include "qmath.h"
@@ -479,11 +482,108 @@ static ptl_status q_max_pool2d_fast(const ptl_call *call) {
   return s;
 }
 
+/* quint8 max pooling on planes with unit column stride (NCHW, the layout an int8
+ * model's stem hands over when its conv output is contiguous; XNNPACK takes only
+ * NHWC). Without dilation every window holds an input pixel next to any padded
+ * tap, so QNNPACK's clamped reads (ceil_mode off) and the generic kernel's
+ * "padding never wins" (ceil_mode on) are both the max over the window's input
+ * pixels, which is what this computes: per output row, the max of the window's
+ * input rows into a line buffer with zeros for padding (0 never beats a real
+ * byte), then the max of each window's kw bytes of it. Planes run on the
+ * threadpool; each output byte is a max of the same bytes, so any split gives
+ * the same result. */
+#define QMP_SPAN 1024 /* line buffer bytes (on the stack) */
+
+typedef struct {
+  geom g;
+  pool_params p;
+  const uint8_t *x;
+  uint8_t *y;
+} qmp_ctx;
+
+static void qmp_plane(void *vc, size_t plane) {
+  const qmp_ctx *c = vc;
+  const geom *g = &c->g;
+  const pool_params *p = &c->p;
+  int64_t n = (int64_t)plane / g->c, ch = (int64_t)plane % g->c;
+  const uint8_t *x = c->x + n * g->xs[0] + ch * g->xs[1];
+  uint8_t *y = c->y + n * g->ys[0] + ch * g->ys[1];
+  uint8_t line[QMP_SPAN + 64]; /* the vector loop reads up to 33 bytes past the span */
+  int64_t span = (g->ow - 1) * p->sw + p->kw, pw = p->pw, iw = g->iw;
+  int64_t valid = iw < span - pw ? iw : span - pw; /* input columns the windows reach */
+  memset(line, 0, sizeof line);
+  for (int64_t oh = 0; oh < g->oh; oh++) {
+    int64_t h0 = oh * p->sh - p->ph, r0 = h0 > 0 ? h0 : 0;
+    int64_t r1 = h0 + p->kh < g->ih ? h0 + p->kh : g->ih;
+    uint8_t *restrict t = line + pw;
+    memcpy(t, x + r0 * g->xs[2], (size_t)valid);
+    for (int64_t r = r0 + 1; r < r1; r++) {
+      const uint8_t *restrict xr = x + r * g->xs[2];
+      for (int64_t w = 0; w < valid; w++)
+        t[w] = xr[w] > t[w] ? xr[w] : t[w];
+    }
+    uint8_t *restrict yr = y + oh * g->ys[2];
+    const uint8_t *restrict l = line;
+    if (p->sw == 2 && p->kw == 3) { /* the ResNet stem */
+      int64_t o = 0;
+#ifdef __SSE2__
+      /* 16 outputs from 34 line bytes: even and odd bytes split by packus */
+      const __m128i lo8 = _mm_set1_epi16(0x00ff);
+      for (; o + 16 <= g->ow; o += 16) {
+        const uint8_t *b = l + 2 * o;
+        __m128i v0 = _mm_loadu_si128((const __m128i *)b);
+        __m128i v1 = _mm_loadu_si128((const __m128i *)(b + 16));
+        __m128i w0 = _mm_loadu_si128((const __m128i *)(b + 2));
+        __m128i w1 = _mm_loadu_si128((const __m128i *)(b + 18));
+        __m128i ev = _mm_packus_epi16(_mm_and_si128(v0, lo8), _mm_and_si128(v1, lo8));
+        __m128i od = _mm_packus_epi16(_mm_srli_epi16(v0, 8), _mm_srli_epi16(v1, 8));
+        __m128i e2 = _mm_packus_epi16(_mm_and_si128(w0, lo8), _mm_and_si128(w1, lo8));
+        _mm_storeu_si128((__m128i *)(yr + o), _mm_max_epu8(_mm_max_epu8(ev, od), e2));
+      }
+#endif
+      for (; o < g->ow; o++) {
+        uint8_t a = l[2 * o], b = l[2 * o + 1], d = l[2 * o + 2];
+        uint8_t m = a > b ? a : b;
+        yr[o] = m > d ? m : d;
+      }
+    } else {
+      for (int64_t o = 0; o < g->ow; o++) {
+        uint8_t m = 0;
+        for (int64_t k = 0; k < p->kw; k++)
+          m = l[o * p->sw + k] > m ? l[o * p->sw + k] : m;
+        yr[o] = m;
+      }
+    }
+  }
+}
+
+static ptl_status q_max_pool2d_planes(const ptl_call *call) {
+  qmp_ctx c;
+  geom_init(call->in[0], call->out[0], &c.g);
+  max_params(call->attrs, &c.p);
+  const geom *g = &c.g;
+  const pool_params *p = &c.p;
+  if (p->dh != 1 || p->dw != 1 || g->xs[3] != 1 || g->ys[3] != 1 || g->n * g->c == 0 ||
+      g->oh <= 0 || g->ow <= 0 || p->sh <= 0 || p->sw <= 0 || p->kw <= 0 || p->kh <= 0 ||
+      p->pw < 0 || p->ph < 0 || p->pw >= p->kw || p->ph >= p->kh ||
+      (g->ow - 1) * p->sw + p->kw > QMP_SPAN)
+    return PTL_ERR_UNSUPPORTED;
+  /* every window holds an input pixel: the first and the last in each direction */
+  if ((g->oh - 1) * p->sh - p->ph >= g->ih || (g->ow - 1) * p->sw - p->pw >= g->iw)
+    return PTL_ERR_UNSUPPORTED;
+  c.x = ptl_tensor_data(call->in[0]);
+  c.y = ptl_tensor_data(call->out[0]);
+  for_each_plane(g, qmp_plane, &c, g->oh * g->ow * p->kh * p->kw / 4);
+  return q_keep_qparams(call);
+}
+
 ptl_status ptl_max_pool2d_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
-  if (x->dtype == PTL_QUINT8)
-    return q_max_pool2d_fast(call);
+  if (x->dtype == PTL_QUINT8) {
+    ptl_status s = q_max_pool2d_fast(call);
+    return s == PTL_ERR_UNSUPPORTED ? q_max_pool2d_planes(call) : s;
+  }
   if (!nhwc_ok(x, y))
     return PTL_ERR_UNSUPPORTED;
   pool_params p;
@@ -832,9 +932,48 @@ static ptl_status gap_nhwc(const geom *g) {
   return PTL_OK;
 }
 
+/* quint8 global average pooling (output 1x1, the classifier head) over
+ * channels-last pixels: the per-channel integer sums accumulate pixel by pixel
+ * into an int32 row (vectorized over C, exact, so the same sums as the
+ * reference's), then the reference's QNNPACK requantization (1x1 output always
+ * tiles the input). */
+static ptl_status q_global_avg_fast(const ptl_call *call) {
+  geom g;
+  geom_init(call->in[0], call->out[0], &g);
+  if (g.oh != 1 || g.ow != 1 || g.xs[1] != 1 || g.c < 2 || g.n * g.c == 0 ||
+      g.ih * g.iw > (INT32_MAX / 255) || g.ih * g.iw == 0)
+    return PTL_ERR_UNSUPPORTED;
+  const uint8_t *x = ptl_tensor_data(call->in[0]);
+  uint8_t *y = ptl_tensor_data(call->out[0]);
+  int32_t *acc = malloc(sizeof(int32_t) * (size_t)g.c);
+  if (!acc)
+    return PTL_ERR_UNSUPPORTED;
+  float s = call->in[0]->qparams->scale[0];
+  int32_t zp = call->in[0]->qparams->zero_point[0];
+  int64_t size = g.ih * g.iw, C = g.c;
+  float scale = s / (s * (float)size);
+  for (int64_t n = 0; n < g.n; n++) {
+    memset(acc, 0, sizeof(int32_t) * (size_t)C);
+    for (int64_t ih = 0; ih < g.ih; ih++)
+      for (int64_t iw = 0; iw < g.iw; iw++) {
+        const uint8_t *restrict px = x + n * g.xs[0] + ih * g.xs[2] + iw * g.xs[3];
+        int32_t *restrict a = acc;
+        for (int64_t c = 0; c < C; c++)
+          a[c] += px[c];
+      }
+    for (int64_t c = 0; c < C; c++)
+      y[n * g.ys[0] + c * g.ys[1]] =
+          (uint8_t)ptl_requantize((int32_t)(acc[c] - (int64_t)zp * size), scale, zp, 0, 255);
+  }
+  free(acc);
+  return q_keep_qparams(call);
+}
+
 ptl_status ptl_adaptive_avg_pool2d_fast(const ptl_call *call) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
+  if (x->dtype == PTL_QUINT8)
+    return q_global_avg_fast(call);
   if (x->dtype != PTL_FLOAT32 || x->ndim != 4 || y->shape[2] != 1 || y->shape[3] != 1 ||
       ptl_tensor_numel(y) == 0)
     return PTL_ERR_UNSUPPORTED;
@@ -1172,9 +1311,10 @@ ptl_status ptl_upsample_bilinear2d_fast(const ptl_call *call) {
 /* ---- quint8 ----------------------------------------------------------------
  * torch's quantized CPU kernels under the qnnpack engine (checked against torch
  * 2.13 on ties). The output keeps the input's scale and zero point, attached on
- * every run. Fast path: XNNPACK's u8 max pooling for channels-last inputs
- * without ceil_mode (see q_max_pool2d_fast); everything else is reference
- * only (XNNPACK's qu8 average pooling requantizes in fixed point where torch's
+ * every run. Fast paths: XNNPACK's u8 max pooling for channels-last inputs
+ * without ceil_mode (see q_max_pool2d_fast), an own loop for planes with unit
+ * column stride without dilation (q_max_pool2d_planes); everything else is
+ * reference only (XNNPACK's qu8 average pooling requantizes in fixed point where torch's
  * qnnpack path is fp32, so they differ on ties; its u8 bilinear resize uses its
  * own fixed-point weights).
  *  - max_pool2d: the max of the integers in the window (padding never wins);

@@ -28,9 +28,11 @@
  *  - batch_norm: per channel alpha = w / sqrt(var + eps) * (in_scale / out_scale),
  *    beta = (b - mean * w / sqrt(var + eps)) / out_scale (torch's fused params),
  *    y = nearbyint(fma(alpha, q - zp_in, beta) + zp_out).
- * FAST: the same integer code (tables and fixed point are as cheap as any
- * library call). XNNPACK's qu8 add / multiply / sigmoid / leaky_relu are not
- * used: they implement XNNPACK's own requantization (add: its own fixed-point
+ * FAST: the same arithmetic. When the operands share one dense layout, add
+ * (fixed point), mul and the tables run as flat chunks on the threadpool, add and
+ * mul with AVX2 (qeltwise_avx2.c, runtime CPU check); other layouts, broadcasting
+ * and the float add walk rows as the reference does. XNNPACK's qu8 add / multiply / sigmoid /
+ * leaky_relu are not used: they implement XNNPACK's own requantization (add: its own fixed-point
  * shift and rounding; the others fp32 requantization of the whole result),
  * not the mix of formulas torch uses above, and the fast path must give the
  * reference's bits. (Not measured against torch here: a candidate for later,
@@ -157,6 +159,12 @@ static inline uint8_t qadd_fixed(const qbin_ctx *c, int32_t a, int32_t b) {
   return (uint8_t)(q > 255 ? 255 : q);
 }
 
+static inline uint8_t qmul_one(const qbin_ctx *c, int32_t qa, int32_t qb) {
+  int32_t prod = (qa - c->za) * (qb - c->zb);
+  float v = nearbyintf((float)prod * c->mult) + c->zof;
+  return v < (float)c->lo ? (uint8_t)c->lo : v > 255.0f ? 255 : (uint8_t)v;
+}
+
 /* Torch's generic elementwise loop (TensorIterator + cpu_kernel_vec) runs each
  * coalesced inner row in vector steps of 64 quint8 when the row is contiguous
  * (one input may be broadcast along it), and the rest of the row with the
@@ -181,9 +189,7 @@ static void qbin_row(void *vc, const int64_t *off, const int64_t *st, int64_t n)
     int32_t qa = c->a[off[1] + i * st[1]], qb = c->b[off[2] + i * st[2]];
     uint8_t r;
     if (c->op == PTL_OP_QMUL) {
-      int32_t prod = (qa - c->za) * (qb - c->zb);
-      float v = nearbyintf((float)prod * c->mult) + c->zof;
-      r = v < (float)c->lo ? (uint8_t)c->lo : v > 255.0f ? 255 : (uint8_t)v;
+      r = qmul_one(c, qa, qb);
     } else if (c->fixed) {
       r = qadd_fixed(c, qa, qb);
     } else if (i < nvec) {
@@ -227,13 +233,13 @@ static void setup_fixed_add(qbin_ctx *c, double out_scale) {
   c->fixed = true;
 }
 
-static ptl_status qbinary_run(const ptl_call *call) {
+/* The kernel's constants; c.fixed tells whether the same-shape fixed-point add runs. */
+static void qbinary_setup(const ptl_call *call, qbin_ctx *cp) {
   const ptl_tensor *a = call->in[0], *b = call->in[1];
-  ptl_tensor *y = call->out[0];
+  const ptl_tensor *y = call->out[0];
   double scale = call->attrs->floats[0];
   int32_t zo = (int32_t)call->attrs->ints[1];
   bool relu = call->attrs->ints[0] != 0;
-  PTL_CHECK(ptl_qparams_set_per_tensor(y, (float)scale, zo));
   qbin_ctx c;
   memset(&c, 0, sizeof c);
   c.op = call->op;
@@ -255,6 +261,16 @@ static ptl_status qbinary_run(const ptl_call *call) {
               memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim) == 0;
   if (call->op == PTL_OP_QADD && same && y->ndim > 0)
     setup_fixed_add(&c, scale);
+  *cp = c;
+}
+
+static ptl_status qbinary_run(const ptl_call *call) {
+  const ptl_tensor *a = call->in[0], *b = call->in[1];
+  ptl_tensor *y = call->out[0];
+  PTL_CHECK(
+      ptl_qparams_set_per_tensor(y, (float)call->attrs->floats[0], (int32_t)call->attrs->ints[1]));
+  qbin_ctx c;
+  qbinary_setup(call, &c);
   int nd = y->ndim, perm[PTL_MAX_DIMS];
   order_dims(y, perm);
   int64_t sa[PTL_MAX_DIMS], sb[PTL_MAX_DIMS], shape[PTL_MAX_DIMS], st[3][PTL_MAX_DIMS];
@@ -275,9 +291,80 @@ ptl_status ptl_qbinary_ref(const ptl_call *call) {
   return qbinary_run(call);
 }
 
-/* The integer code above is the fast path too (see the header comment). */
+/* ---- dense fast paths --------------------------------------------------------
+ * When every operand holds its elements in the same dense order (contiguous,
+ * channels-last, any permutation), element i of each is at flat offset i: the ops
+ * run as flat loops, in chunks on the threadpool (each output byte depends only on
+ * the same input bytes, so any split gives the same bits), with AVX2 bodies in
+ * qeltwise_avx2.c for add and mul and the scalar reference formulas for the rest. */
+bool ptl_qeltwise_have_avx2(void);
+int64_t ptl_qadd_fixed_avx2(const uint8_t *pa, const uint8_t *pb, uint8_t *py, int64_t n,
+                            int32_t am, int32_t bm, int32_t bias, uint32_t shift, int32_t zo,
+                            int32_t lo);
+int64_t ptl_qmul_avx2(const uint8_t *pa, const uint8_t *pb, uint8_t *py, int64_t n, int32_t za,
+                      int32_t zb, float mult, float zof, int32_t lo);
+
+#define QCHUNK 16384 /* bytes per task: ~10 us of add, well above the dispatch cost */
+
+/* x laid out densely exactly as y (strides equal wherever a dim has extent > 1). */
+static bool same_dense(const ptl_tensor *x, const ptl_tensor *y) {
+  if (x->ndim != y->ndim || !ptl_tensor_is_dense(x) || !ptl_tensor_is_dense(y))
+    return false;
+  for (int d = 0; d < y->ndim; d++)
+    if (x->shape[d] != y->shape[d] || (y->shape[d] != 1 && x->strides[d] != y->strides[d]))
+      return false;
+  return true;
+}
+
+static size_t n_chunks(int64_t n) {
+  return (size_t)((n + QCHUNK - 1) / QCHUNK);
+}
+
+typedef struct {
+  const qbin_ctx *c;
+  int64_t n;
+  bool avx2;
+} qbin_job;
+
+static void qbin_chunk(void *vj, size_t k) {
+  const qbin_job *j = vj;
+  const qbin_ctx *c = j->c;
+  int64_t i0 = (int64_t)k * QCHUNK, i1 = i0 + QCHUNK < j->n ? i0 + QCHUNK : j->n, i = i0;
+  const uint8_t *a = c->a, *b = c->b;
+  uint8_t *y = c->y;
+  if (c->op == PTL_OP_QMUL) {
+    if (j->avx2)
+      i += ptl_qmul_avx2(a + i, b + i, y + i, i1 - i, c->za, c->zb, c->mult, c->zof, c->lo);
+    for (; i < i1; i++)
+      y[i] = qmul_one(c, a[i], b[i]);
+  } else {
+    if (j->avx2)
+      i += ptl_qadd_fixed_avx2(a + i, b + i, y + i, i1 - i, c->am, c->bm, c->bias, c->shift, c->zo,
+                               c->lo);
+    for (; i < i1; i++)
+      y[i] = qadd_fixed(c, a[i], b[i]);
+  }
+}
+
+/* Same-shape add in fixed point and same-shape mul, all operands in one dense
+ * layout; anything else (broadcasting, the float add, strided views) runs the
+ * reference walk. */
 ptl_status ptl_qbinary_fast(const ptl_call *call) {
-  return qbinary_run(call);
+  const ptl_tensor *a = call->in[0], *b = call->in[1];
+  ptl_tensor *y = call->out[0];
+  int64_t n = ptl_tensor_numel(y);
+  if (n == 0 || !same_dense(a, y) || !same_dense(b, y))
+    return qbinary_run(call);
+  /* qparams first, as qbinary_run, so an output aliasing an input reads the same */
+  PTL_CHECK(
+      ptl_qparams_set_per_tensor(y, (float)call->attrs->floats[0], (int32_t)call->attrs->ints[1]));
+  qbin_ctx c;
+  qbinary_setup(call, &c);
+  if (call->op == PTL_OP_QADD ? !c.fixed : !isfinite(c.mult))
+    return qbinary_run(call);
+  qbin_job j = {&c, n, ptl_qeltwise_have_avx2()};
+  ptl_parallel_for(qbin_chunk, &j, n_chunks(n));
+  return PTL_OK;
 }
 
 /* ---- QCAT ------------------------------------------------------------------ */
@@ -360,8 +447,32 @@ static void lut_row(void *vc, const int64_t *off, const int64_t *st, int64_t n) 
     y[i * st[0]] = c->tail[x[i * st[1]]];
 }
 
-/* y = lut[x] for x and y of the same shape, any strides (y may alias x). */
-static void apply_lut(lut_ctx *c, const ptl_tensor *x, ptl_tensor *y) {
+typedef struct {
+  const lut_ctx *c;
+  int64_t n;
+} lut_job;
+
+static void lut_chunk(void *vj, size_t k) {
+  const lut_job *j = vj;
+  int64_t i0 = (int64_t)k * QCHUNK, i1 = i0 + QCHUNK < j->n ? i0 + QCHUNK : j->n;
+  const uint8_t *x = j->c->x, *lut = j->c->lut;
+  uint8_t *y = j->c->y;
+  for (int64_t i = i0; i < i1; i++)
+    y[i] = lut[x[i]];
+}
+
+/* y = lut[x] for x and y of the same shape, any strides (y may alias x). With
+ * `fast`, one table (no leaky_relu row split) and x, y in one dense layout, flat
+ * chunks on the threadpool. */
+static void apply_lut(lut_ctx *c, const ptl_tensor *x, ptl_tensor *y, bool fast) {
+  int64_t n = ptl_tensor_numel(y);
+  if (fast && !c->split && n > 0 && same_dense(x, y)) {
+    c->x = ptl_tensor_data(x);
+    c->y = ptl_tensor_data(y);
+    lut_job j = {c, n};
+    ptl_parallel_for(lut_chunk, &j, n_chunks(n));
+    return;
+  }
   int nd = y->ndim, perm[PTL_MAX_DIMS];
   order_dims(y, perm);
   int64_t shape[PTL_MAX_DIMS], st[2][PTL_MAX_DIMS];
@@ -403,7 +514,7 @@ ptl_status ptl_qcat_ref(const ptl_call *call) {
         float r = nearbyintf(fmaf(v, inv, zof));
         c.lut[q] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
       }
-      apply_lut(&c, x, slice);
+      apply_lut(&c, x, slice, false);
       ptl_tensor_release(slice);
     }
     start += len;
@@ -435,7 +546,7 @@ ptl_status ptl_qunary_infer(const ptl_call *call, ptl_tensor_desc *out) {
   return PTL_OK;
 }
 
-static ptl_status qunary_run(const ptl_call *call) {
+static ptl_status qunary_run(const ptl_call *call, bool fast) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
   float so = (float)call->attrs->floats[0];
@@ -469,16 +580,16 @@ static ptl_status qunary_run(const ptl_call *call) {
     }
   }
   /* qparams last: y may be x (in place) and x's own scale was read above */
-  apply_lut(&c, x, y);
+  apply_lut(&c, x, y, fast);
   return ptl_qparams_set_per_tensor(y, so, zo);
 }
 
 ptl_status ptl_qunary_ref(const ptl_call *call) {
-  return qunary_run(call);
+  return qunary_run(call, false);
 }
 
 ptl_status ptl_qunary_fast(const ptl_call *call) {
-  return qunary_run(call);
+  return qunary_run(call, true);
 }
 
 /* ---- QBATCH_NORM ------------------------------------------------------------ */
