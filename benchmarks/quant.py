@@ -136,8 +136,18 @@ def lite_file(module, x, path, optimize=True):
 
 
 def raw_weight_bytes(lite) -> int:
-    return sum(v[4].numel() * v[4].element_size() for v in lite._info["values"]
-               if v[4] is not None)
+    """Bytes of the model's information: every constant's data, plus the float32 scale of
+    each quantized channel (an int8 weight is its integers and their scales)."""
+    total = 0
+    for v in lite._info["values"]:
+        t = v[4]
+        if t is None:
+            continue
+        total += t.numel() * t.element_size()
+        if t.is_quantized:
+            per_channel = "channel" in str(t.qscheme())
+            total += 4 * (t.q_per_channel_scales().numel() if per_channel else 1)
+    return total
 
 
 def measure(name, pm, tm, px, tx, calib, tmp, runs, weights, x_path, calib_path, qconfig):
@@ -228,7 +238,8 @@ def main() -> None:
               f"{r['p8_size'] / r['p8_raw']:>10.4f}{r['p32_size'] / mb:>9.2f}MB"
               f"{r['t_size'] / mb:>10.2f}MB{old.get('size', nan) / mb:>10.2f}MB"
               f"{r['sqnr']:>9.1f}")
-    print("raw int8 w: bytes of the constants in the int8 file (int8 weights, float biases)")
+    print("raw int8 w: bytes of the int8 model's constants: int8 weights with their "
+          "float32 scales, float biases")
     print("SQNR: ptlite int8 output against ptlite fp32 on the timing input")
 
     if not args.no_dynamic:

@@ -349,6 +349,8 @@ CORRUPT = [
     ("huge_count", 8, struct.pack("<I", 0x7FFFFFFF),
      r"graph section ends inside a quantization record"),
     ("bad_tag", 0, bytes([0x12]), r"value 1 \(qweight\) has a malformed quantization record"),
+    ("unknown_record_flag", 2, struct.pack("<H", 2),
+     r"value 1 \(qweight\) has a malformed quantization record"),
 ]
 
 
@@ -433,3 +435,33 @@ def test_bit_flips_in_quantized_files_never_crash(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     ok, errors = map(int, out.stdout.split())
     assert ok == 0 and errors == 200
+
+
+def test_symmetric_weights_store_no_zero_points():
+    """Per-channel symmetric weights (zero points all 0, what every weight observer makes)
+    set record flag bit 0 and store only the scales: 4 bytes per channel, not 8."""
+    rng = np.random.RandomState(3)
+    w = ptlite.from_numpy(rng.randn(64, 32).astype(np.float32))
+    scales = ptlite.from_numpy((np.abs(rng.randn(64)) * 0.02 + 0.005).astype(np.float32))
+
+    def model_with(zps):
+        qw = ptlite.quantize_per_channel(w, scales, ptlite.from_numpy(zps), 0, ptlite.qint8)
+        return lambda x: F.linear(x, qw.dequantize())
+
+    x = _x(shape=(2, 32))
+    sym = ptlite.jit.trace(model_with(np.zeros(64, np.int64)), x)._serialize()
+    zps = np.zeros(64, np.int64)
+    zps[5] = 1
+    asym = ptlite.jit.trace(model_with(zps), x)._serialize()
+    rec = bytes([0xFF, 2]) + struct.pack("<HiI", 1, 0, 64)
+    assert sym.find(rec) > 0 and asym.find(rec) < 0
+    assert len(asym) - len(sym) in (256, 256 - 64, 256 + 64)  # 64 zero points, 64-byte padding
+    lite = _load_for_lite_interpreter(sym)
+    qconst = [v[4] for v in lite._info["values"] if v[0] == 1 and v[4].is_quantized][0]
+    assert qconst.q_per_channel_zero_points().tolist() == [0] * 64
+    _same(lite(x), model_with(np.zeros(64, np.int64))(x))
+    b = bytearray(sym)
+    pos = sym.find(rec)
+    b[pos + 2:pos + 4] = struct.pack("<H", 0)  # claims zero points follow: they do not
+    with pytest.raises(ModelFormatError):
+        _load_for_lite_interpreter(bytes(_fix_crcs(b)))

@@ -119,9 +119,13 @@ static ptl_status check_qparams(const ptl_graph *g, bool *any) {
 }
 
 static void put_qparams(wbuf *b, const ptl_qparams *q) {
+  /* symmetric weights (every zero point 0) omit the zero points: half the record */
+  bool zero_zps = true;
+  for (int64_t k = 0; k < q->count; k++)
+    zero_zps = zero_zps && q->zero_point[k] == 0;
   put_u8(b, PTL_QPARAMS_TAG);
   put_u8(b, (uint8_t)q->scheme);
-  put_u16(b, 0);
+  put_u16(b, zero_zps ? PTL_QPARAMS_ZERO_ZPS : 0);
   put_u32(b, (uint32_t)q->axis);
   put_u32(b, (uint32_t)q->count);
   for (int64_t k = 0; k < q->count; k++) {
@@ -129,8 +133,9 @@ static void put_qparams(wbuf *b, const ptl_qparams *q) {
     memcpy(&bits, &q->scale[k], 4);
     put_u32(b, bits);
   }
-  for (int64_t k = 0; k < q->count; k++)
-    put_u32(b, (uint32_t)q->zero_point[k]);
+  if (!zero_zps)
+    for (int64_t k = 0; k < q->count; k++)
+      put_u32(b, (uint32_t)q->zero_point[k]);
 }
 
 static void write_graph(const ptl_graph *g, const uint64_t *offsets, wbuf *b) {

@@ -21,6 +21,7 @@
 /* Value flags (the u8 after ndim in a value record). */
 #define PTL_VALUE_FLAG_QPARAMS 0x1u /* a quantization record follows the value record */
 #define PTL_QPARAMS_TAG 0xFF        /* first byte of that record (see docs/format.md) */
+#define PTL_QPARAMS_ZERO_ZPS 0x1    /* record flag: every zero point is 0 and none is stored */
 #define PTL_FILE_ALIGN 64
 #define PTL_HEADER_SIZE 64
 #define PTL_SECTION_ENTRY_SIZE 32

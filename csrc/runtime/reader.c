@@ -315,18 +315,19 @@ ptl_status ptl_format_check_qparams(ptl_status status, const char *prefix, int32
 static ptl_status read_qparams(cursor *c, uint32_t id, const char *name, ptl_dtype dtype, int ndim,
                                const int64_t *shape, ptl_tensor *constant) {
   uint8_t tag = (uint8_t)get_le(c, 1), scheme = (uint8_t)get_le(c, 1);
-  uint16_t zero = (uint16_t)get_le(c, 2);
+  uint16_t rflags = (uint16_t)get_le(c, 2);
   int32_t axis = (int32_t)(uint32_t)get_le(c, 4);
   uint32_t count = (uint32_t)get_le(c, 4);
   if (c->bad)
     return truncated(c, "a quantization record");
-  if (tag != PTL_QPARAMS_TAG || zero != 0)
+  if (tag != PTL_QPARAMS_TAG || (rflags & ~PTL_QPARAMS_ZERO_ZPS) != 0)
     return ptl_error(PTL_ERR_CORRUPT_FILE,
                      "corrupt .ptl file: value %u (%s) has a malformed quantization record (tag "
                      "0x%02x)",
                      id, name ? name : "unnamed", tag);
+  bool zero_zps = (rflags & PTL_QPARAMS_ZERO_ZPS) != 0;
   /* bound the count by the bytes left before allocating for it */
-  if ((uint64_t)count * 8 > c->size - c->pos)
+  if ((uint64_t)count * (zero_zps ? 4 : 8) > c->size - c->pos)
     return truncated(c, "a quantization record");
   float *scale = malloc(sizeof(float) * (count ? count : 1));
   int32_t *zp = malloc(sizeof(int32_t) * (count ? count : 1));
@@ -340,7 +341,7 @@ static ptl_status read_qparams(cursor *c, uint32_t id, const char *name, ptl_dty
     memcpy(&scale[k], &bits, 4);
   }
   for (uint32_t k = 0; k < count; k++)
-    zp[k] = (int32_t)(uint32_t)get_le(c, 4);
+    zp[k] = zero_zps ? 0 : (int32_t)(uint32_t)get_le(c, 4);
   ptl_status s = ptl_format_check_qparams(PTL_ERR_CORRUPT_FILE, "corrupt .ptl file", (int32_t)id,
                                           name, dtype, ndim, shape, scheme, axis, count, scale, zp);
   if (s == PTL_OK && constant)
