@@ -115,16 +115,18 @@ __attribute__((target("avx2"))) static void build_pair(const qdw_ctx *c, int64_t
   const bool va = r >= 0 && r < H, vb = r + 1 >= 0 && r + 1 < H;
   const uint8_t *ra = va ? c->x + ((n * H + r) * W) * c->in_pix : NULL;
   const uint8_t *rb = vb ? c->x + ((n * H + r + 1) * W) * c->in_pix : NULL;
-  for (int64_t i = 0; i < c->wp; i++) {
+  const int64_t wp = c->wp;
+  for (int64_t i = 0; i < wp; i++) {
     int64_t ix = i - pl;
     bool vc = ix >= 0 && ix < W;
-    int16_t *d = dst + i * cb * 32;
+    int16_t *d = dst + i * 32; /* block b at d + b * wp * 32 */
     if (!vc || (!va && !vb)) {
-      memset(d, 0, (size_t)cb * 64);
+      for (int64_t b = 0; b < cb; b++)
+        memset(d + b * wp * 32, 0, 64);
       continue;
     }
     const uint8_t *pa = va ? ra + ix * c->in_pix : NULL, *pb = vb ? rb + ix * c->in_pix : NULL;
-    for (int64_t b = 0; b < cb; b++, d += 32) {
+    for (int64_t b = 0; b < cb; b++, d += wp * 32) {
       __m128i xa, xb;
       if (b * 16 + 16 <= C) {
         xa = va ? _mm_loadu_si128((const __m128i *)(pa + b * 16)) : _mm_setzero_si128();
@@ -143,6 +145,74 @@ __attribute__((target("avx2"))) static void build_pair(const qdw_ctx *c, int64_t
       _mm256_store_si256((__m256i *)d, _mm256_unpacklo_epi16(A, B));
       _mm256_store_si256((__m256i *)(d + 16), _mm256_unpackhi_epi16(A, B));
     }
+  }
+}
+
+typedef struct {
+  __m256i bias0, bias1, zp;
+  __m256 sc0, sc1, lo, hi;
+} qdw_rq;
+
+/* ptl_requantize lane by lane (float multiply, clamp in float, round half even under
+ * the default MXCSR as lrintf, + zero point) and store of nb <= 16 channels. */
+__attribute__((target("avx2"))) static inline void
+requant_store(const qdw_rq *q, __m256i a0, __m256i a1, uint8_t *yo, int64_t nb) {
+  a0 = _mm256_add_epi32(a0, q->bias0);
+  a1 = _mm256_add_epi32(a1, q->bias1);
+  __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(a0), q->sc0);
+  __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(a1), q->sc1);
+  f0 = _mm256_min_ps(_mm256_max_ps(f0, q->lo), q->hi);
+  f1 = _mm256_min_ps(_mm256_max_ps(f1, q->lo), q->hi);
+  __m256i i0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), q->zp);
+  __m256i i1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), q->zp);
+  /* lanes (0-3, 8-11) and (4-7, 12-15): packs per 128-bit lane restores 0..15; the
+   * values are 0..255 so both saturating packs are exact */
+  __m256i v = _mm256_packs_epi32(i0, i1);
+  __m128i o8 = _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  if (nb == 16) {
+    _mm_storeu_si128((__m128i *)yo, o8);
+  } else {
+    uint8_t t[16];
+    _mm_storeu_si128((__m128i *)t, o8);
+    memcpy(yo, t, (size_t)nb);
+  }
+}
+
+#define QDW_TAP(a0, a1, pp, w0, w1)                                                                \
+  do {                                                                                             \
+    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(pp)), w0));    \
+    a1 = _mm256_add_epi32(a1,                                                                      \
+                          _mm256_madd_epi16(_mm256_load_si256((const __m256i *)((pp) + 16)), w1)); \
+  } while (0)
+
+/* One output row, one 16-channel block, 3x3 (two pair rows x 3 columns): the 12
+ * weight vectors stay in registers. */
+__attribute__((target("avx2"))) static void row_3x3(const int16_t *p0, const int16_t *p1,
+                                                    const int16_t *wb, int64_t ow, int64_t sw,
+                                                    const qdw_rq *q, uint8_t *yo, int64_t out_pix,
+                                                    int64_t nb) {
+  const __m256i w00 = _mm256_load_si256((const __m256i *)(wb + 0)),
+                w01 = _mm256_load_si256((const __m256i *)(wb + 16)),
+                w10 = _mm256_load_si256((const __m256i *)(wb + 32)),
+                w11 = _mm256_load_si256((const __m256i *)(wb + 48)),
+                w20 = _mm256_load_si256((const __m256i *)(wb + 64)),
+                w21 = _mm256_load_si256((const __m256i *)(wb + 80)),
+                w30 = _mm256_load_si256((const __m256i *)(wb + 96)),
+                w31 = _mm256_load_si256((const __m256i *)(wb + 112)),
+                w40 = _mm256_load_si256((const __m256i *)(wb + 128)),
+                w41 = _mm256_load_si256((const __m256i *)(wb + 144)),
+                w50 = _mm256_load_si256((const __m256i *)(wb + 160)),
+                w51 = _mm256_load_si256((const __m256i *)(wb + 176));
+  for (int64_t ox = 0; ox < ow; ox++, yo += out_pix) {
+    const int16_t *a = p0 + ox * sw * 32, *b = p1 + ox * sw * 32;
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    QDW_TAP(a0, a1, a, w00, w01);
+    QDW_TAP(a0, a1, a + 32, w10, w11);
+    QDW_TAP(a0, a1, a + 64, w20, w21);
+    QDW_TAP(a0, a1, b, w30, w31);
+    QDW_TAP(a0, a1, b + 32, w40, w41);
+    QDW_TAP(a0, a1, b + 64, w50, w51);
+    requant_store(q, a0, a1, yo, nb);
   }
 }
 
@@ -192,41 +262,29 @@ __attribute__((target("avx2"))) static void qdw_task(void *vctx, size_t idx) {
     uint8_t *yrow = c->y + (n * oh + oy) * ow * c->out_pix;
     for (int64_t b = 0; b < cb; b++) {
       const int16_t *wb = p->w + b * np * kw * 32;
-      const __m256i bias0 = _mm256_loadu_si256((const __m256i *)(c->bias + b * 16));
-      const __m256i bias1 = _mm256_loadu_si256((const __m256i *)(c->bias + b * 16 + 8));
-      const __m256 sc0 = _mm256_loadu_ps(c->scale + b * 16);
-      const __m256 sc1 = _mm256_loadu_ps(c->scale + b * 16 + 8);
+      qdw_rq q = {_mm256_loadu_si256((const __m256i *)(c->bias + b * 16)),
+                  _mm256_loadu_si256((const __m256i *)(c->bias + b * 16 + 8)),
+                  vzp,
+                  _mm256_loadu_ps(c->scale + b * 16),
+                  _mm256_loadu_ps(c->scale + b * 16 + 8),
+                  vlo,
+                  vhi};
       const int64_t nb = C - b * 16 < 16 ? C - b * 16 : 16;
+      const int64_t boff = b * c->wp * 32;
+      if (np == 2 && kw == 3) {
+        row_3x3(prow[0] + boff, prow[1] + boff, wb, ow, sw, &q, yrow + b * 16, c->out_pix, nb);
+        continue;
+      }
       for (int64_t ox = 0; ox < ow; ox++) {
-        __m256i a0 = bias0, a1 = bias1;
+        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
         for (int64_t j = 0; j < np; j++) {
-          const int16_t *pp = prow[j] + ((ox * sw) * cb + b) * 32;
+          const int16_t *pp = prow[j] + boff + ox * sw * 32;
           const int16_t *ww = wb + j * kw * 32;
-          for (int64_t kx = 0; kx < kw; kx++, pp += cb * 32, ww += 32) {
-            a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_load_si256((const __m256i *)pp),
-                                                        _mm256_load_si256((const __m256i *)ww)));
-            a1 = _mm256_add_epi32(a1,
-                                  _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(pp + 16)),
-                                                    _mm256_load_si256((const __m256i *)(ww + 16))));
-          }
+          for (int64_t kx = 0; kx < kw; kx++, pp += 32, ww += 32)
+            QDW_TAP(a0, a1, pp, _mm256_load_si256((const __m256i *)ww),
+                    _mm256_load_si256((const __m256i *)(ww + 16)));
         }
-        __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(a0), sc0);
-        __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(a1), sc1);
-        f0 = _mm256_min_ps(_mm256_max_ps(f0, vlo), vhi);
-        f1 = _mm256_min_ps(_mm256_max_ps(f1, vlo), vhi);
-        __m256i i0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), vzp);
-        __m256i i1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), vzp);
-        /* lanes (0-3, 8-11) and (4-7, 12-15): packs per 128-bit lane restores 0..15 */
-        __m256i v = _mm256_packs_epi32(i0, i1);
-        __m128i o8 = _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        uint8_t *yo = yrow + ox * c->out_pix + b * 16;
-        if (nb == 16) {
-          _mm_storeu_si128((__m128i *)yo, o8);
-        } else {
-          uint8_t t[16];
-          _mm_storeu_si128((__m128i *)t, o8);
-          memcpy(yo, t, (size_t)nb);
-        }
+        requant_store(&q, a0, a1, yrow + ox * c->out_pix + b * 16, nb);
       }
     }
   }
