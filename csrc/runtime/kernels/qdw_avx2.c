@@ -329,7 +329,13 @@ ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, 
   size_t threads = pthreadpool_get_threads_count((pthreadpool_t)ptl_threadpool());
   if (threads < 1)
     threads = 1;
-  c.tasks = c.rows < (int64_t)threads ? c.rows : (int64_t)threads;
+  /* one band of rows per thread keeps the pair-row reuse; with several threads, up to
+   * 4 bands each (of >= 8 rows) so a preempted thread delays less of the work. The
+   * split changes which task computes a row, never how: same bits either way. */
+  int64_t tasks = threads > 1 ? (int64_t)threads * 4 : 1;
+  if (tasks > c.rows / 8)
+    tasks = c.rows / 8 > (int64_t)threads ? c.rows / 8 : (int64_t)threads;
+  c.tasks = c.rows < tasks ? c.rows : tasks;
   ptl_status s = PTL_OK;
   if (c.tasks > 0)
     ptl_parallel_for(qdw_task, &c, (size_t)c.tasks);
