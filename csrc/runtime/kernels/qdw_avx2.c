@@ -116,9 +116,31 @@ __attribute__((target("avx2"))) static void build_pair(const qdw_ctx *c, int64_t
   const uint8_t *ra = va ? c->x + ((n * H + r) * W) * c->in_pix : NULL;
   const uint8_t *rb = vb ? c->x + ((n * H + r + 1) * W) * c->in_pix : NULL;
   const int64_t wp = c->wp;
+  /* both rows in the image: the interior columns of the full blocks in a tight loop,
+   * the rest (padding columns, the channel tail) below */
+  int64_t i0 = pl < wp ? pl : wp, i1 = W + pl < wp ? W + pl : wp, fullb = C / 16;
+  if (va && vb && i1 > i0) {
+    for (int64_t b = 0; b < fullb; b++) {
+      const uint8_t *pa = ra + (i0 - pl) * c->in_pix + b * 16;
+      const uint8_t *pb = rb + (i0 - pl) * c->in_pix + b * 16;
+      int16_t *d = dst + (b * wp + i0) * 32;
+      for (int64_t i = i0; i < i1; i++, pa += c->in_pix, pb += c->in_pix, d += 32) {
+        __m256i A =
+            _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)pa)), zp);
+        __m256i B =
+            _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)pb)), zp);
+        _mm256_store_si256((__m256i *)d, _mm256_unpacklo_epi16(A, B));
+        _mm256_store_si256((__m256i *)(d + 16), _mm256_unpackhi_epi16(A, B));
+      }
+    }
+  } else {
+    fullb = 0;
+  }
   for (int64_t i = 0; i < wp; i++) {
     int64_t ix = i - pl;
     bool vc = ix >= 0 && ix < W;
+    if (vc && fullb == cb)
+      continue;                /* done above */
     int16_t *d = dst + i * 32; /* block b at d + b * wp * 32 */
     if (!vc || (!va && !vb)) {
       for (int64_t b = 0; b < cb; b++)
@@ -126,7 +148,9 @@ __attribute__((target("avx2"))) static void build_pair(const qdw_ctx *c, int64_t
       continue;
     }
     const uint8_t *pa = va ? ra + ix * c->in_pix : NULL, *pb = vb ? rb + ix * c->in_pix : NULL;
-    for (int64_t b = 0; b < cb; b++, d += wp * 32) {
+    int64_t bstart = vc ? fullb : 0;
+    d += bstart * wp * 32;
+    for (int64_t b = bstart; b < cb; b++, d += wp * 32) {
       __m128i xa, xb;
       if (b * 16 + 16 <= C) {
         xa = va ? _mm_loadu_si128((const __m128i *)(pa + b * 16)) : _mm_setzero_si128();
