@@ -177,12 +177,11 @@ typedef struct {
   __m256 sc0, sc1, lo, hi;
 } qdw_rq;
 
-/* ptl_requantize lane by lane (float multiply, clamp in float, round half even under
- * the default MXCSR as lrintf, + zero point) and store of nb <= 16 channels. */
+/* ptl_requantize lane by lane of accumulators that start at the bias (float multiply, clamp in
+ * float, round half even under the default MXCSR as lrintf, + zero point) and store of nb <= 16
+ * channels. */
 __attribute__((target("avx2"))) static inline void
 requant_store(const qdw_rq *q, __m256i a0, __m256i a1, uint8_t *yo, int64_t nb) {
-  a0 = _mm256_add_epi32(a0, q->bias0);
-  a1 = _mm256_add_epi32(a1, q->bias1);
   __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(a0), q->sc0);
   __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(a1), q->sc1);
   f0 = _mm256_min_ps(_mm256_max_ps(f0, q->lo), q->hi);
@@ -229,7 +228,7 @@ __attribute__((target("avx2"))) static void row_3x3(const int16_t *p0, const int
                 w51 = _mm256_load_si256((const __m256i *)(wb + 176));
   for (int64_t ox = 0; ox < ow; ox++, yo += out_pix) {
     const int16_t *a = p0 + ox * sw * 32, *b = p1 + ox * sw * 32;
-    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    __m256i a0 = q->bias0, a1 = q->bias1;
     QDW_TAP(a0, a1, a, w00, w01);
     QDW_TAP(a0, a1, a + 32, w10, w11);
     QDW_TAP(a0, a1, a + 64, w20, w21);
@@ -300,7 +299,7 @@ __attribute__((target("avx2"))) static void qdw_task(void *vctx, size_t idx) {
         continue;
       }
       for (int64_t ox = 0; ox < ow; ox++) {
-        __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+        __m256i a0 = q.bias0, a1 = q.bias1;
         for (int64_t j = 0; j < np; j++) {
           const int16_t *pp = prow[j] + boff + ox * sw * 32;
           const int16_t *ww = wb + j * kw * 32;
