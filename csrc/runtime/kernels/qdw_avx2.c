@@ -102,9 +102,33 @@ typedef struct {
   int failed; /* set (atomically) by a task whose scratch allocation failed */
 } qdw_ctx;
 
-/* Per-thread pair-row ring, grown on demand and kept (tasks run wholly on one thread). */
-static _Thread_local int16_t *tls_ring;
-static _Thread_local size_t tls_ring_bytes;
+/* Pair-row rings: a fixed set of scratch buffers, each claimed by one task at a time
+ * and kept (grown on demand) for later calls, so no call allocates in steady state.
+ * Not thread-local: the pool's worker threads come and go with the thread count, and
+ * their buffers would be lost with them. */
+#define QDW_RINGS 64
+static int ring_busy[QDW_RINGS];
+static int16_t *ring_buf[QDW_RINGS];
+static size_t ring_bytes[QDW_RINGS];
+
+/* Claims a ring of at least `need` bytes; -1 when none is free or memory ran out. */
+static int ring_claim(size_t need) {
+  for (int i = 0; i < QDW_RINGS; i++) {
+    if (__atomic_exchange_n(&ring_busy[i], 1, __ATOMIC_ACQUIRE))
+      continue;
+    if (ring_bytes[i] < need) {
+      free(ring_buf[i]);
+      ring_buf[i] = aligned_alloc(32, (need + 31) & ~(size_t)31);
+      ring_bytes[i] = ring_buf[i] ? need : 0;
+      if (!ring_buf[i]) {
+        __atomic_store_n(&ring_busy[i], 0, __ATOMIC_RELEASE);
+        return -1;
+      }
+    }
+    return i;
+  }
+  return -1;
+}
 
 /* Builds P(r) of image n: rows r, r + 1, padded columns [0, wp) -> ix = i - pl. */
 __attribute__((target("avx2"))) static void build_pair(const qdw_ctx *c, int64_t n, int64_t r,
@@ -247,15 +271,12 @@ __attribute__((target("avx2"))) static void qdw_task(void *vctx, size_t idx) {
   const int64_t oh = g[QDW_OH], ow = g[QDW_OW], sh = g[QDW_SH], sw = g[QDW_SW];
   const int64_t nring = 2 * np, slot = c->wp * cb * 32; /* int16 per pair row */
   size_t need = (size_t)(nring * slot) * sizeof(int16_t);
-  if (tls_ring_bytes < need) {
-    free(tls_ring);
-    tls_ring = aligned_alloc(32, (need + 31) & ~(size_t)31);
-    tls_ring_bytes = tls_ring ? need : 0;
-    if (!tls_ring) {
-      __atomic_store_n((int *)&c->failed, 1, __ATOMIC_RELAXED);
-      return;
-    }
+  int ring = ring_claim(need);
+  if (ring < 0) {
+    __atomic_store_n((int *)&c->failed, 1, __ATOMIC_RELAXED);
+    return;
   }
+  int16_t *const ring_mem = ring_buf[ring];
   int64_t tags[2 * 8];
   for (int64_t i = 0; i < nring; i++)
     tags[i] = INT64_MIN;
@@ -275,7 +296,7 @@ __attribute__((target("avx2"))) static void qdw_task(void *vctx, size_t idx) {
     for (int64_t j = 0; j < np; j++) {
       int64_t r = oy * sh - g[QDW_PT] + 2 * j;
       int64_t s = ((r % nring) + nring) % nring;
-      int16_t *buf = tls_ring + s * slot;
+      int16_t *buf = ring_mem + s * slot;
       if (tags[s] != r) {
         build_pair(c, n, r, buf);
         tags[s] = r;
@@ -311,6 +332,7 @@ __attribute__((target("avx2"))) static void qdw_task(void *vctx, size_t idx) {
       }
     }
   }
+  __atomic_store_n(&ring_busy[ring], 0, __ATOMIC_RELEASE);
 }
 
 ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, int64_t in_pix,
@@ -363,7 +385,9 @@ ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, 
   if (c.tasks > 0)
     ptl_parallel_for(qdw_task, &c, (size_t)c.tasks);
   if (__atomic_load_n(&c.failed, __ATOMIC_RELAXED))
-    s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "quantized_conv2d: out of memory (depthwise scratch)");
+    s = ptl_error(
+        PTL_ERR_OUT_OF_MEMORY,
+        "quantized_conv2d: out of memory (or more than 64 concurrent tasks) for depthwise scratch");
   free(bias);
   free(scale);
   return s;
