@@ -976,6 +976,115 @@ done:
   return s;
 }
 
+/* ---- own AVX2 depthwise path (qdw_avx2.c) -----------------------------------
+ * groups == channels == output channels, dilation 1, symmetric weights: exact int16
+ * vpmaddwd products on the quint8 input as it is (no ^0x80 copies), same arithmetic
+ * and bits as the reference. Interface (kept identical in qdw_avx2.c): g[] is n, h, w,
+ * c, kh, kw, sh, sw, pt, pl, oh, ow. */
+bool ptl_qdw_available(void);
+void *ptl_qdw_pack(const int8_t *w, int64_t c, int64_t kh, int64_t kw);
+void ptl_qdw_packed_destroy(void *p);
+ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, int64_t in_pix,
+                        int32_t xzp, int32_t ozp, int32_t qmin, const int32_t *qbias,
+                        const float *rscale, uint8_t *y, int64_t out_pix);
+
+enum { MODE_QDW = 4 };
+
+/* Symmetric weights and no accumulator near the QNNPACK overflow rule or int32
+ * wrapping: |acc| <= |bias| + taps * 255 * 128, with pick_mode's 2^30 margin. */
+static bool qdw_quant_ok(const qchan *q, int64_t taps) {
+  for (int64_t c = 0; c < q->count; c++) {
+    if (q->wzp[c] != 0)
+      return false;
+    double bound = fabs((double)q->qbias[c]) + (double)taps * (255.0 * 128.0);
+    if (bound >= 2147483647.0 || bound * (double)q->rscale[c] >= 1073741824.0)
+      return false;
+  }
+  return true;
+}
+
+/* Packed weights cached on the weight tensor (they depend on its bits and shape only). */
+static ptl_status get_qdw_pack(const ptl_call *call, const qgeom *g, void **out) {
+  ptl_tensor *w = call->in[1];
+  uint64_t key[PTL_PACKED_KEY_WORDS] = {0};
+  key[0] = ptl_tensor_version(w);
+  key[1] = (uint64_t)call->op | (uint64_t)MODE_QDW << 16;
+  key[2] = (uint64_t)g->c;
+  key[3] = (uint64_t)g->kh;
+  key[4] = (uint64_t)g->kw;
+  void *p = ptl_packed_find(w, key);
+  if (p) {
+    *out = p;
+    return PTL_OK;
+  }
+  int8_t *buf = malloc((size_t)(g->c * g->kh * g->kw) + 16);
+  if (!buf)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory packing weights",
+                     ptl_op_name(call->op));
+  const int8_t *s = ptl_tensor_data(w);
+  const int64_t *st = w->strides;
+  size_t i = 0;
+  for (int64_t c = 0; c < g->c; c++)
+    for (int64_t ky = 0; ky < g->kh; ky++)
+      for (int64_t kx = 0; kx < g->kw; kx++)
+        buf[i++] = s[c * st[0] + ky * st[2] + kx * st[3]];
+  p = ptl_qdw_pack(buf, g->c, g->kh, g->kw);
+  free(buf);
+  if (!p)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory packing weights",
+                     ptl_op_name(call->op));
+  ptl_status r = ptl_packed_add(w, key, p, ptl_qdw_packed_destroy);
+  if (r != PTL_OK)
+    return r;
+  *out = p;
+  return PTL_OK;
+}
+
+/* PTL_OK when done, PTL_ERR_UNSUPPORTED to run another path, or an error. */
+static ptl_status try_qdw_conv(const ptl_call *call, const qgeom *g, const qchan *q) {
+  if (g->transposed || g->groups != g->c || g->ig != 1 || g->og != 1 || g->dh != 1 || g->dw != 1 ||
+      g->kh > 16 || !ptl_qdw_available() || !qdw_quant_ok(q, g->kh * g->kw))
+    return PTL_ERR_UNSUPPORTED;
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  void *pk = NULL;
+  PTL_CHECK(get_qdw_pack(call, g, &pk));
+  ptl_status s = PTL_OK;
+  uint8_t *xbuf = NULL, *ybuf = NULL;
+  const uint8_t *xin = ptl_tensor_data(x);
+  int64_t in_pix = nhwc_pixel_stride(x);
+  if (!in_pix) {
+    xbuf = nhwc_copy(x, 0);
+    if (!xbuf) {
+      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
+      goto done;
+    }
+    xin = xbuf;
+    in_pix = g->c;
+  }
+  uint8_t *yout = ptl_tensor_data(y);
+  int64_t out_pix = nhwc_pixel_stride(y);
+  if (!out_pix) {
+    ybuf = malloc((size_t)ptl_tensor_numel(y) + 16);
+    if (!ybuf) {
+      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
+      goto done;
+    }
+    yout = ybuf;
+    out_pix = g->o;
+  }
+  const int64_t qg[] = {g->n,  g->h,  g->w,  g->c,  g->kh, g->kw,
+                        g->sh, g->sw, g->pt, g->pl, g->oh, g->ow};
+  s = ptl_qdw_conv(pk, qg, xin, in_pix, q->xzp, q->ozp, q->qmin, q->qbias, q->rscale, yout,
+                   out_pix);
+  if (s == PTL_OK && ybuf)
+    nhwc_store(y, ybuf, 0);
+done:
+  free(xbuf);
+  free(ybuf);
+  return s;
+}
+
 static ptl_status qconv_fast_common(const ptl_call *call) {
   qgeom g;
   qchan q;
@@ -987,6 +1096,8 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
     goto done;
   if (ptl_tensor_numel(y) * g.kh * g.kw * g.ig >= QFAST_MIN_MACS) {
     s = try_qgemm_conv(call, &g, &q);
+    if (s == PTL_ERR_UNSUPPORTED)
+      s = try_qdw_conv(call, &g, &q);
     if (s != PTL_ERR_UNSUPPORTED)
       goto done;
     s = PTL_OK;
