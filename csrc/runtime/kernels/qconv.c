@@ -31,6 +31,7 @@
 
 #include "../internal.h"
 #include "qgemm.h"
+#include "qdw.h"
 #include "qmath.h"
 
 /* ---- parameters ----------------------------------------------------------- */
@@ -979,14 +980,7 @@ done:
 /* ---- own AVX2 depthwise path (qdw_avx2.c) -----------------------------------
  * groups == channels == output channels, dilation 1, symmetric weights: exact int16
  * vpmaddwd products on the quint8 input as it is (no ^0x80 copies), same arithmetic
- * and bits as the reference. Interface (kept identical in qdw_avx2.c): g[] is n, h, w,
- * c, kh, kw, sh, sw, pt, pl, oh, ow. */
-bool ptl_qdw_available(void);
-void *ptl_qdw_pack(const int8_t *w, int64_t c, int64_t kh, int64_t kw);
-void ptl_qdw_packed_destroy(void *p);
-ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, int64_t in_pix,
-                        int32_t xzp, int32_t ozp, int32_t qmin, const int32_t *qbias,
-                        const float *rscale, uint8_t *y, int64_t out_pix);
+ * and bits as the reference (interface in qdw.h). */
 
 enum { MODE_QDW = 4 };
 

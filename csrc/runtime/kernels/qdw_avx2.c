@@ -23,16 +23,7 @@
 #include <pthreadpool.h>
 
 #include "../internal.h"
-
-/* g[]: n, h, w, c, kh, kw, sh, sw, pt, pl, oh, ow (dilation 1). */
-enum { QDW_N, QDW_H, QDW_W, QDW_C, QDW_KH, QDW_KW, QDW_SH, QDW_SW, QDW_PT, QDW_PL, QDW_OH, QDW_OW };
-
-bool ptl_qdw_available(void);
-void *ptl_qdw_pack(const int8_t *w, int64_t c, int64_t kh, int64_t kw);
-void ptl_qdw_packed_destroy(void *p);
-ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, int64_t in_pix,
-                        int32_t xzp, int32_t ozp, int32_t qmin, const int32_t *qbias,
-                        const float *rscale, uint8_t *y, int64_t out_pix);
+#include "qdw.h"
 
 typedef struct {
   int64_t c, kh, kw, cb, np; /* channels, kernel, 16-channel blocks, pair rows */
