@@ -932,6 +932,51 @@ static ptl_status get_qgemm_pack(const ptl_call *call, const ptl_qgemm_geom *qg,
   return PTL_OK;
 }
 
+/* Both own kernels read NHWC pixels with a pixel stride and write them the same way: a
+ * tensor that is not NHWC-strided is staged through a dense copy (input) or a scratch
+ * buffer stored back after the run (output). */
+typedef struct {
+  const uint8_t *x;
+  uint8_t *y;
+  int64_t in_pix, out_pix;
+  uint8_t *xbuf, *ybuf;
+} nhwc_io;
+
+static ptl_status nhwc_io_begin(const ptl_call *call, int64_t in_c, int64_t out_c, nhwc_io *io) {
+  const ptl_tensor *x = call->in[0];
+  ptl_tensor *y = call->out[0];
+  *io = (nhwc_io){ptl_tensor_data(x),
+                  ptl_tensor_data(y),
+                  nhwc_pixel_stride(x),
+                  nhwc_pixel_stride(y),
+                  NULL,
+                  NULL};
+  if (!io->in_pix) {
+    io->xbuf = nhwc_copy(x, 0);
+    io->x = io->xbuf;
+    io->in_pix = in_c;
+  }
+  if (!io->out_pix) {
+    io->ybuf = malloc((size_t)ptl_tensor_numel(y) + 16);
+    io->y = io->ybuf;
+    io->out_pix = out_c;
+  }
+  if (!io->x || !io->y) {
+    free(io->xbuf);
+    free(io->ybuf);
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
+  }
+  return PTL_OK;
+}
+
+static ptl_status nhwc_io_end(const ptl_call *call, nhwc_io *io, ptl_status s) {
+  if (s == PTL_OK && io->ybuf)
+    nhwc_store(call->out[0], io->ybuf, 0);
+  free(io->xbuf);
+  free(io->ybuf);
+  return s;
+}
+
 /* PTL_OK when done, PTL_ERR_UNSUPPORTED to run another path, or an error. */
 static ptl_status try_qgemm_conv(const ptl_call *call, const qgeom *g, const qchan *q) {
   ptl_qgemm_geom qg = {g->n,  g->h,  g->w,  g->c,  g->o,  g->kh, g->kw, g->sh,
@@ -939,42 +984,15 @@ static ptl_status try_qgemm_conv(const ptl_call *call, const qgeom *g, const qch
   if (g->transposed || g->groups != 1 || !ptl_qgemm_available() || !ptl_qgemm_geom_ok(&qg) ||
       !qgemm_quant_ok(q, g->kh * g->kw * g->ig))
     return PTL_ERR_UNSUPPORTED;
-  const ptl_tensor *x = call->in[0];
-  ptl_tensor *y = call->out[0];
   ptl_qgemm_packed *pk = NULL;
   PTL_CHECK(get_qgemm_pack(call, &qg, &pk));
-  ptl_status s = PTL_OK;
-  uint8_t *xbuf = NULL, *ybuf = NULL;
-  const uint8_t *xin = ptl_tensor_data(x);
-  int64_t in_pix = nhwc_pixel_stride(x);
-  if (!in_pix) {
-    xbuf = nhwc_copy(x, 0);
-    if (!xbuf) {
-      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
-      goto done;
-    }
-    xin = xbuf;
-    in_pix = g->c;
-  }
-  uint8_t *yout = ptl_tensor_data(y);
-  int64_t out_pix = nhwc_pixel_stride(y);
-  if (!out_pix) {
-    ybuf = malloc((size_t)ptl_tensor_numel(y) + 16);
-    if (!ybuf) {
-      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
-      goto done;
-    }
-    yout = ybuf;
-    out_pix = g->o;
-  }
+  nhwc_io io;
+  ptl_status s = nhwc_io_begin(call, g->c, g->o, &io);
+  if (s != PTL_OK)
+    return s;
   ptl_qgemm_quant qq = {q->xzp, q->ozp, q->qmin, q->qbias, q->rscale};
-  s = ptl_qgemm_conv(pk, &qg, xin, in_pix, &qq, yout, out_pix);
-  if (s == PTL_OK && ybuf)
-    nhwc_store(y, ybuf, 0);
-done:
-  free(xbuf);
-  free(ybuf);
-  return s;
+  s = ptl_qgemm_conv(pk, &qg, io.x, io.in_pix, &qq, io.y, io.out_pix);
+  return nhwc_io_end(call, &io, s);
 }
 
 /* ---- own AVX2 depthwise path (qdw_avx2.c) -----------------------------------
@@ -1039,44 +1057,17 @@ static ptl_status try_qdw_conv(const ptl_call *call, const qgeom *g, const qchan
   if (g->transposed || g->groups != g->c || g->ig != 1 || g->og != 1 || g->dh != 1 || g->dw != 1 ||
       g->kh > 16 || !ptl_qdw_available() || !qdw_quant_ok(q, g->kh * g->kw))
     return PTL_ERR_UNSUPPORTED;
-  const ptl_tensor *x = call->in[0];
-  ptl_tensor *y = call->out[0];
   void *pk = NULL;
   PTL_CHECK(get_qdw_pack(call, g, &pk));
-  ptl_status s = PTL_OK;
-  uint8_t *xbuf = NULL, *ybuf = NULL;
-  const uint8_t *xin = ptl_tensor_data(x);
-  int64_t in_pix = nhwc_pixel_stride(x);
-  if (!in_pix) {
-    xbuf = nhwc_copy(x, 0);
-    if (!xbuf) {
-      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
-      goto done;
-    }
-    xin = xbuf;
-    in_pix = g->c;
-  }
-  uint8_t *yout = ptl_tensor_data(y);
-  int64_t out_pix = nhwc_pixel_stride(y);
-  if (!out_pix) {
-    ybuf = malloc((size_t)ptl_tensor_numel(y) + 16);
-    if (!ybuf) {
-      s = ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory", ptl_op_name(call->op));
-      goto done;
-    }
-    yout = ybuf;
-    out_pix = g->o;
-  }
+  nhwc_io io;
+  ptl_status s = nhwc_io_begin(call, g->c, g->o, &io);
+  if (s != PTL_OK)
+    return s;
   const int64_t qg[] = {g->n,  g->h,  g->w,  g->c,  g->kh, g->kw,
                         g->sh, g->sw, g->pt, g->pl, g->oh, g->ow};
-  s = ptl_qdw_conv(pk, qg, xin, in_pix, q->xzp, q->ozp, q->qmin, q->qbias, q->rscale, yout,
-                   out_pix);
-  if (s == PTL_OK && ybuf)
-    nhwc_store(y, ybuf, 0);
-done:
-  free(xbuf);
-  free(ybuf);
-  return s;
+  s = ptl_qdw_conv(pk, qg, io.x, io.in_pix, q->xzp, q->ozp, q->qmin, q->qbias, q->rscale, io.y,
+                   io.out_pix);
+  return nhwc_io_end(call, &io, s);
 }
 
 static ptl_status qconv_fast_common(const ptl_call *call) {
