@@ -16,32 +16,7 @@ from ptlite._ops import qconv as Q
 
 warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
 
-FAST, REF = 0, 1
-
-
-def run_both(fn):
-    """fn() on the fast backend and on the reference backend, as int arrays."""
-    out = {}
-    prev = _C.get_backend()
-    try:
-        for code in (FAST, REF):
-            _C.set_backend(code)
-            out[code] = fn().int_repr().numpy().astype(np.int64)
-    finally:
-        _C.set_backend(prev)
-    return out[FAST], out[REF]
-
-
-def q_from_ints(q: np.ndarray, scale: float, zp: int, channels_last: bool = False):
-    """A quint8 tensor holding exactly the integers q."""
-    scale = float(np.float32(scale))
-    f = ((q.astype(np.float64) - zp) * scale).astype(np.float32)
-    t = ptlite.tensor(f)
-    if channels_last:
-        t = t.contiguous(memory_format=ptlite.channels_last)
-    p = ptlite.quantize_per_tensor(t, scale, zp, ptlite.quint8)
-    np.testing.assert_array_equal(p.int_repr().numpy(), q)
-    return p
+from _qtest import FAST, REF, q_from_ints, run_both  # noqa: F401
 
 
 def weights(rng, shape, per_channel: bool, full_range: bool = True):
