@@ -154,24 +154,37 @@ hot_pixels(const uint8_t *x, int64_t npix, int64_t stride, int64_t c, uint8_t *f
   return hot;
 }
 
-/* 16 int32 accumulators + bias -> 16 quint8, exactly ptl_requantize per lane: float
- * multiply, clamp in float, round half even (cvtps under the default MXCSR, as lrintf),
- * + zero point. */
-__attribute__((target("avx2"))) static inline __m128i requant16(__m256i a0, __m256i a1,
-                                                                const int32_t *bias,
-                                                                const float *scale, __m256 lo,
-                                                                __m256 hi, __m256i zp) {
-  a0 = _mm256_add_epi32(a0, _mm256_loadu_si256((const __m256i *)bias));
-  a1 = _mm256_add_epi32(a1, _mm256_loadu_si256((const __m256i *)(bias + 8)));
-  __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(a0), _mm256_loadu_ps(scale));
-  __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(a1), _mm256_loadu_ps(scale + 8));
-  f0 = _mm256_min_ps(_mm256_max_ps(f0, lo), hi);
-  f1 = _mm256_min_ps(_mm256_max_ps(f1, lo), hi);
-  __m256i i0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), zp);
-  __m256i i1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), zp);
-  /* values are 0..255: the saturating packs are exact; packs interleaves 128-bit lanes */
-  __m256i p = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xD8);
-  return _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+/* Two rows of 16 int32 accumulators (bias already in) -> 2 x 16 quint8, exactly
+ * ptl_requantize per lane: float multiply, round half even (cvtps under the default
+ * MXCSR, as lrintf), + zero point, clamp to [qmin, 255]. Clamping the rounded integer
+ * equals rounding the clamped float (the bounds are integers), so only the upper bound
+ * is applied in float (keeps cvtps in range; NaN becomes INT_MIN and ends at qmin, as
+ * the float max with lo did) and the rest comes from the saturating packs (int16, then
+ * 0..255) and a byte max with qmin. r0 gets row a's bytes, r1 row b's. */
+__attribute__((target("avx2"))) static inline void
+requant2x16(__m256i a0, __m256i a1, __m256i b0, __m256i b1, __m256 s0, __m256 s1, __m256 hi,
+            __m256i zp16, __m256i qmin8, __m128i *r0, __m128i *r1) {
+  __m256i i0 = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(a0), s0)));
+  __m256i i1 = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(a1), s1)));
+  __m256i j0 = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(b0), s0)));
+  __m256i j1 = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(b1), s1)));
+  __m256i pa = _mm256_adds_epi16(_mm256_packs_epi32(i0, i1), zp16);
+  __m256i pb = _mm256_adds_epi16(_mm256_packs_epi32(j0, j1), zp16);
+  /* dwords: a0[0..3] a1[0..3] b0[0..3] b1[0..3] | a0[4..7] a1[4..7] b0[4..7] b1[4..7] */
+  __m256i v = _mm256_max_epu8(_mm256_packus_epi16(pa, pb), qmin8);
+  v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  *r0 = _mm256_castsi256_si128(v);
+  *r1 = _mm256_extracti128_si256(v, 1);
+}
+
+__attribute__((target("avx2"))) static inline void store_row(uint8_t *o, __m128i v, size_t nr) {
+  if (nr == QG_NR) {
+    _mm_storeu_si128((__m128i *)o, v);
+  } else {
+    uint8_t t[QG_NR];
+    _mm_storeu_si128((__m128i *)t, v);
+    memcpy(o, t, nr);
+  }
 }
 
 #define QROW(r)                                                                                    \
@@ -181,21 +194,6 @@ __attribute__((target("avx2"))) static inline __m128i requant16(__m256i a0, __m2
     const __m256i x_ = _mm256_set1_epi32(v_);                                                      \
     c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, w0), ones));    \
     c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(_mm256_maddubs_epi16(x_, w1), ones));    \
-  } while (0)
-
-#define QSTORE(r)                                                                                  \
-  do {                                                                                             \
-    if (r < mr) {                                                                                  \
-      __m128i v_ = requant16(c##r##0, c##r##1, bias, scale, vlo, vhi, vzp);                        \
-      uint8_t *o_ = out + (r)*out_pix;                                                             \
-      if (nr == QG_NR) {                                                                           \
-        _mm_storeu_si128((__m128i *)o_, v_);                                                       \
-      } else {                                                                                     \
-        uint8_t t_[QG_NR];                                                                         \
-        _mm_storeu_si128((__m128i *)t_, v_);                                                       \
-        memcpy(o_, t_, nr);                                                                        \
-      }                                                                                            \
-    }                                                                                              \
   } while (0)
 
 #define QCORR(r)                                                                                   \
@@ -210,10 +208,12 @@ __attribute__((target("avx2"))) static inline __m128i requant16(__m256i a0, __m2
  * (NULL: none) holds per row a NULL or 16 int32 to add before requantization. */
 __attribute__((target("avx2"))) static void
 qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
-           const float *scale, __m256 vlo, __m256 vhi, __m256i vzp, uint8_t *out, size_t out_pix,
-           size_t mr, size_t nr, const int32_t *const *corr) {
-  __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;
-  __m256i c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+           const float *scale, __m256 vhi, __m256i vzp16, __m256i vqmin8, uint8_t *out,
+           size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr) {
+  /* the bias starts the sums: int32 addition wraps, so the order does not matter */
+  __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);
+  __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));
+  __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
   const __m256i ones = _mm256_set1_epi16(1);
   for (size_t t = 0; t < taps; t++, a += QG_MR) {
     const uint8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
@@ -232,10 +232,17 @@ qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, 
     QCORR(2);
     QCORR(3);
   }
-  QSTORE(0);
-  QSTORE(1);
-  QSTORE(2);
-  QSTORE(3);
+  const __m256 s0 = _mm256_loadu_ps(scale), s1 = _mm256_loadu_ps(scale + 8);
+  __m128i r0, r1, r2, r3;
+  requant2x16(c00, c01, c10, c11, s0, s1, vhi, vzp16, vqmin8, &r0, &r1);
+  requant2x16(c20, c21, c30, c31, s0, s1, vhi, vzp16, vqmin8, &r2, &r3);
+  store_row(out, r0, nr);
+  if (mr > 1)
+    store_row(out + out_pix, r1, nr);
+  if (mr > 2)
+    store_row(out + 2 * out_pix, r2, nr);
+  if (mr > 3)
+    store_row(out + 3 * out_pix, r3, nr);
 }
 
 typedef struct {
@@ -249,8 +256,8 @@ typedef struct {
   int64_t in_pix, out_pix;
   const int32_t *beff; /* qbias - xzp * colsum, panels * 16 */
   const float *rs;     /* panels * 16 */
-  float lo, hi;
-  int32_t ozp;
+  float hi;
+  int32_t ozp, qmin;
   uint8_t *y;
   int64_t m_total, tiles_per_task, m_tasks, panels_per_block;
 } qg_ctx;
@@ -267,8 +274,9 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
   int64_t p0 = nb * c->panels_per_block, p1 = p0 + c->panels_per_block;
   if (p1 > p->panels)
     p1 = p->panels;
-  const __m256 vlo = _mm256_set1_ps(c->lo), vhi = _mm256_set1_ps(c->hi);
-  const __m256i vzp = _mm256_set1_epi32(c->ozp);
+  const __m256 vhi = _mm256_set1_ps(c->hi);
+  const __m256i vzp16 = _mm256_set1_epi16((int16_t)c->ozp);
+  const __m256i vqmin8 = _mm256_set1_epi8((char)c->qmin);
   int64_t tile0 = mt * c->tiles_per_task, tile1 = tile0 + c->tiles_per_task;
   for (int64_t tile = tile0; tile < tile1; tile++) {
     int64_t m0 = tile * QG_MR;
@@ -315,7 +323,7 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
       for (int r = 0; r < QG_MR; r++)
         cj[r] = corr[r] ? corr[r] + j0 : NULL;
       qgemm_4x16((size_t)taps, (size_t)(p->kc / 4), ptrs, p->w + pn * taps * p->kc * QG_NR,
-                 c->beff + j0, c->rs + j0, vlo, vhi, vzp, c->y + m0 * c->out_pix + j0,
+                 c->beff + j0, c->rs + j0, vhi, vzp16, vqmin8, c->y + m0 * c->out_pix + j0,
                  (size_t)c->out_pix, (size_t)mr, (size_t)nr, fixed ? cj : NULL);
     }
   }
@@ -439,7 +447,9 @@ static void fix_rows(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const u
 
 ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const uint8_t *x,
                           int64_t in_pix, const ptl_qgemm_quant *q, uint8_t *y, int64_t out_pix) {
-  if (!ptl_qgemm_available() || q->xzp < 0 || q->xzp > 127 || p->o != g->o)
+  /* the epilogue adds the zero point in int16 and clamps to qmin in bytes */
+  if (!ptl_qgemm_available() || q->xzp < 0 || q->xzp > 127 || p->o != g->o || q->ozp < 0 ||
+      q->ozp > 255 || q->qmin < 0 || q->qmin > 255)
     return PTL_ERR_UNSUPPORTED;
   int64_t m_total = g->n * g->oh * g->ow;
   if (m_total == 0)
@@ -469,7 +479,7 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
   c.out_pix = out_pix;
   c.y = y;
   c.ozp = q->ozp;
-  c.lo = (float)(q->qmin - q->ozp);
+  c.qmin = q->qmin;
   c.hi = (float)(255 - q->ozp);
   size_t nch = (size_t)(p->panels * QG_NR);
   int32_t *beff = calloc(nch, sizeof(int32_t)), *fix = NULL, *fix_row = NULL, *slot = NULL;
