@@ -157,17 +157,18 @@ hot_pixels(const uint8_t *x, int64_t npix, int64_t stride, int64_t c, uint8_t *f
 /* Two rows of 16 int32 accumulators (bias already in) -> 2 x 16 quint8, exactly
  * ptl_requantize per lane: float multiply, round half even (cvtps under the default
  * MXCSR, as lrintf), + zero point, clamp to [qmin, 255]. Clamping the rounded integer
- * equals rounding the clamped float (the bounds are integers), so only the upper bound
- * is applied in float (keeps cvtps in range; NaN becomes INT_MIN and ends at qmin, as
- * the float max with lo did) and the rest comes from the saturating packs (int16, then
- * 0..255) and a byte max with qmin. r0 gets row a's bytes, r1 row b's. */
-__attribute__((target("avx2"))) static inline void
-requant2x16(__m256i a0, __m256i a1, __m256i b0, __m256i b1, __m256 s0, __m256 s1, __m256 hi,
-            __m256i zp16, __m256i qmin8, __m128i *r0, __m128i *r1) {
-  __m256i i0 = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(a0), s0)));
-  __m256i i1 = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(a1), s1)));
-  __m256i j0 = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(b0), s0)));
-  __m256i j1 = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_mul_ps(_mm256_cvtepi32_ps(b1), s1)));
+ * equals rounding the clamped float (the bounds are integers), so the clamps come from
+ * the saturating packs (int16, then 0..255) and a byte max with qmin. cvtps is exact
+ * as |acc| * scale < 2^30 (qgemm.h); a NaN product becomes INT_MIN and ends at qmin,
+ * as ptl_requantize's clamp to lo gives. r0 gets row a's bytes, r1 row b's. */
+__attribute__((target("avx2"))) static inline void requant2x16(__m256i a0, __m256i a1, __m256i b0,
+                                                               __m256i b1, __m256 s0, __m256 s1,
+                                                               __m256i zp16, __m256i qmin8,
+                                                               __m128i *r0, __m128i *r1) {
+  __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a0), s0));
+  __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a1), s1));
+  __m256i j0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(b0), s0));
+  __m256i j1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(b1), s1));
   __m256i pa = _mm256_adds_epi16(_mm256_packs_epi32(i0, i1), zp16);
   __m256i pb = _mm256_adds_epi16(_mm256_packs_epi32(j0, j1), zp16);
   /* dwords: a0[0..3] a1[0..3] b0[0..3] b1[0..3] | a0[4..7] a1[4..7] b0[4..7] b1[4..7] */
@@ -208,8 +209,8 @@ __attribute__((target("avx2"))) static inline void store_row(uint8_t *o, __m128i
  * (NULL: none) holds per row a NULL or 16 int32 to add before requantization. */
 __attribute__((target("avx2"))) static void
 qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
-           const float *scale, __m256 vhi, __m256i vzp16, __m256i vqmin8, uint8_t *out,
-           size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr) {
+           const float *scale, __m256i vzp16, __m256i vqmin8, uint8_t *out, size_t out_pix,
+           size_t mr, size_t nr, const int32_t *const *corr) {
   /* the bias starts the sums: int32 addition wraps, so the order does not matter */
   __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);
   __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));
@@ -234,8 +235,8 @@ qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, 
   }
   const __m256 s0 = _mm256_loadu_ps(scale), s1 = _mm256_loadu_ps(scale + 8);
   __m128i r0, r1, r2, r3;
-  requant2x16(c00, c01, c10, c11, s0, s1, vhi, vzp16, vqmin8, &r0, &r1);
-  requant2x16(c20, c21, c30, c31, s0, s1, vhi, vzp16, vqmin8, &r2, &r3);
+  requant2x16(c00, c01, c10, c11, s0, s1, vzp16, vqmin8, &r0, &r1);
+  requant2x16(c20, c21, c30, c31, s0, s1, vzp16, vqmin8, &r2, &r3);
   store_row(out, r0, nr);
   if (mr > 1)
     store_row(out + out_pix, r1, nr);
@@ -256,7 +257,6 @@ typedef struct {
   int64_t in_pix, out_pix;
   const int32_t *beff; /* qbias - xzp * colsum, panels * 16 */
   const float *rs;     /* panels * 16 */
-  float hi;
   int32_t ozp, qmin;
   uint8_t *y;
   int64_t m_total, tiles_per_task, m_tasks, panels_per_block;
@@ -274,7 +274,6 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
   int64_t p0 = nb * c->panels_per_block, p1 = p0 + c->panels_per_block;
   if (p1 > p->panels)
     p1 = p->panels;
-  const __m256 vhi = _mm256_set1_ps(c->hi);
   const __m256i vzp16 = _mm256_set1_epi16((int16_t)c->ozp);
   const __m256i vqmin8 = _mm256_set1_epi8((char)c->qmin);
   int64_t tile0 = mt * c->tiles_per_task, tile1 = tile0 + c->tiles_per_task;
@@ -323,7 +322,7 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
       for (int r = 0; r < QG_MR; r++)
         cj[r] = corr[r] ? corr[r] + j0 : NULL;
       qgemm_4x16((size_t)taps, (size_t)(p->kc / 4), ptrs, p->w + pn * taps * p->kc * QG_NR,
-                 c->beff + j0, c->rs + j0, vhi, vzp16, vqmin8, c->y + m0 * c->out_pix + j0,
+                 c->beff + j0, c->rs + j0, vzp16, vqmin8, c->y + m0 * c->out_pix + j0,
                  (size_t)c->out_pix, (size_t)mr, (size_t)nr, fixed ? cj : NULL);
     }
   }
@@ -480,7 +479,6 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
   c.y = y;
   c.ozp = q->ozp;
   c.qmin = q->qmin;
-  c.hi = (float)(255 - q->ozp);
   size_t nch = (size_t)(p->panels * QG_NR);
   int32_t *beff = calloc(nch, sizeof(int32_t)), *fix = NULL, *fix_row = NULL, *slot = NULL;
   float *rs = calloc(nch, sizeof(float));
