@@ -799,6 +799,33 @@ static ptl_status create_conv_op(const ptl_call *call, const qgeom *g, const qch
   return PTL_OK;
 }
 
+/* Installs a freshly created operator `np` (creation status `s`) in the weight's cache.
+ * When `p` holds the same key with different values (a hash collision or a reused bias
+ * address), its contents are replaced in place so pointers to it stay valid. */
+static ptl_status packed_q_install(ptl_tensor *w, const uint64_t *key, packed_q *p, packed_q *np,
+                                   int64_t count, ptl_status s, packed_q **out) {
+  if (s != PTL_OK) {
+    packed_q_destroy(np);
+    return s;
+  }
+  if (p) {
+    xnn_operator_t old = p->op;
+    p->op = np->op;
+    np->op = old;
+    memcpy(p->rscale, np->rscale, sizeof(float) * (size_t)count);
+    memcpy(p->qbias, np->qbias, sizeof(int32_t) * (size_t)count);
+    memcpy(p->wzp, np->wzp, sizeof(int32_t) * (size_t)count);
+    packed_q_destroy(np);
+    *out = p;
+    return PTL_OK;
+  }
+  s = ptl_packed_add(w, key, np, packed_q_destroy);
+  if (s != PTL_OK)
+    return s;
+  *out = np;
+  return PTL_OK;
+}
+
 /* Finds or builds the cached operator; PTL_ERR_UNSUPPORTED when XNNPACK refuses. */
 static ptl_status get_conv_op(const ptl_call *call, const qgeom *g, const qchan *q, int mode,
                               int64_t in_pix, int64_t out_pix, packed_q **out) {
@@ -815,26 +842,7 @@ static ptl_status get_conv_op(const ptl_call *call, const qgeom *g, const qchan 
   packed_q *np = NULL;
   PTL_CHECK(packed_q_new(q, &np));
   ptl_status s = create_conv_op(call, g, q, mode, in_pix, out_pix, np);
-  if (s != PTL_OK) {
-    packed_q_destroy(np);
-    return s;
-  }
-  if (p) { /* same key, different values (a hash collision or a reused bias address) */
-    xnn_operator_t old = p->op;
-    p->op = np->op;
-    np->op = old;
-    memcpy(p->rscale, np->rscale, sizeof(float) * (size_t)q->count);
-    memcpy(p->qbias, np->qbias, sizeof(int32_t) * (size_t)q->count);
-    memcpy(p->wzp, np->wzp, sizeof(int32_t) * (size_t)q->count);
-    packed_q_destroy(np);
-    *out = p;
-    return PTL_OK;
-  }
-  s = ptl_packed_add(w, key, np, packed_q_destroy);
-  if (s != PTL_OK)
-    return s;
-  *out = np;
-  return PTL_OK;
+  return packed_q_install(w, key, p, np, q->count, s, out);
 }
 
 static bool geom_fits_u32(const qgeom *g) {
@@ -1210,26 +1218,7 @@ static ptl_status get_linear_op(const ptl_call *call, const lgeom *g, const qcha
   packed_q *np = NULL;
   PTL_CHECK(packed_q_new(q, &np));
   ptl_status s = create_linear_op(call, g, q, mode, np);
-  if (s != PTL_OK) {
-    packed_q_destroy(np);
-    return s;
-  }
-  if (p) {
-    xnn_operator_t old = p->op;
-    p->op = np->op;
-    np->op = old;
-    memcpy(p->rscale, np->rscale, sizeof(float) * (size_t)q->count);
-    memcpy(p->qbias, np->qbias, sizeof(int32_t) * (size_t)q->count);
-    memcpy(p->wzp, np->wzp, sizeof(int32_t) * (size_t)q->count);
-    packed_q_destroy(np);
-    *out = p;
-    return PTL_OK;
-  }
-  s = ptl_packed_add(w, key, np, packed_q_destroy);
-  if (s != PTL_OK)
-    return s;
-  *out = np;
-  return PTL_OK;
+  return packed_q_install(w, key, p, np, q->count, s, out);
 }
 
 /* Row stride of t viewed as [M, K] when its last dim is dense and the rows are
