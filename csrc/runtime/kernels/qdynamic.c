@@ -368,6 +368,20 @@ static inline int32_t qd_load32(const void *p) {
 /* Broadcast of the quantized input quad x[4j .. 4j+3] as bytes. */
 #define QD_BCAST4(row, j) _mm256_set1_epi32(qd_load32((row) + 4 * (j)))
 
+/* Stores a 4-row x 16-column tile of int32 dot products (accumulators a00..a31: row r,
+ * columns 0..7 in ar0 and 8..15 in ar1) to dot[r * QD_NR + column]. */
+#define QD_STORE_4X16(dot)                                                                         \
+  do {                                                                                             \
+    _mm256_storeu_si256((__m256i *)((dot) + 0 * QD_NR), a00);                                      \
+    _mm256_storeu_si256((__m256i *)((dot) + 0 * QD_NR + 8), a01);                                  \
+    _mm256_storeu_si256((__m256i *)((dot) + 1 * QD_NR), a10);                                      \
+    _mm256_storeu_si256((__m256i *)((dot) + 1 * QD_NR + 8), a11);                                  \
+    _mm256_storeu_si256((__m256i *)((dot) + 2 * QD_NR), a20);                                      \
+    _mm256_storeu_si256((__m256i *)((dot) + 2 * QD_NR + 8), a21);                                  \
+    _mm256_storeu_si256((__m256i *)((dot) + 3 * QD_NR), a30);                                      \
+    _mm256_storeu_si256((__m256i *)((dot) + 3 * QD_NR + 8), a31);                                  \
+  } while (0)
+
 /* 4 rows x 16 columns: eight accumulators, written out so they stay in registers
  * (GCC at -O2 does not unroll a row loop and would keep them in memory). */
 __attribute__((target("avx2,fma"))) static void qd_block4_avx2(const qd_ctx *c, int64_t p,
@@ -396,14 +410,7 @@ __attribute__((target("avx2,fma"))) static void qd_block4_avx2(const qd_ctx *c, 
     a31 = _mm256_add_epi32(a31, _mm256_madd_epi16(v, w1));
   }
   /* lane order: w0 covers columns 0..7, w1 columns 8..15 (one int32 per column) */
-  _mm256_storeu_si256((__m256i *)(dot + 0 * QD_NR), a00);
-  _mm256_storeu_si256((__m256i *)(dot + 0 * QD_NR + 8), a01);
-  _mm256_storeu_si256((__m256i *)(dot + 1 * QD_NR), a10);
-  _mm256_storeu_si256((__m256i *)(dot + 1 * QD_NR + 8), a11);
-  _mm256_storeu_si256((__m256i *)(dot + 2 * QD_NR), a20);
-  _mm256_storeu_si256((__m256i *)(dot + 2 * QD_NR + 8), a21);
-  _mm256_storeu_si256((__m256i *)(dot + 3 * QD_NR), a30);
-  _mm256_storeu_si256((__m256i *)(dot + 3 * QD_NR + 8), a31);
+  QD_STORE_4X16(dot);
 }
 
 /* 1 row x 16 columns, two pairs per step with separate accumulators (the adds
@@ -471,14 +478,7 @@ __attribute__((target("avx2,fma"))) static void qd_block4_u8_avx2(const qd_ctx *
     QD_DOT4(a30, v, w0);
     QD_DOT4(a31, v, w1);
   }
-  _mm256_storeu_si256((__m256i *)(dot + 0 * QD_NR), a00);
-  _mm256_storeu_si256((__m256i *)(dot + 0 * QD_NR + 8), a01);
-  _mm256_storeu_si256((__m256i *)(dot + 1 * QD_NR), a10);
-  _mm256_storeu_si256((__m256i *)(dot + 1 * QD_NR + 8), a11);
-  _mm256_storeu_si256((__m256i *)(dot + 2 * QD_NR), a20);
-  _mm256_storeu_si256((__m256i *)(dot + 2 * QD_NR + 8), a21);
-  _mm256_storeu_si256((__m256i *)(dot + 3 * QD_NR), a30);
-  _mm256_storeu_si256((__m256i *)(dot + 3 * QD_NR + 8), a31);
+  QD_STORE_4X16(dot);
 }
 
 /* 1 row x 16 columns on 7-bit activations, two quads per step. */

@@ -213,6 +213,26 @@ __attribute__((target("avx2"))) static inline void store_row(uint8_t *o, __m128i
     }                                                                                              \
   } while (0)
 
+/* The epilogue of a 4-row x 16-channel tile: requantize the eight accumulators and store
+ * the mr valid rows (nr valid channels each). Always inlined: the accumulators stay in
+ * registers. */
+__attribute__((target("avx2"), always_inline)) static inline void
+store_tile(__m256i c00, __m256i c01, __m256i c10, __m256i c11, __m256i c20, __m256i c21,
+           __m256i c30, __m256i c31, const float *scale, __m256i vzp16, __m256i vqmin8,
+           uint8_t *out, size_t out_pix, size_t mr, size_t nr) {
+  const __m256 s0 = _mm256_loadu_ps(scale), s1 = _mm256_loadu_ps(scale + 8);
+  __m128i r0, r1, r2, r3;
+  requant2x16(c00, c01, c10, c11, s0, s1, vzp16, vqmin8, &r0, &r1);
+  requant2x16(c20, c21, c30, c31, s0, s1, vzp16, vqmin8, &r2, &r3);
+  store_row(out, r0, nr);
+  if (mr > 1)
+    store_row(out + out_pix, r1, nr);
+  if (mr > 2)
+    store_row(out + 2 * out_pix, r2, nr);
+  if (mr > 3)
+    store_row(out + 3 * out_pix, r3, nr);
+}
+
 /* One 4x16 tile: a[t * 4 + r] is row r's input for tap t (quads * 4 bytes); corr
  * (NULL: none) holds per row a NULL or 16 int32 to add before requantization. */
 __attribute__((target("avx2"))) static void
@@ -241,17 +261,7 @@ qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, 
     QCORR(2);
     QCORR(3);
   }
-  const __m256 s0 = _mm256_loadu_ps(scale), s1 = _mm256_loadu_ps(scale + 8);
-  __m128i r0, r1, r2, r3;
-  requant2x16(c00, c01, c10, c11, s0, s1, vzp16, vqmin8, &r0, &r1);
-  requant2x16(c20, c21, c30, c31, s0, s1, vzp16, vqmin8, &r2, &r3);
-  store_row(out, r0, nr);
-  if (mr > 1)
-    store_row(out + out_pix, r1, nr);
-  if (mr > 2)
-    store_row(out + 2 * out_pix, r2, nr);
-  if (mr > 3)
-    store_row(out + 3 * out_pix, r3, nr);
+  store_tile(c00, c01, c10, c11, c20, c21, c30, c31, scale, vzp16, vqmin8, out, out_pix, mr, nr);
 }
 
 /* qgemm_4x16 for a last panel of at most 8 channels (mobilenet's 24-channel
@@ -282,17 +292,7 @@ qgemm_4x8(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, c
     QCORR(2);
     QCORR(3);
   }
-  const __m256 s0 = _mm256_loadu_ps(scale), s1 = _mm256_loadu_ps(scale + 8);
-  __m128i r0, r1, r2, r3;
-  requant2x16(c00, c01, c10, c11, s0, s1, vzp16, vqmin8, &r0, &r1);
-  requant2x16(c20, c21, c30, c31, s0, s1, vzp16, vqmin8, &r2, &r3);
-  store_row(out, r0, nr);
-  if (mr > 1)
-    store_row(out + out_pix, r1, nr);
-  if (mr > 2)
-    store_row(out + 2 * out_pix, r2, nr);
-  if (mr > 3)
-    store_row(out + 3 * out_pix, r3, nr);
+  store_tile(c00, c01, c10, c11, c20, c21, c30, c31, scale, vzp16, vqmin8, out, out_pix, mr, nr);
 }
 
 typedef struct {
