@@ -35,8 +35,7 @@ import ptlite  # noqa: E402
 from ptlite.jit.mobile import _load_for_lite_interpreter  # noqa: E402
 from ptlite.utils.mobile_optimizer import optimize_for_mobile  # noqa: E402
 from torch.utils.mobile_optimizer import optimize_for_mobile as torch_optimize_for_mobile  # noqa
-from ptlite.vision import models as pmodels  # noqa: E402
-import _torch_models as tmodels  # noqa: E402
+from _models import model_pair  # noqa: E402
 from _timing import interleaved_medians  # noqa: E402
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -250,12 +249,7 @@ def main() -> None:
         np.save(x_path, x)
         px, tx = ptlite.from_numpy(x), torch.from_numpy(x)
         for name in args.models.split(","):
-            tm = getattr(tmodels, name)().eval()
-            state = {k: v.detach().numpy() for k, v in tm.state_dict().items()}
-            weights = os.path.join(tmp, name + ".npz")
-            np.savez(weights, **state)
-            pm = getattr(pmodels, name)().eval()
-            pm.load_state_dict(state)
+            pm, tm, state, weights = model_pair(name, tmp)
 
             plain = measure(name, "plain", pm, tm, px, tx, x_path, weights, tmp, state,
                             args.runs)

@@ -41,8 +41,7 @@ from ptlite.jit.mobile import _load_for_lite_interpreter  # noqa: E402
 from ptlite.quantization.qconfig_mapping import get_default_qconfig_mapping  # noqa: E402
 from ptlite.quantization.quantize_fx import convert_fx, prepare_fx  # noqa: E402
 from ptlite.utils.mobile_optimizer import optimize_for_mobile  # noqa: E402
-from ptlite.vision import models as pmodels  # noqa: E402
-import _torch_models as tmodels  # noqa: E402
+from _models import model_pair  # noqa: E402
 from _timing import interleaved_medians  # noqa: E402
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -205,12 +204,7 @@ def main() -> None:
         np.save(calib_path, calib)
         px, tx = ptlite.from_numpy(x), torch.from_numpy(x)
         for name in args.models.split(","):
-            tm = getattr(tmodels, name)().eval()
-            state = {k: v.detach().numpy() for k, v in tm.state_dict().items()}
-            weights = os.path.join(tmp, name + ".npz")
-            np.savez(weights, **state)
-            pm = getattr(pmodels, name)().eval()
-            pm.load_state_dict(state)
+            pm, tm, _, weights = model_pair(name, tmp)
             rows.append(measure(name, pm, tm, px, tx, calib, tmp, args.runs, weights, x_path,
                                 calib_path, args.qconfig))
 
