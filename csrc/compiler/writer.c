@@ -93,6 +93,10 @@ static ptl_status write_weights(const ptl_graph *g, wbuf *w, uint64_t *offsets) 
 static uint16_t node_version(const ptl_node *nd) {
   if (nd->op == PTL_OP_ADD) /* version 2 added i[0], the fused relu */
     return nd->attrs.n_ints > 0 && nd->attrs.ints[0] != 0 ? 2 : 1;
+  if (nd->op == PTL_OP_QCONV2D) /* version 2 added i[9], the output clamp maximum */
+    return nd->attrs.n_ints > 9 && nd->attrs.ints[9] != 255 ? 2 : 1;
+  if (nd->op == PTL_OP_QLINEAR) /* version 2 added i[2], the output clamp maximum */
+    return nd->attrs.n_ints > 2 && nd->attrs.ints[2] != 255 ? 2 : 1;
   return (uint16_t)ptl_op_version(nd->op);
 }
 

@@ -52,7 +52,8 @@ typedef struct {
   int32_t *wzp;   /* weight zero point */
   int32_t *qbias; /* quantized bias (zeros without one) */
   bool per_channel;
-  int32_t xzp, ozp, qmin; /* input zp, output zp, output floor (relu: ozp) */
+  int32_t xzp, ozp;   /* input zp, output zp */
+  int32_t qmin, qmax; /* output clamp: floor (relu: ozp), ceiling (fused relu6: < 255) */
   float oscale;
 } qchan;
 
@@ -105,9 +106,9 @@ static ptl_status check_operands(const ptl_call *call, int64_t o, int waxis) {
   return PTL_OK;
 }
 
-/* Output scale / zero point attributes and the derived per-channel quantities. */
-static ptl_status qchan_make(const ptl_call *call, int64_t o, bool relu, int64_t ozp_attr,
-                             double oscale_attr, qchan *q) {
+/* Output scale / zero point / clamp attributes and the derived per-channel quantities. */
+static ptl_status qchan_make(const ptl_call *call, int64_t o, bool relu, int64_t qmax_attr,
+                             int64_t ozp_attr, double oscale_attr, qchan *q) {
   const char *op = ptl_op_name(call->op);
   const ptl_tensor *x = call->in[0], *w = call->in[1];
   const ptl_tensor *b = call->n_in > 2 ? call->in[2] : NULL;
@@ -116,10 +117,17 @@ static ptl_status qchan_make(const ptl_call *call, int64_t o, bool relu, int64_t
     return ptl_error(PTL_ERR_INVALID_ARGUMENT,
                      "%s: output zero_point %lld is out of range for quint8 [0, 255]", op,
                      (long long)ozp_attr);
+  if (qmax_attr < (relu ? ozp_attr : 0) || qmax_attr > 255)
+    return ptl_error(PTL_ERR_INVALID_ARGUMENT,
+                     "%s: output clamp maximum %lld is out of range: expected [%lld, 255] (the "
+                     "output floor is %lld)",
+                     op, (long long)qmax_attr, (long long)(relu ? ozp_attr : 0),
+                     (long long)(relu ? ozp_attr : 0));
   q->count = o;
   q->oscale = (float)oscale_attr;
   q->ozp = (int32_t)ozp_attr;
   q->qmin = relu ? q->ozp : 0;
+  q->qmax = (int32_t)qmax_attr;
   q->xzp = x->qparams->zero_point[0];
   q->per_channel = w->qparams->count != 1;
   size_t n = (size_t)(o > 0 ? o : 1);
@@ -294,6 +302,11 @@ static bool conv_relu(const ptl_call *call) {
   return call->op == PTL_OP_QCONV2D && attr_i(call->attrs, 7, 0) != 0;
 }
 
+/* QCONV2D version 2: i[9] the output clamp maximum (a fused relu6 / hardtanh). */
+static int64_t conv_qmax(const ptl_call *call) {
+  return call->op == PTL_OP_QCONV2D ? attr_i(call->attrs, 9, 255) : 255;
+}
+
 static int64_t conv_ozp(const ptl_call *call) {
   return attr_i(call->attrs, call->op == PTL_OP_QCONV2D ? 8 : 9, 0);
 }
@@ -304,7 +317,8 @@ static double out_scale(const ptl_call *call) {
 
 static ptl_status conv_prepare(const ptl_call *call, qgeom *g, qchan *q) {
   PTL_CHECK(conv_parse(call, g));
-  PTL_CHECK(qchan_make(call, g->o, conv_relu(call), conv_ozp(call), out_scale(call), q));
+  PTL_CHECK(
+      qchan_make(call, g->o, conv_relu(call), conv_qmax(call), conv_ozp(call), out_scale(call), q));
   ptl_status s = ptl_qparams_set_per_tensor(call->out[0], q->oscale, q->ozp);
   if (s != PTL_OK)
     qchan_free(q);
@@ -357,7 +371,7 @@ static inline uint8_t finish(const qchan *q, int64_t o, int64_t sum) {
   int32_t acc = (int32_t)(uint32_t)((uint64_t)sum + (uint64_t)(uint32_t)q->qbias[o]);
   if (!(fabsf((float)acc * q->rscale[o]) < 2147483648.0f))
     return (uint8_t)q->qmin; /* QNNPACK's cvtps overflow (see the top of the file) */
-  return (uint8_t)ptl_requantize(acc, q->rscale[o], q->ozp, q->qmin, 255);
+  return (uint8_t)ptl_requantize(acc, q->rscale[o], q->ozp, q->qmin, q->qmax);
 }
 
 /* One (n, o) output plane; taps in padding contribute (x_zp - x_zp) * w = 0. */
@@ -503,8 +517,8 @@ ptl_status ptl_qlinear_infer(const ptl_call *call, ptl_tensor_desc *out) {
 
 static ptl_status linear_prepare(const ptl_call *call, lgeom *g, qchan *q) {
   PTL_CHECK(linear_parse(call, g));
-  PTL_CHECK(qchan_make(call, g->n, attr_i(call->attrs, 0, 0) != 0, attr_i(call->attrs, 1, 0),
-                       out_scale(call), q));
+  PTL_CHECK(qchan_make(call, g->n, attr_i(call->attrs, 0, 0) != 0, attr_i(call->attrs, 2, 255),
+                       attr_i(call->attrs, 1, 0), out_scale(call), q));
   ptl_status s = ptl_qparams_set_per_tensor(call->out[0], q->oscale, q->ozp);
   if (s != PTL_OK)
     qchan_free(q);
@@ -629,7 +643,7 @@ static void make_key(const ptl_call *call, int mode, const qchan *q, const int64
   for (int i = 0; i < ngeo && k < PTL_PACKED_KEY_WORDS - 6; i++)
     key[k++] = (uint64_t)geo[i];
   key[k++] = (uint64_t)(uint32_t)q->xzp | (uint64_t)(uint32_t)q->ozp << 32;
-  key[k++] = (uint64_t)(uint32_t)q->qmin;
+  key[k++] = (uint64_t)(uint32_t)q->qmin | (uint64_t)(uint32_t)q->qmax << 32;
   key[k++] = (uint64_t)(uintptr_t)(b ? ptl_tensor_data(b) : NULL);
   key[k++] = b ? ptl_tensor_version(b) : 0;
   uint64_t h = 1469598103934665603ull;
@@ -775,21 +789,21 @@ static ptl_status create_conv_op(const ptl_call *call, const qgeom *g, const qch
         (uint32_t)g->kw, (uint32_t)g->sh, (uint32_t)g->sw, (uint32_t)g->dh, (uint32_t)g->dw,
         (uint32_t)g->groups, (size_t)g->ig, (size_t)g->og, (size_t)in_pix, (size_t)out_pix,
         (int8_t)(q->xzp - 128), 1.0f, q->rscale, (const int8_t *)wbuf, q->qbias,
-        (int8_t)(q->ozp - 128), 1.0f, (int8_t)(q->qmin - 128), 127, 0, &p->op);
+        (int8_t)(q->ozp - 128), 1.0f, (int8_t)(q->qmin - 128), (int8_t)(q->qmax - 128), 0, &p->op);
   } else if (!g->transposed) {
     st = xnn_create_convolution2d_nhwc_qu8(
         (uint32_t)g->pt, (uint32_t)g->pl, (uint32_t)g->pt, (uint32_t)g->pl, (uint32_t)g->kh,
         (uint32_t)g->kw, (uint32_t)g->sh, (uint32_t)g->sw, (uint32_t)g->dh, (uint32_t)g->dw,
         (uint32_t)g->groups, (size_t)g->ig, (size_t)g->og, (size_t)in_pix, (size_t)out_pix,
         (uint8_t)q->xzp, q->rscale[0], (uint8_t)(q->wzp[0] + 128), 1.0f, wbuf, q->qbias,
-        (uint8_t)q->ozp, 1.0f, (uint8_t)q->qmin, 255, 0, &p->op);
+        (uint8_t)q->ozp, 1.0f, (uint8_t)q->qmin, (uint8_t)q->qmax, 0, &p->op);
   } else {
     st = xnn_create_deconvolution2d_nhwc_qu8(
         (uint32_t)g->pt, (uint32_t)g->pl, (uint32_t)g->pt, (uint32_t)g->pl, (uint32_t)g->kh,
         (uint32_t)g->kw, (uint32_t)g->sh, (uint32_t)g->sw, (uint32_t)g->dh, (uint32_t)g->dw,
         (uint32_t)g->groups, (size_t)g->ig, (size_t)g->og, (size_t)in_pix, (size_t)out_pix,
         (uint8_t)q->xzp, q->rscale[0], (uint8_t)(q->wzp[0] + 128), 1.0f, wbuf, q->qbias,
-        (uint8_t)q->ozp, 1.0f, (uint8_t)q->qmin, 255, 0, &p->op);
+        (uint8_t)q->ozp, 1.0f, (uint8_t)q->qmin, (uint8_t)q->qmax, 0, &p->op);
   }
   free(wbuf); /* XNNPACK packed its own copy */
   if (st != xnn_status_success) {
@@ -998,7 +1012,7 @@ static ptl_status try_qgemm_conv(const ptl_call *call, const qgeom *g, const qch
   ptl_status s = nhwc_io_begin(call, g->c, g->o, &io);
   if (s != PTL_OK)
     return s;
-  ptl_qgemm_quant qq = {q->xzp, q->ozp, q->qmin, q->qbias, q->rscale};
+  ptl_qgemm_quant qq = {q->xzp, q->ozp, q->qmin, q->qmax, q->qbias, q->rscale};
   s = ptl_qgemm_conv(pk, &qg, io.x, io.in_pix, &qq, io.y, io.out_pix);
   return nhwc_io_end(call, &io, s);
 }
@@ -1073,8 +1087,8 @@ static ptl_status try_qdw_conv(const ptl_call *call, const qgeom *g, const qchan
     return s;
   const int64_t qg[] = {g->n,  g->h,  g->w,  g->c,  g->kh, g->kw,
                         g->sh, g->sw, g->pt, g->pl, g->oh, g->ow};
-  s = ptl_qdw_conv(pk, qg, io.x, io.in_pix, q->xzp, q->ozp, q->qmin, q->qbias, q->rscale, io.y,
-                   io.out_pix);
+  s = ptl_qdw_conv(pk, qg, io.x, io.in_pix, q->xzp, q->ozp, q->qmin, q->qmax, q->qbias, q->rscale,
+                   io.y, io.out_pix);
   return nhwc_io_end(call, &io, s);
 }
 
@@ -1187,15 +1201,15 @@ static ptl_status create_linear_op(const ptl_call *call, const lgeom *g, const q
       wbuf[j * g->k + k] = (uint8_t)((uint8_t)s[j * w->strides[0] + k * w->strides[1]] + add);
   enum xnn_status st;
   if (mode == MODE_QU8)
-    st = xnn_create_fully_connected_nc_qu8((size_t)g->k, (size_t)g->n, (size_t)g->k, (size_t)g->n,
-                                           (uint8_t)q->xzp, q->rscale[0],
-                                           (uint8_t)(q->wzp[0] + 128), 1.0f, wbuf, q->qbias,
-                                           (uint8_t)q->ozp, 1.0f, (uint8_t)q->qmin, 255, 0, &p->op);
+    st = xnn_create_fully_connected_nc_qu8(
+        (size_t)g->k, (size_t)g->n, (size_t)g->k, (size_t)g->n, (uint8_t)q->xzp, q->rscale[0],
+        (uint8_t)(q->wzp[0] + 128), 1.0f, wbuf, q->qbias, (uint8_t)q->ozp, 1.0f, (uint8_t)q->qmin,
+        (uint8_t)q->qmax, 0, &p->op);
   else
     st = xnn_create_convolution2d_nhwc_qc8(
         0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, (size_t)g->k, (size_t)g->n, (size_t)g->k, (size_t)g->n,
         (int8_t)(q->xzp - 128), 1.0f, q->rscale, (const int8_t *)wbuf, q->qbias,
-        (int8_t)(q->ozp - 128), 1.0f, (int8_t)(q->qmin - 128), 127, 0, &p->op);
+        (int8_t)(q->ozp - 128), 1.0f, (int8_t)(q->qmin - 128), (int8_t)(q->qmax - 128), 0, &p->op);
   free(wbuf);
   if (st != xnn_status_success) {
     p->op = NULL;
@@ -1290,7 +1304,7 @@ static ptl_status try_qgemm_linear(const ptl_call *call, const lgeom *g, const q
     yout = ybuf;
     out_pix = g->n;
   }
-  ptl_qgemm_quant qq = {q->xzp, q->ozp, q->qmin, q->qbias, q->rscale};
+  ptl_qgemm_quant qq = {q->xzp, q->ozp, q->qmin, q->qmax, q->qbias, q->rscale};
   s = ptl_qgemm_conv(pk, &qg, xin, in_pix, &qq, yout, out_pix);
   if (s == PTL_OK && ybuf)
     rows_copy(y, g->m, ybuf, false, 0);

@@ -20,10 +20,10 @@ bool ptl_qdw_available(void);
 void *ptl_qdw_pack(const int8_t *w, int64_t c, int64_t kh, int64_t kw);
 void ptl_qdw_packed_destroy(void *p);
 /* NHWC uint8 in (in_pix: elements between pixels), NHWC uint8 out (out_pix). qbias[c]
- * is the int32 bias, rscale[c] the requantization scale, qmin the output floor (zero
- * point under a fused relu). */
+ * is the int32 bias, rscale[c] the requantization scale, qmin / qmax the output clamp
+ * (qmin: the zero point under a fused relu; qmax: below 255 under a fused relu6). */
 ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, int64_t in_pix,
-                        int32_t xzp, int32_t ozp, int32_t qmin, const int32_t *qbias,
+                        int32_t xzp, int32_t ozp, int32_t qmin, int32_t qmax, const int32_t *qbias,
                         const float *rscale, uint8_t *y, int64_t out_pix);
 
 #endif

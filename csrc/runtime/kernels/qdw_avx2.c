@@ -327,7 +327,7 @@ __attribute__((target("avx2"))) static void qdw_task(void *vctx, size_t idx) {
 }
 
 ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, int64_t in_pix,
-                        int32_t xzp, int32_t ozp, int32_t qmin, const int32_t *qbias,
+                        int32_t xzp, int32_t ozp, int32_t qmin, int32_t qmax, const int32_t *qbias,
                         const float *rscale, uint8_t *y, int64_t out_pix) {
   const qdw_packed *p = packed;
   if (!ptl_qdw_available() || p->c != g[QDW_C] || p->kh != g[QDW_KH] || p->kw != g[QDW_KW] ||
@@ -343,7 +343,7 @@ ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, 
   c.xzp = xzp;
   c.ozp = ozp;
   c.lo = (float)(qmin - ozp);
-  c.hi = (float)(255 - ozp);
+  c.hi = (float)(qmax - ozp);
   c.y = y;
   c.rows = g[QDW_N] * g[QDW_OH];
   size_t nl = (size_t)(p->cb * 16);
@@ -390,9 +390,10 @@ bool ptl_qdw_available(void) {
 }
 
 ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, int64_t in_pix,
-                        int32_t xzp, int32_t ozp, int32_t qmin, const int32_t *qbias,
+                        int32_t xzp, int32_t ozp, int32_t qmin, int32_t qmax, const int32_t *qbias,
                         const float *rscale, uint8_t *y, int64_t out_pix) {
-  (void)packed, (void)g, (void)x, (void)in_pix, (void)xzp, (void)ozp, (void)qmin, (void)qbias;
+  (void)packed, (void)g, (void)x, (void)in_pix, (void)xzp, (void)ozp, (void)qmin, (void)qmax;
+  (void)qbias;
   (void)rscale, (void)y, (void)out_pix;
   return PTL_ERR_UNSUPPORTED;
 }

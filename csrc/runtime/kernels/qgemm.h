@@ -46,12 +46,12 @@ ptl_status ptl_qgemm_pack(const ptl_qgemm_geom *g, const int8_t *w, ptl_qgemm_pa
 void ptl_qgemm_packed_destroy(void *p);
 
 /* Output requantization, as qconv.c's reference: acc = qbias + sum (x - xzp) * w,
- * y = ptl_requantize(acc, rscale[o], ozp, qmin, 255). The caller guarantees that
+ * y = ptl_requantize(acc, rscale[o], ozp, qmin, qmax). The caller guarantees that
  * |acc| * rscale stays below 2^30 (no QNNPACK overflow rule, no int32 wrap, and the
  * float product converts to int32 without the clamp in float, which the kernel skips);
- * 0 <= qmin <= 255, 0 <= ozp <= 255 (else PTL_ERR_UNSUPPORTED). */
+ * 0 <= qmin <= qmax <= 255, 0 <= ozp <= 255 (else PTL_ERR_UNSUPPORTED). */
 typedef struct {
-  int32_t xzp, ozp, qmin;
+  int32_t xzp, ozp, qmin, qmax;
   const int32_t *qbias; /* [o] */
   const float *rscale;  /* [o] */
 } ptl_qgemm_quant;

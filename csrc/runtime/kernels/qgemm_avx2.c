@@ -158,13 +158,12 @@ hot_pixels(const uint8_t *x, int64_t npix, int64_t stride, int64_t c, uint8_t *f
  * ptl_requantize per lane: float multiply, round half even (cvtps under the default
  * MXCSR, as lrintf), + zero point, clamp to [qmin, 255]. Clamping the rounded integer
  * equals rounding the clamped float (the bounds are integers), so the clamps come from
- * the saturating packs (int16, then 0..255) and a byte max with qmin. cvtps is exact
- * as |acc| * scale < 2^30 (qgemm.h); a NaN product becomes INT_MIN and ends at qmin,
- * as ptl_requantize's clamp to lo gives. r0 gets row a's bytes, r1 row b's. */
-__attribute__((target("avx2"))) static inline void requant2x16(__m256i a0, __m256i a1, __m256i b0,
-                                                               __m256i b1, __m256 s0, __m256 s1,
-                                                               __m256i zp16, __m256i qmin8,
-                                                               __m128i *r0, __m128i *r1) {
+ * the saturating packs (int16, then 0..255) and a byte max with qmin and min with qmax. cvtps is
+ * exact as |acc| * scale < 2^30 (qgemm.h); a NaN product becomes INT_MIN and ends at qmin, as
+ * ptl_requantize's clamp to lo gives. r0 gets row a's bytes, r1 row b's. */
+__attribute__((target("avx2"))) static inline void
+requant2x16(__m256i a0, __m256i a1, __m256i b0, __m256i b1, __m256 s0, __m256 s1, __m256i zp16,
+            __m256i qmin8, __m256i qmax8, __m128i *r0, __m128i *r1) {
   __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a0), s0));
   __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a1), s1));
   __m256i j0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(b0), s0));
@@ -172,7 +171,7 @@ __attribute__((target("avx2"))) static inline void requant2x16(__m256i a0, __m25
   __m256i pa = _mm256_adds_epi16(_mm256_packs_epi32(i0, i1), zp16);
   __m256i pb = _mm256_adds_epi16(_mm256_packs_epi32(j0, j1), zp16);
   /* dwords: a0[0..3] a1[0..3] b0[0..3] b1[0..3] | a0[4..7] a1[4..7] b0[4..7] b1[4..7] */
-  __m256i v = _mm256_max_epu8(_mm256_packus_epi16(pa, pb), qmin8);
+  __m256i v = _mm256_min_epu8(_mm256_max_epu8(_mm256_packus_epi16(pa, pb), qmin8), qmax8);
   v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   *r0 = _mm256_castsi256_si128(v);
   *r1 = _mm256_extracti128_si256(v, 1);
@@ -219,11 +218,11 @@ __attribute__((target("avx2"))) static inline void store_row(uint8_t *o, __m128i
 __attribute__((target("avx2"), always_inline)) static inline void
 store_tile(__m256i c00, __m256i c01, __m256i c10, __m256i c11, __m256i c20, __m256i c21,
            __m256i c30, __m256i c31, const float *scale, __m256i vzp16, __m256i vqmin8,
-           uint8_t *out, size_t out_pix, size_t mr, size_t nr) {
+           __m256i vqmax8, uint8_t *out, size_t out_pix, size_t mr, size_t nr) {
   const __m256 s0 = _mm256_loadu_ps(scale), s1 = _mm256_loadu_ps(scale + 8);
   __m128i r0, r1, r2, r3;
-  requant2x16(c00, c01, c10, c11, s0, s1, vzp16, vqmin8, &r0, &r1);
-  requant2x16(c20, c21, c30, c31, s0, s1, vzp16, vqmin8, &r2, &r3);
+  requant2x16(c00, c01, c10, c11, s0, s1, vzp16, vqmin8, vqmax8, &r0, &r1);
+  requant2x16(c20, c21, c30, c31, s0, s1, vzp16, vqmin8, vqmax8, &r2, &r3);
   store_row(out, r0, nr);
   if (mr > 1)
     store_row(out + out_pix, r1, nr);
@@ -237,8 +236,8 @@ store_tile(__m256i c00, __m256i c01, __m256i c10, __m256i c11, __m256i c20, __m2
  * (NULL: none) holds per row a NULL or 16 int32 to add before requantization. */
 __attribute__((target("avx2"))) static void
 qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
-           const float *scale, __m256i vzp16, __m256i vqmin8, uint8_t *out, size_t out_pix,
-           size_t mr, size_t nr, const int32_t *const *corr) {
+           const float *scale, __m256i vzp16, __m256i vqmin8, __m256i vqmax8, uint8_t *out,
+           size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr) {
   /* the bias starts the sums: int32 addition wraps, so the order does not matter */
   __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);
   __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));
@@ -261,7 +260,8 @@ qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, 
     QCORR(2);
     QCORR(3);
   }
-  store_tile(c00, c01, c10, c11, c20, c21, c30, c31, scale, vzp16, vqmin8, out, out_pix, mr, nr);
+  store_tile(c00, c01, c10, c11, c20, c21, c30, c31, scale, vzp16, vqmin8, vqmax8, out, out_pix, mr,
+             nr);
 }
 
 /* qgemm_4x16 for a last panel of at most 8 channels (mobilenet's 24-channel
@@ -269,8 +269,8 @@ qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, 
  * stay at the (padded) bias and are not stored. */
 __attribute__((target("avx2"), noinline)) static void
 qgemm_4x8(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
-          const float *scale, __m256i vzp16, __m256i vqmin8, uint8_t *out, size_t out_pix,
-          size_t mr, size_t nr, const int32_t *const *corr) {
+          const float *scale, __m256i vzp16, __m256i vqmin8, __m256i vqmax8, uint8_t *out,
+          size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr) {
   /* the bias starts the sums: int32 addition wraps, so the order does not matter */
   __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);
   __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));
@@ -292,7 +292,8 @@ qgemm_4x8(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, c
     QCORR(2);
     QCORR(3);
   }
-  store_tile(c00, c01, c10, c11, c20, c21, c30, c31, scale, vzp16, vqmin8, out, out_pix, mr, nr);
+  store_tile(c00, c01, c10, c11, c20, c21, c30, c31, scale, vzp16, vqmin8, vqmax8, out, out_pix, mr,
+             nr);
 }
 
 typedef struct {
@@ -306,7 +307,7 @@ typedef struct {
   int64_t in_pix, out_pix;
   const int32_t *beff; /* qbias - xzp * colsum, panels * 16 */
   const float *rs;     /* panels * 16 */
-  int32_t ozp, qmin;
+  int32_t ozp, qmin, qmax;
   uint8_t *y;
   int64_t m_total, tiles_per_task, m_tasks, panels_per_block;
 } qg_ctx;
@@ -325,6 +326,7 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
     p1 = p->panels;
   const __m256i vzp16 = _mm256_set1_epi16((int16_t)c->ozp);
   const __m256i vqmin8 = _mm256_set1_epi8((char)c->qmin);
+  const __m256i vqmax8 = _mm256_set1_epi8((char)c->qmax);
   int64_t tile0 = mt * c->tiles_per_task, tile1 = tile0 + c->tiles_per_task;
   for (int64_t tile = tile0; tile < tile1; tile++) {
     int64_t m0 = tile * QG_MR;
@@ -373,11 +375,11 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
       const int32_t *const *cp = fixed ? cj : NULL;
       if (nr <= 8) /* one call site each: qgemm_4x16 stays inlined here */
         qgemm_4x8((size_t)taps, (size_t)(p->kc / 4), ptrs, p->w + pn * taps * p->kc * QG_NR,
-                  c->beff + j0, c->rs + j0, vzp16, vqmin8, c->y + m0 * c->out_pix + j0,
+                  c->beff + j0, c->rs + j0, vzp16, vqmin8, vqmax8, c->y + m0 * c->out_pix + j0,
                   (size_t)c->out_pix, (size_t)mr, (size_t)nr, cp);
       else
         qgemm_4x16((size_t)taps, (size_t)(p->kc / 4), ptrs, p->w + pn * taps * p->kc * QG_NR,
-                   c->beff + j0, c->rs + j0, vzp16, vqmin8, c->y + m0 * c->out_pix + j0,
+                   c->beff + j0, c->rs + j0, vzp16, vqmin8, vqmax8, c->y + m0 * c->out_pix + j0,
                    (size_t)c->out_pix, (size_t)mr, (size_t)nr, cp);
     }
   }
@@ -503,7 +505,7 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
                           int64_t in_pix, const ptl_qgemm_quant *q, uint8_t *y, int64_t out_pix) {
   /* the epilogue adds the zero point in int16 and clamps to qmin in bytes */
   if (!ptl_qgemm_available() || q->xzp < 0 || q->xzp > 127 || p->o != g->o || q->ozp < 0 ||
-      q->ozp > 255 || q->qmin < 0 || q->qmin > 255)
+      q->ozp > 255 || q->qmin < 0 || q->qmax > 255 || q->qmin > q->qmax)
     return PTL_ERR_UNSUPPORTED;
   int64_t m_total = g->n * g->oh * g->ow;
   if (m_total == 0)
@@ -534,6 +536,7 @@ ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, co
   c.y = y;
   c.ozp = q->ozp;
   c.qmin = q->qmin;
+  c.qmax = q->qmax;
   size_t nch = (size_t)(p->panels * QG_NR);
   int32_t *beff = calloc(nch, sizeof(int32_t)), *fix = NULL, *fix_row = NULL, *slot = NULL;
   float *rs = calloc(nch, sizeof(float));
