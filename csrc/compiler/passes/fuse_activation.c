@@ -14,7 +14,15 @@
  *
  * A range that would be empty or a single point (lo >= hi after absorbing an
  * existing clamp) is left unfused: the conv fast path refuses such a range and
- * would fall back to the reference kernel. */
+ * would fall back to the reference kernel.
+ *
+ * Quantized: a quint8 RELU / HARDTANH / CLAMP after a QCONV2D or QLINEAR (its
+ * only reader) becomes the producer's output clamp: the relu flag (floor = the
+ * output zero point) and the clamp maximum (QCONV2D i[9], QLINEAR i[2]). The
+ * bounds are computed as the quint8 kernels compute them (activation.c,
+ * eltwise.c: nearbyintf(b * (1 / scale) + zp), clamped to 0..255, in float),
+ * and clamping the requantized integer equals requantizing with those bounds,
+ * so the fused op gives the same bits. mobilenet_v2's 35 int8 relu6 passes go. */
 #include <math.h>
 #include <stdio.h>
 
@@ -75,6 +83,52 @@ static void set_clamp(ptl_node *p, double lo, double hi) {
   a->floats[1] = hi;
 }
 
+/* A float bound in quint8 units, as the quint8 hardtanh / clamp kernels round it. */
+static int32_t q_bound(double b, float scale, int32_t zp) {
+  float v = nearbyintf((float)b * (1.0f / scale) + (float)zp);
+  return v < 0.0f ? 0 : v > 255.0f ? 255 : (int32_t)v;
+}
+
+/* Folds a quint8 activation into the QCONV2D / QLINEAR `prod` that computes its input
+ * (the caller checked dataflow); false when the combined clamp does not fit the
+ * producer's attributes: a floor other than 0 or the zero point, or an empty range. */
+static bool fuse_quantized(ptl_node *prod, const ptl_node *act, double lo, double hi) {
+  ptl_attrs *a = &prod->attrs;
+  bool conv = prod->op == PTL_OP_QCONV2D;
+  int relu_k = conv ? 7 : 0, zp_k = conv ? 8 : 1, max_k = conv ? 9 : 2;
+  if (a->n_floats < 1 || a->n_ints <= zp_k)
+    return false; /* no output qparams: the kernel would refuse it anyway */
+  float scale = (float)a->floats[0];
+  int32_t zp = (int32_t)a->ints[zp_k];
+  if (!(scale > 0.0f) || zp < 0 || zp > 255)
+    return false;
+  bool relu = a->ints[relu_k] != 0;
+  int32_t floor = relu ? zp : 0, ceil = a->n_ints > max_k ? (int32_t)a->ints[max_k] : 255;
+  int32_t qlo = 0, qhi = 255;
+  if (act->op == PTL_OP_RELU) {
+    qlo = zp;
+  } else {
+    bool has_lo = act->op == PTL_OP_HARDTANH || lo != -INFINITY;
+    bool has_hi = act->op == PTL_OP_HARDTANH || hi != INFINITY;
+    qlo = has_lo ? q_bound(lo, scale, zp) : 0;
+    qhi = has_hi ? q_bound(hi, scale, zp) : 255;
+    if (qlo > qhi)
+      return false; /* not a clamp any more (hardtanh min > max) */
+  }
+  int32_t nfloor = qlo > floor ? qlo : floor, nceil = qhi < ceil ? qhi : ceil;
+  if ((nfloor != 0 && nfloor != zp) || nfloor > nceil)
+    return false;
+  /* conv: attributes before i[9] keep their values (stride ... zero point exist: zp_k) */
+  if (a->n_ints <= max_k) {
+    a->ints[max_k] = 255;
+    a->n_ints = max_k + 1;
+  }
+  if (nfloor != floor) /* raised from 0 to the zero point */
+    a->ints[relu_k] = 1;
+  a->ints[max_k] = nceil;
+  return true;
+}
+
 ptl_status ptl_pass_fuse_activation(ptl_graph *g, ptl_pass_stats *stats) {
   int32_t by_op[3] = {0, 0, 0}; /* relu, hardtanh, clamp */
   for (int32_t n = 0; n < g->n_nodes; n++) {
@@ -85,7 +139,10 @@ ptl_status ptl_pass_fuse_activation(ptl_graph *g, ptl_pass_stats *stats) {
     if (lo != lo || hi != hi)
       continue; /* a NaN bound: clamp's semantics, not a range */
     int32_t x = act->in[0], y = act->out[0];
-    if (x < 0 || g->values[x].dtype != PTL_FLOAT32 || g->values[y].dtype != PTL_FLOAT32)
+    if (x < 0)
+      continue;
+    bool quant = g->values[x].dtype == PTL_QUINT8 && g->values[y].dtype == PTL_QUINT8;
+    if (!quant && (g->values[x].dtype != PTL_FLOAT32 || g->values[y].dtype != PTL_FLOAT32))
       continue;
     bool inplace = (act->inplace & 1u) != 0;
     if (inplace && y != x)
@@ -94,11 +151,24 @@ ptl_status ptl_pass_fuse_activation(ptl_graph *g, ptl_pass_stats *stats) {
     if (p < 0 || ptl_graph_producer(g, x) != p)
       continue; /* only a conv/linear that computes x itself (not into a caller's out) */
     ptl_node *prod = &g->nodes[p];
-    if ((prod->op != PTL_OP_CONV2D && prod->op != PTL_OP_LINEAR) || prod->n_out != 1)
+    if (quant ? (prod->op != PTL_OP_QCONV2D && prod->op != PTL_OP_QLINEAR)
+              : (prod->op != PTL_OP_CONV2D && prod->op != PTL_OP_LINEAR))
+      continue;
+    if (prod->n_out != 1)
       continue;
     /* out of place, x must die here: nobody else may see it unclamped */
     if (!inplace && (ptl_graph_is_output(g, x) || ptl_graph_referenced_after(g, n, x)))
       continue;
+    if (quant) {
+      if (!fuse_quantized(prod, act, lo, hi))
+        continue;
+      if (!inplace)
+        ptl_graph_replace_uses(g, y, x, n);
+      ptl_graph_kill_node(g, n);
+      by_op[act->op == PTL_OP_RELU ? 0 : act->op == PTL_OP_HARDTANH ? 1 : 2]++;
+      stats->rewrites++;
+      continue;
+    }
     double plo, phi;
     existing_range(prod, &plo, &phi);
     lo = lo > plo ? lo : plo;
@@ -113,8 +183,8 @@ ptl_status ptl_pass_fuse_activation(ptl_graph *g, ptl_pass_stats *stats) {
     stats->rewrites++;
   }
   snprintf(stats->detail, sizeof stats->detail,
-           "fused %d relu/hardtanh/clamp into conv2d/linear (relu %d, hardtanh/relu6 %d, "
-           "clamp %d)",
+           "fused %d relu/hardtanh/clamp into conv2d/linear (float or quantized; relu %d, "
+           "hardtanh/relu6 %d, clamp %d)",
            stats->rewrites, by_op[0], by_op[1], by_op[2]);
   return PTL_OK;
 }
