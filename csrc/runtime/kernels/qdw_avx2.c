@@ -25,9 +25,18 @@
 #include "../internal.h"
 #include "qdw.h"
 
+/* pair vectors per 8 channels of a 3x3 kernel: (w00, w10), (w01, w11), (w02, w12), (w20, w21),
+ * (0, w22), (w22, 0) */
+enum { QDW3_NW = 6 };
+
 typedef struct {
   int64_t c, kh, kw, cb, np; /* channels, kernel, 16-channel blocks, pair rows */
   int16_t *w;                /* [cb][np][kw][32]: lanes as P's (see pack) */
+  /* 3x3 only (NULL otherwise), for the register kernels (qdw3_row): per 16-channel block,
+   * QDW3_NW vectors of (weight, weight) int16 pairs, lo then hi half; wsum[c]: the 9 weights' sum
+   */
+  int16_t *w3;
+  int32_t *wsum;
 } qdw_packed;
 
 void ptl_qdw_packed_destroy(void *obj) {
@@ -35,6 +44,8 @@ void ptl_qdw_packed_destroy(void *obj) {
   if (!p)
     return;
   free(p->w);
+  free(p->w3);
+  free(p->wsum);
   free(p);
 }
 
@@ -70,6 +81,35 @@ void *ptl_qdw_pack(const int8_t *w, int64_t c, int64_t kh, int64_t kw) {
             *d++ = (ch < c && ky < kh) ? w[(ch * kh + ky) * kw + kx] : 0;
           }
         }
+  if (kh == 3 && kw == 3) {
+    p->w3 = aligned_alloc(32, (size_t)p->cb * QDW3_NW * 32 * sizeof(int16_t));
+    p->wsum = malloc((size_t)(c > 0 ? c : 1) * sizeof(int32_t));
+    if (!p->w3 || !p->wsum) {
+      ptl_qdw_packed_destroy(p);
+      return NULL;
+    }
+    /* (ky, kx) of the two taps of each pair vector; -1: a zero weight */
+    static const int8_t taps[QDW3_NW][2][2] = {
+        {{0, 0}, {1, 0}}, {{0, 1}, {1, 1}},  {{0, 2}, {1, 2}},
+        {{2, 0}, {2, 1}}, {{-1, 0}, {2, 2}}, {{2, 2}, {-1, 0}},
+    };
+    /* [cb][QDW3_NW][lo / hi half][8 lanes][2]: lanes in lane_ch order */
+    int16_t *d3 = p->w3;
+    for (int64_t b = 0; b < p->cb; b++)
+      for (int v = 0; v < QDW3_NW; v++)
+        for (int l = 0; l < 16; l++)
+          for (int e = 0; e < 2; e++) {
+            int64_t ch = b * 16 + lane_ch[l];
+            int ky = taps[v][e][0], kx = taps[v][e][1];
+            *d3++ = (ch < c && ky >= 0) ? w[(ch * 3 + ky) * 3 + kx] : 0;
+          }
+    for (int64_t ch = 0; ch < c; ch++) {
+      int32_t sum = 0;
+      for (int t = 0; t < 9; t++)
+        sum += w[ch * 9 + t];
+      p->wsum[ch] = sum;
+    }
+  }
   return p;
 }
 
@@ -87,10 +127,12 @@ typedef struct {
   int64_t in_pix, out_pix, wp, rows, tasks;
   int32_t xzp, ozp;
   float lo, hi;
-  const int32_t *bias; /* [cb][16] in lane order, 0 past c */
+  const int32_t *bias; /* [cb][16] in lane order, 0 past c (3x3 path: see qdw3_task) */
   const float *scale;  /* [cb][16] in lane order */
   uint8_t *y;
-  int failed; /* set (atomically) by a task whose scratch allocation failed */
+  int32_t qmin, qmax;
+  int64_t gchunks; /* 3x3 path: block chunks per row band */
+  int failed;      /* set (atomically) by a task whose scratch allocation failed */
 } qdw_ctx;
 
 /* Pair-row rings: a fixed set of scratch buffers, each claimed by one task at a time
@@ -326,6 +368,216 @@ __attribute__((target("avx2"))) static void qdw_task(void *vctx, size_t idx) {
   __atomic_store_n(&ring_busy[ring], 0, __ATOMIC_RELEASE);
 }
 
+/* ---- 3x3, horizontal stride 1 or 2: register kernels --------------------------------------
+ * Why: the pair rows above cost a widening pass that writes 4 bytes per input byte, read back
+ * from L2 (a ring of 4 pair rows exceeds L1 at mobilenet's sizes), and a 16-channel block's 12
+ * weight vectors do not fit the registers next to its accumulators. Here the pairs are built
+ * in registers straight from the quint8 rows, and each built column serves every output that
+ * uses it. With Z_k(i) = kernel row k's column i widened to int16 (16 channels):
+ *   V(i) = (Z_0(i), Z_1(i)) interleaved per channel (kernel rows 0 and 1 of column i),
+ *   H(i) = (Z_2(i), Z_2(i + 1)) (kernel row 2, columns i and i + 1),
+ * out(ix) = V(ix).(w00,w10) + V(ix+1).(w01,w11) + V(ix+2).(w02,w12) + H(ix).(w20,w21)
+ *         + H(ix+1).(0,w22)  [stride 1: H(ix+1) is the next output's H(ix)]
+ *         or H(ix+2).(w22,0) [stride 2: the next output's H(ix)],
+ * 10 vpmaddwd per 16 channels and output (the pair rows need 12). Lanes are in lane_ch order
+ * (unpacks within 128-bit lanes), as the pair-row path's. The activations are the raw
+ * quint8 values: the accumulator starts at bias - x_zp * sum(w) instead (exact modulo 2^32,
+ * and the true result fits int32), so padding is x_zp itself and nothing is subtracted. */
+
+typedef struct {
+  __m256 s0, s1;      /* scales, lanes as the accumulators */
+  __m256i b0, b1;     /* bias - x_zp * sum(w) */
+  __m256i zp16;       /* output zero point, int16 lanes */
+  __m128i qmin, qmax; /* output clamp, uint8 lanes */
+  int64_t nb;         /* channels stored (16 but in a channel tail) */
+} qdw3_blk;
+
+typedef struct {
+  const uint8_t *r[3]; /* kernel rows 0..2 at column 0 of this 16-channel block */
+  int64_t s[3];        /* bytes between columns (0: a padding row of x_zp bytes) */
+  int64_t w;           /* image width: columns [0, w) are in the image */
+  __m256i pad;         /* x_zp as int16 */
+} qdw3_rows;
+
+#define QDW3_Z(ptr) _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(ptr)))
+/* acc = bias + sum of v[i].wv[i]: (lo, hi) halves, weights read from memory (L1) */
+#define QDW3_W(wb, v, h) _mm256_load_si256((const __m256i *)((wb) + ((v)*2 + (h)) * 16))
+enum { QDW3_lo, QDW3_hi };
+#define QDW3_MAC(acc, a, b, wb, v, h)                                                              \
+  acc = _mm256_add_epi32(                                                                          \
+      acc, _mm256_madd_epi16(_mm256_unpack##h##_epi16(a, b), QDW3_W(wb, v, QDW3_##h)))
+
+/* ptl_requantize's bits for one output's 16 channels. Rounding a float clamped to integer
+ * bounds equals clamping the rounded value, so the clamp runs on the bytes after saturating
+ * packs (|acc * scale| < 2^30 by qdw_quant_ok: cvtps2dq cannot overflow). */
+__attribute__((target("avx2"))) static inline void qdw3_store(const qdw3_blk *q, __m256i a0,
+                                                              __m256i a1, uint8_t *y) {
+  __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a0), q->s0));
+  __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a1), q->s1));
+  /* lanes (0-3, 8-11) and (4-7, 12-15): packs per 128-bit lane gives channels 0-7 | 8-15 */
+  __m256i v = _mm256_adds_epi16(_mm256_packs_epi32(i0, i1), q->zp16);
+  __m128i o = _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  o = _mm_min_epu8(_mm_max_epu8(o, q->qmin), q->qmax);
+  if (q->nb == 16) {
+    _mm_storeu_si128((__m128i *)y, o);
+  } else {
+    uint8_t t[16];
+    _mm_storeu_si128((__m128i *)t, o);
+    memcpy(y, t, (size_t)q->nb);
+  }
+}
+
+/* Z_k(i), x_zp outside the image. */
+__attribute__((target("avx2"))) static inline __m256i qdw3_zc(const qdw3_rows *R, int k,
+                                                              int64_t i) {
+  return i >= 0 && i < R->w ? QDW3_Z(R->r[k] + i * R->s[k]) : R->pad;
+}
+
+/* One output at input column ix, any position (every load checked). */
+__attribute__((target("avx2"))) static void qdw3_edge(const qdw3_rows *R, const int16_t *wb,
+                                                      const qdw3_blk *q, int64_t ix, uint8_t *y) {
+  __m256i lo = q->b0, hi = q->b1;
+  for (int kx = 0; kx < 3; kx++) {
+    __m256i z0 = qdw3_zc(R, 0, ix + kx), z1 = qdw3_zc(R, 1, ix + kx);
+    QDW3_MAC(lo, z0, z1, wb, kx, lo);
+    QDW3_MAC(hi, z0, z1, wb, kx, hi);
+  }
+  __m256i c0 = qdw3_zc(R, 2, ix), c1 = qdw3_zc(R, 2, ix + 1), c2 = qdw3_zc(R, 2, ix + 2);
+  QDW3_MAC(lo, c0, c1, wb, 3, lo);
+  QDW3_MAC(hi, c0, c1, wb, 3, hi);
+  QDW3_MAC(lo, c2, c2, wb, 5, lo); /* (w22, 0) */
+  QDW3_MAC(hi, c2, c2, wb, 5, hi);
+  qdw3_store(q, lo, hi, y);
+}
+
+/* A row's ow outputs for one 16-channel block: interior ones (all taps in the image) in the
+ * register loops, the rest through qdw3_edge. */
+__attribute__((target("avx2"))) static void qdw3_row(const qdw3_rows *R, const int16_t *wb,
+                                                     const qdw3_blk *q, int64_t sw, int64_t pl,
+                                                     int64_t ow, uint8_t *y, int64_t out_pix) {
+  /* interior: ix = ox * sw - pl >= 0 and ix + sw + 1 < w (stride 2 reads H(ix + 2), which
+   * touches column ix + 3) */
+  const int64_t lim = R->w - 2 - sw + pl;
+  int64_t a = (pl + sw - 1) / sw, b = lim >= 0 ? lim / sw + 1 : 0;
+  a = a > ow ? ow : a;
+  b = b > ow ? ow : (b < a ? a : b);
+  for (int64_t ox = 0; ox < a; ox++)
+    qdw3_edge(R, wb, q, ox * sw - pl, y + ox * out_pix);
+  const int64_t ix = a * sw - pl, s0 = R->s[0], s1 = R->s[1], s2 = R->s[2];
+  const uint8_t *p0 = R->r[0] + ix * s0, *p1 = R->r[1] + ix * s1, *p2 = R->r[2] + ix * s2;
+  uint8_t *yo = y + a * out_pix;
+  if (a < b && sw == 1) {
+    /* state: V(ix) = (A0, A1), V(ix + 1) = (B0, B1), Z_2(ix), Z_2(ix + 1) */
+    __m256i A0 = QDW3_Z(p0), A1 = QDW3_Z(p1), B0 = QDW3_Z(p0 + s0), B1 = QDW3_Z(p1 + s1);
+    __m256i Za = QDW3_Z(p2), Zb = QDW3_Z(p2 + s2);
+    p0 += 2 * s0, p1 += 2 * s1, p2 += 2 * s2;
+    for (int64_t ox = a; ox < b; ox++, p0 += s0, p1 += s1, p2 += s2, yo += out_pix) {
+      __m256i C0 = QDW3_Z(p0), C1 = QDW3_Z(p1), Zc = QDW3_Z(p2);
+      __m256i lo = q->b0, hi = q->b1;
+      QDW3_MAC(lo, A0, A1, wb, 0, lo);
+      QDW3_MAC(hi, A0, A1, wb, 0, hi);
+      QDW3_MAC(lo, B0, B1, wb, 1, lo);
+      QDW3_MAC(hi, B0, B1, wb, 1, hi);
+      QDW3_MAC(lo, C0, C1, wb, 2, lo);
+      QDW3_MAC(hi, C0, C1, wb, 2, hi);
+      QDW3_MAC(lo, Za, Zb, wb, 3, lo);
+      QDW3_MAC(hi, Za, Zb, wb, 3, hi);
+      QDW3_MAC(lo, Zb, Zc, wb, 4, lo);
+      QDW3_MAC(hi, Zb, Zc, wb, 4, hi);
+      qdw3_store(q, lo, hi, yo);
+      A0 = B0, A1 = B1, B0 = C0, B1 = C1, Za = Zb, Zb = Zc;
+    }
+  } else if (a < b) {
+    /* state: V(ix) = (A0, A1), Z_2(ix), Z_2(ix + 1) */
+    __m256i A0 = QDW3_Z(p0), A1 = QDW3_Z(p1), Za = QDW3_Z(p2), Zb = QDW3_Z(p2 + s2);
+    for (int64_t ox = a; ox < b; ox++, yo += out_pix) {
+      __m256i B0 = QDW3_Z(p0 + s0), B1 = QDW3_Z(p1 + s1);
+      p0 += 2 * s0, p1 += 2 * s1, p2 += 2 * s2;
+      __m256i C0 = QDW3_Z(p0), C1 = QDW3_Z(p1), Zc = QDW3_Z(p2), Zd = QDW3_Z(p2 + s2);
+      __m256i lo = q->b0, hi = q->b1;
+      QDW3_MAC(lo, A0, A1, wb, 0, lo);
+      QDW3_MAC(hi, A0, A1, wb, 0, hi);
+      QDW3_MAC(lo, B0, B1, wb, 1, lo);
+      QDW3_MAC(hi, B0, B1, wb, 1, hi);
+      QDW3_MAC(lo, C0, C1, wb, 2, lo);
+      QDW3_MAC(hi, C0, C1, wb, 2, hi);
+      QDW3_MAC(lo, Za, Zb, wb, 3, lo);
+      QDW3_MAC(hi, Za, Zb, wb, 3, hi);
+      QDW3_MAC(lo, Zc, Zd, wb, 5, lo);
+      QDW3_MAC(hi, Zc, Zd, wb, 5, hi);
+      qdw3_store(q, lo, hi, yo);
+      A0 = C0, A1 = C1, Za = Zc, Zb = Zd;
+    }
+  }
+  for (int64_t ox = b; ox < ow; ox++)
+    qdw3_edge(R, wb, q, ox * sw - pl, y + ox * out_pix);
+}
+
+/* A task: a band of output rows (of n * oh) times a chunk of 16-channel blocks. c->bias is
+ * bias - x_zp * sum(w) and c->scale the scale, per block in lane order. */
+__attribute__((target("avx2"))) static void qdw3_task(void *vctx, size_t idx) {
+  const qdw_ctx *c = vctx;
+  const qdw_packed *p = c->p;
+  const int64_t *g = c->g;
+  const int64_t C = g[QDW_C], H = g[QDW_H], W = g[QDW_W], oh = g[QDW_OH], ow = g[QDW_OW];
+  const int64_t sh = g[QDW_SH], sw = g[QDW_SW], pt = g[QDW_PT], pl = g[QDW_PL];
+  const int64_t band = (int64_t)idx / c->gchunks, chunk = (int64_t)idx % c->gchunks;
+  const int64_t r0 = band * c->rows / c->tasks, r1 = (band + 1) * c->rows / c->tasks;
+  const int64_t b0 = chunk * p->cb / c->gchunks, b1 = (chunk + 1) * p->cb / c->gchunks;
+  /* a channel tail (C % 16 != 0) is copied to 16-byte pixels first: 16-byte loads in place
+   * would read past the last pixel */
+  uint8_t *tmp = NULL;
+  int ring = -1;
+  if (C % 16 != 0 && b1 == p->cb) {
+    ring = ring_claim((size_t)(3 * W * 16 + 32));
+    if (ring < 0) {
+      __atomic_store_n((int *)&c->failed, 1, __ATOMIC_RELAXED);
+      return;
+    }
+    tmp = (uint8_t *)ring_buf[ring];
+  }
+  uint8_t padb[16];
+  memset(padb, c->xzp, sizeof padb);
+  qdw3_blk q;
+  q.zp16 = _mm256_set1_epi16((int16_t)c->ozp);
+  q.qmin = _mm_set1_epi8((char)(uint8_t)c->qmin);
+  q.qmax = _mm_set1_epi8((char)(uint8_t)c->qmax);
+  qdw3_rows R;
+  R.w = W;
+  R.pad = _mm256_set1_epi16((int16_t)c->xzp);
+  for (int64_t fr = r0; fr < r1; fr++) {
+    const int64_t n = fr / oh, oy = fr % oh;
+    const uint8_t *row[3];
+    for (int k = 0; k < 3; k++) {
+      int64_t r = oy * sh - pt + k;
+      row[k] = r >= 0 && r < H ? c->x + ((n * H + r) * W) * c->in_pix : NULL;
+    }
+    uint8_t *yrow = c->y + (n * oh + oy) * ow * c->out_pix;
+    for (int64_t b = b0; b < b1; b++) {
+      q.nb = C - b * 16 < 16 ? C - b * 16 : 16;
+      for (int k = 0; k < 3; k++) {
+        R.r[k] = row[k] ? row[k] + b * 16 : padb;
+        R.s[k] = row[k] ? c->in_pix : 0;
+        if (row[k] && q.nb < 16) {
+          uint8_t *d = tmp + k * W * 16;
+          memset(d, c->xzp, (size_t)(W * 16));
+          for (int64_t i = 0; i < W; i++)
+            memcpy(d + i * 16, R.r[k] + i * c->in_pix, (size_t)q.nb);
+          R.r[k] = d;
+          R.s[k] = 16;
+        }
+      }
+      q.s0 = _mm256_loadu_ps(c->scale + b * 16);
+      q.s1 = _mm256_loadu_ps(c->scale + b * 16 + 8);
+      q.b0 = _mm256_loadu_si256((const __m256i *)(c->bias + b * 16));
+      q.b1 = _mm256_loadu_si256((const __m256i *)(c->bias + b * 16 + 8));
+      qdw3_row(&R, p->w3 + b * QDW3_NW * 32, &q, sw, pl, ow, yrow + b * 16, c->out_pix);
+    }
+  }
+  if (ring >= 0)
+    __atomic_store_n(&ring_busy[ring], 0, __ATOMIC_RELEASE);
+}
+
 ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, int64_t in_pix,
                         int32_t xzp, int32_t ozp, int32_t qmin, int32_t qmax, const int32_t *qbias,
                         const float *rscale, uint8_t *y, int64_t out_pix) {
@@ -346,41 +598,70 @@ ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, 
   c.hi = (float)(qmax - ozp);
   c.y = y;
   c.rows = g[QDW_N] * g[QDW_OH];
-  size_t nl = (size_t)(p->cb * 16);
-  int32_t *bias = malloc(nl * sizeof(int32_t));
-  float *scale = malloc(nl * sizeof(float));
+  c.qmin = qmin;
+  c.qmax = qmax;
+  /* the 3x3 register kernels, else the pair rows */
+  const bool k3 = p->w3 && (g[QDW_SW] == 1 || g[QDW_SW] == 2);
+  /* per-channel arrays, padded to whole blocks / groups: on the stack unless huge */
+  const size_t nl = (size_t)(p->cb * 16);
+  int32_t bias_st[1024];
+  float scale_st[1024];
+  int32_t *bias = nl <= 1024 ? bias_st : malloc(nl * sizeof(int32_t));
+  float *scale = nl <= 1024 ? scale_st : malloc(nl * sizeof(float));
   if (!bias || !scale) {
-    free(bias);
-    free(scale);
+    if (bias != bias_st)
+      free(bias);
+    if (scale != scale_st)
+      free(scale);
     return ptl_error(PTL_ERR_OUT_OF_MEMORY, "quantized_conv2d: out of memory");
   }
   for (int64_t b = 0; b < p->cb; b++)
     for (int l = 0; l < 16; l++) {
-      int64_t ch = b * 16 + lane_ch[l];
-      bias[b * 16 + l] = ch < p->c ? qbias[ch] : 0;
-      scale[b * 16 + l] = ch < p->c ? rscale[ch] : 1.0f;
+      int64_t ch = b * 16 + lane_ch[l], i = b * 16 + l;
+      scale[i] = ch < p->c ? rscale[ch] : 1.0f;
+      /* 3x3: the raw activations' sum minus x_zp * sum(w), wrapped to int32 like the
+       * accumulator itself (the final sum is exact) */
+      bias[i] = ch >= p->c ? 0
+                : k3       ? (int32_t)(uint32_t)((uint64_t)(int64_t)qbias[ch] -
+                                           (uint64_t)((int64_t)xzp * p->wsum[ch]))
+                           : qbias[ch];
     }
   c.bias = bias;
   c.scale = scale;
   size_t threads = pthreadpool_get_threads_count((pthreadpool_t)ptl_threadpool());
   if (threads < 1)
     threads = 1;
-  /* one band of rows per thread keeps the pair-row reuse; with several threads, up to
-   * 4 bands each (of >= 8 rows) so a preempted thread delays less of the work. The
-   * split changes which task computes a row, never how: same bits either way. */
-  int64_t tasks = threads > 1 ? (int64_t)threads * 4 : 1;
-  if (tasks > c.rows / 8)
-    tasks = c.rows / 8 > (int64_t)threads ? c.rows / 8 : (int64_t)threads;
-  c.tasks = c.rows < tasks ? c.rows : tasks;
+  int64_t ntasks;
+  if (k3) {
+    /* no state carries from row to row: with several threads, about 4 tasks each (so a
+     * preempted thread delays less of the work), splitting channels too when rows are few */
+    int64_t want = threads > 1 ? (int64_t)threads * 4 : 1;
+    c.tasks = c.rows < want ? c.rows : want;
+    c.gchunks = c.tasks > 0 ? (want + c.tasks - 1) / c.tasks : 1;
+    if (c.gchunks > p->cb)
+      c.gchunks = p->cb > 0 ? p->cb : 1;
+    ntasks = c.tasks * c.gchunks;
+  } else {
+    /* one band of rows per thread keeps the pair-row reuse; with several threads, up to
+     * 4 bands each (of >= 8 rows) so a preempted thread delays less of the work. */
+    int64_t tasks = threads > 1 ? (int64_t)threads * 4 : 1;
+    if (tasks > c.rows / 8)
+      tasks = c.rows / 8 > (int64_t)threads ? c.rows / 8 : (int64_t)threads;
+    c.tasks = c.rows < tasks ? c.rows : tasks;
+    ntasks = c.tasks;
+  }
+  /* the split changes which task computes an output, never how: same bits either way */
   ptl_status s = PTL_OK;
-  if (c.tasks > 0)
-    ptl_parallel_for(qdw_task, &c, (size_t)c.tasks);
+  if (ntasks > 0)
+    ptl_parallel_for(k3 ? qdw3_task : qdw_task, &c, (size_t)ntasks);
   if (__atomic_load_n(&c.failed, __ATOMIC_RELAXED))
     s = ptl_error(
         PTL_ERR_OUT_OF_MEMORY,
         "quantized_conv2d: out of memory (or more than 64 concurrent tasks) for depthwise scratch");
-  free(bias);
-  free(scale);
+  if (bias != bias_st)
+    free(bias);
+  if (scale != scale_st)
+    free(scale);
   return s;
 }
 
