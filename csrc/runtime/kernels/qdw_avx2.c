@@ -388,7 +388,7 @@ typedef struct {
   __m256 s0, s1;      /* scales, lanes as the accumulators */
   __m256i b0, b1;     /* bias - x_zp * sum(w) */
   __m256i zp16;       /* output zero point, int16 lanes */
-  __m128i qmin, qmax; /* output clamp, uint8 lanes */
+  __m256i qmin, qmax; /* output clamp, uint8 lanes */
   int64_t nb;         /* channels stored (16 but in a channel tail) */
 } qdw3_blk;
 
@@ -400,30 +400,53 @@ typedef struct {
 } qdw3_rows;
 
 #define QDW3_Z(ptr) _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(ptr)))
-/* acc = bias + sum of v[i].wv[i]: (lo, hi) halves, weights read from memory (L1) */
-#define QDW3_W(wb, v, h) _mm256_load_si256((const __m256i *)((wb) + ((v)*2 + (h)) * 16))
-enum { QDW3_lo, QDW3_hi };
-#define QDW3_MAC(acc, a, b, wb, v, h)                                                              \
-  acc = _mm256_add_epi32(                                                                          \
-      acc, _mm256_madd_epi16(_mm256_unpack##h##_epi16(a, b), QDW3_W(wb, v, QDW3_##h)))
+/* a pair vector: lo / hi halves of two widened columns interleaved */
+typedef struct {
+  __m256i lo, hi;
+} qdw3_pv;
+#define QDW3_PV(a, b) ((qdw3_pv){_mm256_unpacklo_epi16(a, b), _mm256_unpackhi_epi16(a, b)})
+/* acc += v . weight vector wi of the block (read from memory: L1) */
+#define QDW3_MAC(acc0, acc1, v, wb, wi)                                                            \
+  do {                                                                                             \
+    acc0 = _mm256_add_epi32(                                                                       \
+        acc0, _mm256_madd_epi16((v).lo, _mm256_load_si256((const __m256i *)((wb) + (wi)*32))));    \
+    acc1 = _mm256_add_epi32(                                                                       \
+        acc1,                                                                                      \
+        _mm256_madd_epi16((v).hi, _mm256_load_si256((const __m256i *)((wb) + (wi)*32 + 16))));     \
+  } while (0)
 
-/* ptl_requantize's bits for one output's 16 channels. Rounding a float clamped to integer
- * bounds equals clamping the rounded value, so the clamp runs on the bytes after saturating
- * packs (|acc * scale| < 2^30 by qdw_quant_ok: cvtps2dq cannot overflow). */
-__attribute__((target("avx2"))) static inline void qdw3_store(const qdw3_blk *q, __m256i a0,
-                                                              __m256i a1, uint8_t *y) {
-  __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a0), q->s0));
-  __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(a1), q->s1));
+/* Hides wb's value from the optimizer at the top of each loop iteration: the weights then stay
+ * memory operands of vpmaddwd (L1 loads) instead of being hoisted into registers, which
+ * made GCC spill the accumulators. */
+#define QDW3_OPAQUE(wb) __asm__("" : "+r"(wb))
+
+/* ptl_requantize's bits for two outputs' 16 channels (a: a0, a1; b: b0, b1; yb NULL: a only).
+ * Rounding a float clamped to integer bounds equals clamping the rounded value, so the clamp
+ * runs on the bytes after saturating packs (|acc * scale| < 2^30 by qdw_quant_ok: cvtps2dq
+ * cannot overflow). */
+__attribute__((target("avx2"))) static inline void qdw3_store2(const qdw3_blk *q, __m256i a0,
+                                                               __m256i a1, __m256i b0, __m256i b1,
+                                                               uint8_t *ya, uint8_t *yb) {
+#define QDW3_RQ(v, s) _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(v), s))
   /* lanes (0-3, 8-11) and (4-7, 12-15): packs per 128-bit lane gives channels 0-7 | 8-15 */
-  __m256i v = _mm256_adds_epi16(_mm256_packs_epi32(i0, i1), q->zp16);
-  __m128i o = _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  o = _mm_min_epu8(_mm_max_epu8(o, q->qmin), q->qmax);
+  __m256i va =
+      _mm256_adds_epi16(_mm256_packs_epi32(QDW3_RQ(a0, q->s0), QDW3_RQ(a1, q->s1)), q->zp16);
+  __m256i vb =
+      _mm256_adds_epi16(_mm256_packs_epi32(QDW3_RQ(b0, q->s0), QDW3_RQ(b1, q->s1)), q->zp16);
+#undef QDW3_RQ
+  /* [a 0-7, b 0-7 | a 8-15, b 8-15] -> [a 0-15 | b 0-15] */
+  __m256i o = _mm256_permute4x64_epi64(_mm256_packus_epi16(va, vb), 0xD8);
+  o = _mm256_min_epu8(_mm256_max_epu8(o, q->qmin), q->qmax);
   if (q->nb == 16) {
-    _mm_storeu_si128((__m128i *)y, o);
+    _mm_storeu_si128((__m128i *)ya, _mm256_castsi256_si128(o));
+    if (yb)
+      _mm_storeu_si128((__m128i *)yb, _mm256_extracti128_si256(o, 1));
   } else {
-    uint8_t t[16];
-    _mm_storeu_si128((__m128i *)t, o);
-    memcpy(y, t, (size_t)q->nb);
+    uint8_t t[32];
+    _mm256_storeu_si256((__m256i *)t, o);
+    memcpy(ya, t, (size_t)q->nb);
+    if (yb)
+      memcpy(yb, t + 16, (size_t)q->nb);
   }
 }
 
@@ -437,21 +460,16 @@ __attribute__((target("avx2"))) static inline __m256i qdw3_zc(const qdw3_rows *R
 __attribute__((target("avx2"))) static void qdw3_edge(const qdw3_rows *R, const int16_t *wb,
                                                       const qdw3_blk *q, int64_t ix, uint8_t *y) {
   __m256i lo = q->b0, hi = q->b1;
-  for (int kx = 0; kx < 3; kx++) {
-    __m256i z0 = qdw3_zc(R, 0, ix + kx), z1 = qdw3_zc(R, 1, ix + kx);
-    QDW3_MAC(lo, z0, z1, wb, kx, lo);
-    QDW3_MAC(hi, z0, z1, wb, kx, hi);
-  }
+  for (int kx = 0; kx < 3; kx++)
+    QDW3_MAC(lo, hi, QDW3_PV(qdw3_zc(R, 0, ix + kx), qdw3_zc(R, 1, ix + kx)), wb, kx);
   __m256i c0 = qdw3_zc(R, 2, ix), c1 = qdw3_zc(R, 2, ix + 1), c2 = qdw3_zc(R, 2, ix + 2);
-  QDW3_MAC(lo, c0, c1, wb, 3, lo);
-  QDW3_MAC(hi, c0, c1, wb, 3, hi);
-  QDW3_MAC(lo, c2, c2, wb, 5, lo); /* (w22, 0) */
-  QDW3_MAC(hi, c2, c2, wb, 5, hi);
-  qdw3_store(q, lo, hi, y);
+  QDW3_MAC(lo, hi, QDW3_PV(c0, c1), wb, 3);
+  QDW3_MAC(lo, hi, QDW3_PV(c2, c2), wb, 5); /* (w22, 0) */
+  qdw3_store2(q, lo, hi, lo, hi, y, NULL);
 }
 
 /* A row's ow outputs for one 16-channel block: interior ones (all taps in the image) in the
- * register loops, the rest through qdw3_edge. */
+ * register loops, two at a time, the rest through qdw3_edge. */
 __attribute__((target("avx2"))) static void qdw3_row(const qdw3_rows *R, const int16_t *wb,
                                                      const qdw3_blk *q, int64_t sw, int64_t pl,
                                                      int64_t ow, uint8_t *y, int64_t out_pix) {
@@ -466,47 +484,52 @@ __attribute__((target("avx2"))) static void qdw3_row(const qdw3_rows *R, const i
   const int64_t ix = a * sw - pl, s0 = R->s[0], s1 = R->s[1], s2 = R->s[2];
   const uint8_t *p0 = R->r[0] + ix * s0, *p1 = R->r[1] + ix * s1, *p2 = R->r[2] + ix * s2;
   uint8_t *yo = y + a * out_pix;
+  /* Each column is loaded once and added to every output that uses it, so the live state is
+   * a few accumulators (not columns): it fits the 16 ymm registers next to the temporaries. */
   if (a < b && sw == 1) {
-    /* state: V(ix) = (A0, A1), V(ix + 1) = (B0, B1), Z_2(ix), Z_2(ix + 1) */
-    __m256i A0 = QDW3_Z(p0), A1 = QDW3_Z(p1), B0 = QDW3_Z(p0 + s0), B1 = QDW3_Z(p1 + s1);
-    __m256i Za = QDW3_Z(p2), Zb = QDW3_Z(p2 + s2);
+    /* entering column j: A = out(j - 2) lacks V(j).w2 and H(j - 1).w4; B = out(j - 1) lacks
+     * V(j).w1 and H(j - 1).w3 and the rest; z = Z_2(j - 1) */
+    __m256i A0 = q->b0, A1 = q->b1, B0 = q->b0, B1 = q->b1;
+    qdw3_pv v = QDW3_PV(QDW3_Z(p0), QDW3_Z(p1));
+    QDW3_MAC(A0, A1, v, wb, 0);
+    v = QDW3_PV(QDW3_Z(p0 + s0), QDW3_Z(p1 + s1));
+    QDW3_MAC(A0, A1, v, wb, 1);
+    QDW3_MAC(B0, B1, v, wb, 0);
+    __m256i z = QDW3_Z(p2 + s2);
+    qdw3_pv h = QDW3_PV(QDW3_Z(p2), z);
+    QDW3_MAC(A0, A1, h, wb, 3);
     p0 += 2 * s0, p1 += 2 * s1, p2 += 2 * s2;
     for (int64_t ox = a; ox < b; ox++, p0 += s0, p1 += s1, p2 += s2, yo += out_pix) {
-      __m256i C0 = QDW3_Z(p0), C1 = QDW3_Z(p1), Zc = QDW3_Z(p2);
-      __m256i lo = q->b0, hi = q->b1;
-      QDW3_MAC(lo, A0, A1, wb, 0, lo);
-      QDW3_MAC(hi, A0, A1, wb, 0, hi);
-      QDW3_MAC(lo, B0, B1, wb, 1, lo);
-      QDW3_MAC(hi, B0, B1, wb, 1, hi);
-      QDW3_MAC(lo, C0, C1, wb, 2, lo);
-      QDW3_MAC(hi, C0, C1, wb, 2, hi);
-      QDW3_MAC(lo, Za, Zb, wb, 3, lo);
-      QDW3_MAC(hi, Za, Zb, wb, 3, hi);
-      QDW3_MAC(lo, Zb, Zc, wb, 4, lo);
-      QDW3_MAC(hi, Zb, Zc, wb, 4, hi);
-      qdw3_store(q, lo, hi, yo);
-      A0 = B0, A1 = B1, B0 = C0, B1 = C1, Za = Zb, Zb = Zc;
+      QDW3_OPAQUE(wb);
+      __m256i zn = QDW3_Z(p2);
+      v = QDW3_PV(QDW3_Z(p0), QDW3_Z(p1));
+      h = QDW3_PV(z, zn);
+      __m256i C0 = q->b0, C1 = q->b1;
+      QDW3_MAC(A0, A1, v, wb, 2);
+      QDW3_MAC(A0, A1, h, wb, 4);
+      QDW3_MAC(B0, B1, v, wb, 1);
+      QDW3_MAC(B0, B1, h, wb, 3);
+      QDW3_MAC(C0, C1, v, wb, 0);
+      qdw3_store2(q, A0, A1, A0, A1, yo, NULL);
+      A0 = B0, A1 = B1, B0 = C0, B1 = C1, z = zn;
     }
   } else if (a < b) {
-    /* state: V(ix) = (A0, A1), Z_2(ix), Z_2(ix + 1) */
-    __m256i A0 = QDW3_Z(p0), A1 = QDW3_Z(p1), Za = QDW3_Z(p2), Zb = QDW3_Z(p2 + s2);
+    /* entering output ox at column ix: A = bias + V(ix).w0 + H(ix).w3 */
+    __m256i A0 = q->b0, A1 = q->b1;
+    QDW3_MAC(A0, A1, QDW3_PV(QDW3_Z(p0), QDW3_Z(p1)), wb, 0);
+    QDW3_MAC(A0, A1, QDW3_PV(QDW3_Z(p2), QDW3_Z(p2 + s2)), wb, 3);
     for (int64_t ox = a; ox < b; ox++, yo += out_pix) {
-      __m256i B0 = QDW3_Z(p0 + s0), B1 = QDW3_Z(p1 + s1);
+      QDW3_OPAQUE(wb);
+      QDW3_MAC(A0, A1, QDW3_PV(QDW3_Z(p0 + s0), QDW3_Z(p1 + s1)), wb, 1);
       p0 += 2 * s0, p1 += 2 * s1, p2 += 2 * s2;
-      __m256i C0 = QDW3_Z(p0), C1 = QDW3_Z(p1), Zc = QDW3_Z(p2), Zd = QDW3_Z(p2 + s2);
-      __m256i lo = q->b0, hi = q->b1;
-      QDW3_MAC(lo, A0, A1, wb, 0, lo);
-      QDW3_MAC(hi, A0, A1, wb, 0, hi);
-      QDW3_MAC(lo, B0, B1, wb, 1, lo);
-      QDW3_MAC(hi, B0, B1, wb, 1, hi);
-      QDW3_MAC(lo, C0, C1, wb, 2, lo);
-      QDW3_MAC(hi, C0, C1, wb, 2, hi);
-      QDW3_MAC(lo, Za, Zb, wb, 3, lo);
-      QDW3_MAC(hi, Za, Zb, wb, 3, hi);
-      QDW3_MAC(lo, Zc, Zd, wb, 5, lo);
-      QDW3_MAC(hi, Zc, Zd, wb, 5, hi);
-      qdw3_store(q, lo, hi, yo);
-      A0 = C0, A1 = C1, Za = Zc, Zb = Zd;
+      qdw3_pv v = QDW3_PV(QDW3_Z(p0), QDW3_Z(p1)), h = QDW3_PV(QDW3_Z(p2), QDW3_Z(p2 + s2));
+      __m256i B0 = q->b0, B1 = q->b1;
+      QDW3_MAC(A0, A1, v, wb, 2);
+      QDW3_MAC(A0, A1, h, wb, 5);
+      QDW3_MAC(B0, B1, v, wb, 0);
+      QDW3_MAC(B0, B1, h, wb, 3);
+      qdw3_store2(q, A0, A1, A0, A1, yo, NULL);
+      A0 = B0, A1 = B1;
     }
   }
   for (int64_t ox = b; ox < ow; ox++)
@@ -540,8 +563,8 @@ __attribute__((target("avx2"))) static void qdw3_task(void *vctx, size_t idx) {
   memset(padb, c->xzp, sizeof padb);
   qdw3_blk q;
   q.zp16 = _mm256_set1_epi16((int16_t)c->ozp);
-  q.qmin = _mm_set1_epi8((char)(uint8_t)c->qmin);
-  q.qmax = _mm_set1_epi8((char)(uint8_t)c->qmax);
+  q.qmin = _mm256_set1_epi8((char)(uint8_t)c->qmin);
+  q.qmax = _mm256_set1_epi8((char)(uint8_t)c->qmax);
   qdw3_rows R;
   R.w = W;
   R.pad = _mm256_set1_epi16((int16_t)c->xzp);
