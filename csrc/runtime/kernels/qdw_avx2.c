@@ -396,7 +396,7 @@ typedef struct {
   const uint8_t *r[3]; /* kernel rows 0..2 at column 0 of this 16-channel block */
   int64_t s[3];        /* bytes between columns (0: a padding row of x_zp bytes) */
   int64_t w;           /* image width: columns [0, w) are in the image */
-  __m256i pad;         /* x_zp as int16 */
+  const uint8_t *padp; /* 16 x_zp bytes */
 } qdw3_rows;
 
 #define QDW3_Z(ptr) _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(ptr)))
@@ -450,59 +450,40 @@ __attribute__((target("avx2"))) static inline void qdw3_store2(const qdw3_blk *q
   }
 }
 
-/* Z_k(i), x_zp outside the image. */
-__attribute__((target("avx2"))) static inline __m256i qdw3_zc(const qdw3_rows *R, int k,
-                                                              int64_t i) {
-  return i >= 0 && i < R->w ? QDW3_Z(R->r[k] + i * R->s[k]) : R->pad;
+/* Column j of kernel row k (16 bytes), or x_zp bytes outside the image: one predictable branch
+ * per column, so the edges run the same loops as the interior. */
+static inline const uint8_t *qdw3_col(const qdw3_rows *R, int k, int64_t j) {
+  return (uint64_t)j < (uint64_t)R->w ? R->r[k] + j * R->s[k] : R->padp;
 }
 
-/* One output at input column ix, any position (every load checked). */
-__attribute__((target("avx2"))) static void qdw3_edge(const qdw3_rows *R, const int16_t *wb,
-                                                      const qdw3_blk *q, int64_t ix, uint8_t *y) {
-  __m256i lo = q->b0, hi = q->b1;
-  for (int kx = 0; kx < 3; kx++)
-    QDW3_MAC(lo, hi, QDW3_PV(qdw3_zc(R, 0, ix + kx), qdw3_zc(R, 1, ix + kx)), wb, kx);
-  __m256i c0 = qdw3_zc(R, 2, ix), c1 = qdw3_zc(R, 2, ix + 1), c2 = qdw3_zc(R, 2, ix + 2);
-  QDW3_MAC(lo, hi, QDW3_PV(c0, c1), wb, 3);
-  QDW3_MAC(lo, hi, QDW3_PV(c2, c2), wb, 5); /* (w22, 0) */
-  qdw3_store2(q, lo, hi, lo, hi, y, NULL);
-}
+#define QDW3_ZC(k, j) QDW3_Z(qdw3_col(R, k, j))
 
-/* A row's ow outputs for one 16-channel block: interior ones (all taps in the image) in the
- * register loops, two at a time, the rest through qdw3_edge. */
+/* A row's ow outputs for one 16-channel block. Each column is loaded once and added to every
+ * output that uses it, so the live state is a few accumulators (not columns) and fits the 16
+ * ymm registers next to the temporaries. */
 __attribute__((target("avx2"))) static void qdw3_row(const qdw3_rows *R, const int16_t *wb,
                                                      const qdw3_blk *q, int64_t sw, int64_t pl,
                                                      int64_t ow, uint8_t *y, int64_t out_pix) {
-  /* interior: ix = ox * sw - pl >= 0 and ix + sw + 1 < w (stride 2 reads H(ix + 2), which
-   * touches column ix + 3) */
-  const int64_t lim = R->w - 2 - sw + pl;
-  int64_t a = (pl + sw - 1) / sw, b = lim >= 0 ? lim / sw + 1 : 0;
-  a = a > ow ? ow : a;
-  b = b > ow ? ow : (b < a ? a : b);
-  for (int64_t ox = 0; ox < a; ox++)
-    qdw3_edge(R, wb, q, ox * sw - pl, y + ox * out_pix);
-  const int64_t ix = a * sw - pl, s0 = R->s[0], s1 = R->s[1], s2 = R->s[2];
-  const uint8_t *p0 = R->r[0] + ix * s0, *p1 = R->r[1] + ix * s1, *p2 = R->r[2] + ix * s2;
-  uint8_t *yo = y + a * out_pix;
-  /* Each column is loaded once and added to every output that uses it, so the live state is
-   * a few accumulators (not columns): it fits the 16 ymm registers next to the temporaries. */
-  if (a < b && sw == 1) {
+  if (ow <= 0)
+    return;
+  int64_t j = -pl; /* the next column to load */
+  if (sw == 1) {
     /* entering column j: A = out(j - 2) lacks V(j).w2 and H(j - 1).w4; B = out(j - 1) lacks
-     * V(j).w1 and H(j - 1).w3 and the rest; z = Z_2(j - 1) */
+     * V(j).w1, H(j - 1).w3 and the rest; z = Z_2(j - 1) */
     __m256i A0 = q->b0, A1 = q->b1, B0 = q->b0, B1 = q->b1;
-    qdw3_pv v = QDW3_PV(QDW3_Z(p0), QDW3_Z(p1));
+    qdw3_pv v = QDW3_PV(QDW3_ZC(0, j), QDW3_ZC(1, j));
     QDW3_MAC(A0, A1, v, wb, 0);
-    v = QDW3_PV(QDW3_Z(p0 + s0), QDW3_Z(p1 + s1));
+    v = QDW3_PV(QDW3_ZC(0, j + 1), QDW3_ZC(1, j + 1));
     QDW3_MAC(A0, A1, v, wb, 1);
     QDW3_MAC(B0, B1, v, wb, 0);
-    __m256i z = QDW3_Z(p2 + s2);
-    qdw3_pv h = QDW3_PV(QDW3_Z(p2), z);
+    __m256i z = QDW3_ZC(2, j + 1);
+    qdw3_pv h = QDW3_PV(QDW3_ZC(2, j), z);
     QDW3_MAC(A0, A1, h, wb, 3);
-    p0 += 2 * s0, p1 += 2 * s1, p2 += 2 * s2;
-    for (int64_t ox = a; ox < b; ox++, p0 += s0, p1 += s1, p2 += s2, yo += out_pix) {
+    j += 2;
+    for (int64_t ox = 0; ox < ow; ox++, j++, y += out_pix) {
       QDW3_OPAQUE(wb);
-      __m256i zn = QDW3_Z(p2);
-      v = QDW3_PV(QDW3_Z(p0), QDW3_Z(p1));
+      __m256i zn = QDW3_ZC(2, j);
+      v = QDW3_PV(QDW3_ZC(0, j), QDW3_ZC(1, j));
       h = QDW3_PV(z, zn);
       __m256i C0 = q->b0, C1 = q->b1;
       QDW3_MAC(A0, A1, v, wb, 2);
@@ -510,30 +491,28 @@ __attribute__((target("avx2"))) static void qdw3_row(const qdw3_rows *R, const i
       QDW3_MAC(B0, B1, v, wb, 1);
       QDW3_MAC(B0, B1, h, wb, 3);
       QDW3_MAC(C0, C1, v, wb, 0);
-      qdw3_store2(q, A0, A1, A0, A1, yo, NULL);
+      qdw3_store2(q, A0, A1, A0, A1, y, NULL);
       A0 = B0, A1 = B1, B0 = C0, B1 = C1, z = zn;
     }
-  } else if (a < b) {
-    /* entering output ox at column ix: A = bias + V(ix).w0 + H(ix).w3 */
+  } else {
+    /* entering output ox at column j = ix: A = bias + V(ix).w0 + H(ix).w3 */
     __m256i A0 = q->b0, A1 = q->b1;
-    QDW3_MAC(A0, A1, QDW3_PV(QDW3_Z(p0), QDW3_Z(p1)), wb, 0);
-    QDW3_MAC(A0, A1, QDW3_PV(QDW3_Z(p2), QDW3_Z(p2 + s2)), wb, 3);
-    for (int64_t ox = a; ox < b; ox++, yo += out_pix) {
+    QDW3_MAC(A0, A1, QDW3_PV(QDW3_ZC(0, j), QDW3_ZC(1, j)), wb, 0);
+    QDW3_MAC(A0, A1, QDW3_PV(QDW3_ZC(2, j), QDW3_ZC(2, j + 1)), wb, 3);
+    for (int64_t ox = 0; ox < ow; ox++, j += sw, y += out_pix) {
       QDW3_OPAQUE(wb);
-      QDW3_MAC(A0, A1, QDW3_PV(QDW3_Z(p0 + s0), QDW3_Z(p1 + s1)), wb, 1);
-      p0 += 2 * s0, p1 += 2 * s1, p2 += 2 * s2;
-      qdw3_pv v = QDW3_PV(QDW3_Z(p0), QDW3_Z(p1)), h = QDW3_PV(QDW3_Z(p2), QDW3_Z(p2 + s2));
+      QDW3_MAC(A0, A1, QDW3_PV(QDW3_ZC(0, j + 1), QDW3_ZC(1, j + 1)), wb, 1);
+      qdw3_pv v = QDW3_PV(QDW3_ZC(0, j + 2), QDW3_ZC(1, j + 2));
+      qdw3_pv h = QDW3_PV(QDW3_ZC(2, j + 2), QDW3_ZC(2, j + 3));
       __m256i B0 = q->b0, B1 = q->b1;
       QDW3_MAC(A0, A1, v, wb, 2);
       QDW3_MAC(A0, A1, h, wb, 5);
       QDW3_MAC(B0, B1, v, wb, 0);
       QDW3_MAC(B0, B1, h, wb, 3);
-      qdw3_store2(q, A0, A1, A0, A1, yo, NULL);
+      qdw3_store2(q, A0, A1, A0, A1, y, NULL);
       A0 = B0, A1 = B1;
     }
   }
-  for (int64_t ox = b; ox < ow; ox++)
-    qdw3_edge(R, wb, q, ox * sw - pl, y + ox * out_pix);
 }
 
 /* A task: a band of output rows (of n * oh) times a chunk of 16-channel blocks. c->bias is
@@ -567,7 +546,7 @@ __attribute__((target("avx2"))) static void qdw3_task(void *vctx, size_t idx) {
   q.qmax = _mm256_set1_epi8((char)(uint8_t)c->qmax);
   qdw3_rows R;
   R.w = W;
-  R.pad = _mm256_set1_epi16((int16_t)c->xzp);
+  R.padp = padb;
   for (int64_t fr = r0; fr < r1; fr++) {
     const int64_t n = fr / oh, oy = fr % oh;
     const uint8_t *row[3];
