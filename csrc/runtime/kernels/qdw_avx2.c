@@ -451,12 +451,9 @@ __attribute__((target("avx2"))) static inline void qdw3_store2(const qdw3_blk *q
 }
 
 /* Column j of kernel row k (16 bytes), or x_zp bytes outside the image: one predictable branch
- * per column, so the edges run the same loops as the interior. */
-static inline const uint8_t *qdw3_col(const qdw3_rows *R, int k, int64_t j) {
-  return (uint64_t)j < (uint64_t)R->w ? R->r[k] + j * R->s[k] : R->padp;
-}
-
-#define QDW3_ZC(k, j) QDW3_Z(qdw3_col(R, k, j))
+ * per column, so the edges run the same loops as the interior. Reads locals of qdw3_row (not
+ * R's fields, which GCC reloads after every store through y as they might alias). */
+#define QDW3_ZC(k, j) QDW3_Z((uint64_t)(j) < (uint64_t)w ? r##k + (j)*s##k : padp)
 
 /* A row's ow outputs for one 16-channel block. Each column is loaded once and added to every
  * output that uses it, so the live state is a few accumulators (not columns) and fits the 16
@@ -466,6 +463,9 @@ __attribute__((target("avx2"))) static void qdw3_row(const qdw3_rows *R, const i
                                                      int64_t ow, uint8_t *y, int64_t out_pix) {
   if (ow <= 0)
     return;
+  const uint8_t *const r0 = R->r[0], *const r1 = R->r[1], *const r2 = R->r[2],
+                       *const padp = R->padp;
+  const int64_t s0 = R->s[0], s1 = R->s[1], s2 = R->s[2], w = R->w;
   int64_t j = -pl; /* the next column to load */
   if (sw == 1) {
     /* entering column j: A = out(j - 2) lacks V(j).w2 and H(j - 1).w4; B = out(j - 1) lacks
