@@ -14,6 +14,9 @@
  * nothing). An output row oy needs P(oy * sh - pt + 2j) for j < ceil(kh / 2) (an odd
  * last kernel row pairs with a zero weight); pair rows are kept in a small ring, so
  * consecutive output rows reuse them. Per 16 channels one pair tap is 2 vpmaddwd.
+ * That general path serves every kernel size; 3x3 with horizontal stride 1 or 2 (all
+ * of mobilenet's depthwise layers) runs register kernels instead (see qdw3_row), which
+ * build the pairs from the quint8 rows as they go and need no pair rows.
  * Each output is summed in a fixed order by exactly one task: same bits for any
  * thread count. Requantization is ptl_requantize's (float multiply, clamp in float,
  * round half even, + zero point), lane by lane. */
@@ -25,8 +28,8 @@
 #include "../internal.h"
 #include "qdw.h"
 
-/* pair vectors per 8 channels of a 3x3 kernel: (w00, w10), (w01, w11), (w02, w12), (w20, w21),
- * (0, w22), (w22, 0) */
+/* pair vectors of the 3x3 register kernels (wYX: kernel row Y, column X): (w00, w10),
+ * (w01, w11), (w02, w12), (w20, w21), (0, w22) [stride 1], (w22, 0) [stride 2] */
 enum { QDW3_NW = 6 };
 
 typedef struct {
@@ -127,7 +130,7 @@ typedef struct {
   int64_t in_pix, out_pix, wp, rows, tasks;
   int32_t xzp, ozp;
   float lo, hi;
-  const int32_t *bias; /* [cb][16] in lane order, 0 past c (3x3 path: see qdw3_task) */
+  const int32_t *bias; /* [cb][16] in lane order, 0 past c (3x3 path: - x_zp * sum(w)) */
   const float *scale;  /* [cb][16] in lane order */
   uint8_t *y;
   int32_t qmin, qmax;
@@ -604,7 +607,8 @@ ptl_status ptl_qdw_conv(const void *packed, const int64_t *g, const uint8_t *x, 
   c.qmax = qmax;
   /* the 3x3 register kernels, else the pair rows */
   const bool k3 = p->w3 && (g[QDW_SW] == 1 || g[QDW_SW] == 2);
-  /* per-channel arrays, padded to whole blocks / groups: on the stack unless huge */
+  /* per-channel arrays, padded to whole blocks: on the stack unless huge (no allocation per
+   * call in steady state) */
   const size_t nl = (size_t)(p->cb * 16);
   int32_t bias_st[1024];
   float scale_st[1024];
