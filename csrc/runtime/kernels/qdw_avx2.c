@@ -15,7 +15,7 @@
  * last kernel row pairs with a zero weight); pair rows are kept in a small ring, so
  * consecutive output rows reuse them. Per 16 channels one pair tap is 2 vpmaddwd.
  * That general path serves every kernel size; 3x3 with horizontal stride 1 or 2 (all
- * of mobilenet's depthwise layers) runs register kernels instead (see qdw3_row), which
+ * of mobilenet's depthwise layers) runs register kernels instead (see qdw3_row_impl), which
  * build the pairs from the quint8 rows as they go and need no pair rows.
  * Each output is summed in a fixed order by exactly one task: same bits for any
  * thread count. Requantization is ptl_requantize's (float multiply, clamp in float,
@@ -35,7 +35,7 @@ enum { QDW3_NW = 6 };
 typedef struct {
   int64_t c, kh, kw, cb, np; /* channels, kernel, 16-channel blocks, pair rows */
   int16_t *w;                /* [cb][np][kw][32]: lanes as P's (see pack) */
-  /* 3x3 only (NULL otherwise), for the register kernels (qdw3_row): per 16-channel block,
+  /* 3x3 only (NULL otherwise), for the register kernels (qdw3_row_impl): per 16-channel block,
    * QDW3_NW vectors of (weight, weight) int16 pairs, lo then hi half; wsum[c]: the 9 weights' sum
    */
   int16_t *w3;
@@ -402,6 +402,8 @@ typedef struct {
   const uint8_t *padp; /* 16 x_zp bytes */
 } qdw3_rows;
 
+enum { QDW3_FLOOR = 1, QDW3_CEIL = 2 }; /* output clamps that bind: qmin > 0, qmax < 255 */
+
 #define QDW3_Z(ptr) _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(ptr)))
 /* a pair vector: lo / hi halves of two widened columns interleaved */
 typedef struct {
@@ -429,7 +431,8 @@ typedef struct {
  * cannot overflow). */
 __attribute__((target("avx2"))) static inline void qdw3_store2(const qdw3_blk *q, __m256i a0,
                                                                __m256i a1, __m256i b0, __m256i b1,
-                                                               uint8_t *ya, uint8_t *yb) {
+                                                               uint8_t *ya, uint8_t *yb,
+                                                               const int clamp) {
 #define QDW3_RQ(v, s) _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_cvtepi32_ps(v), s))
   /* lanes (0-3, 8-11) and (4-7, 12-15): packs per 128-bit lane gives channels 0-7 | 8-15 */
   __m256i va =
@@ -439,7 +442,11 @@ __attribute__((target("avx2"))) static inline void qdw3_store2(const qdw3_blk *q
 #undef QDW3_RQ
   /* [a 0-7, b 0-7 | a 8-15, b 8-15] -> [a 0-15 | b 0-15] */
   __m256i o = _mm256_permute4x64_epi64(_mm256_packus_epi16(va, vb), 0xD8);
-  o = _mm256_min_epu8(_mm256_max_epu8(o, q->qmin), q->qmax);
+  /* the packs already clamp to [0, 255]: the floor / ceiling only when they bind */
+  if (clamp & QDW3_FLOOR)
+    o = _mm256_max_epu8(o, q->qmin);
+  if (clamp & QDW3_CEIL)
+    o = _mm256_min_epu8(o, q->qmax);
   if (q->nb == 16) {
     _mm_storeu_si128((__m128i *)ya, _mm256_castsi256_si128(o));
     if (yb)
@@ -454,16 +461,16 @@ __attribute__((target("avx2"))) static inline void qdw3_store2(const qdw3_blk *q
 }
 
 /* Column j of kernel row k (16 bytes), or x_zp bytes outside the image: one predictable branch
- * per column, so the edges run the same loops as the interior. Reads locals of qdw3_row (not
+ * per column, so the edges run the same loops as the interior. Reads locals of qdw3_row_impl (not
  * R's fields, which GCC reloads after every store through y as they might alias). */
 #define QDW3_ZC(k, j) QDW3_Z((uint64_t)(j) < (uint64_t)w ? r##k + (j)*s##k : padp)
 
 /* A row's ow outputs for one 16-channel block. Each column is loaded once and added to every
  * output that uses it, so the live state is a few accumulators (not columns) and fits the 16
  * ymm registers next to the temporaries. */
-__attribute__((target("avx2"))) static void qdw3_row(const qdw3_rows *R, const int16_t *wb,
-                                                     const qdw3_blk *q, int64_t sw, int64_t pl,
-                                                     int64_t ow, uint8_t *y, int64_t out_pix) {
+__attribute__((target("avx2"), always_inline)) static inline void
+qdw3_row_impl(const qdw3_rows *R, const int16_t *wb, const qdw3_blk *q, int64_t sw, int64_t pl,
+              int64_t ow, uint8_t *y, int64_t out_pix, const int clamp) {
   if (ow <= 0)
     return;
   const uint8_t *const r0 = R->r[0], *const r1 = R->r[1], *const r2 = R->r[2],
@@ -494,7 +501,7 @@ __attribute__((target("avx2"))) static void qdw3_row(const qdw3_rows *R, const i
       QDW3_MAC(B0, B1, v, wb, 1);
       QDW3_MAC(B0, B1, h, wb, 3);
       QDW3_MAC(C0, C1, v, wb, 0);
-      qdw3_store2(q, A0, A1, A0, A1, y, NULL);
+      qdw3_store2(q, A0, A1, A0, A1, y, NULL, clamp);
       A0 = B0, A1 = B1, B0 = C0, B1 = C1, z = zn;
     }
   } else {
@@ -512,11 +519,27 @@ __attribute__((target("avx2"))) static void qdw3_row(const qdw3_rows *R, const i
       QDW3_MAC(A0, A1, h, wb, 5);
       QDW3_MAC(B0, B1, v, wb, 0);
       QDW3_MAC(B0, B1, h, wb, 3);
-      qdw3_store2(q, A0, A1, A0, A1, y, NULL);
+      qdw3_store2(q, A0, A1, A0, A1, y, NULL, clamp);
       A0 = B0, A1 = B1;
     }
   }
 }
+
+/* qdw3_row_impl per clamp (QDW3_FLOOR | QDW3_CEIL): the constant folds the unneeded ops out */
+#define QDW3_ROW_FN(name, clamp)                                                                   \
+  __attribute__((target("avx2"))) static void name(const qdw3_rows *R, const int16_t *wb,          \
+                                                   const qdw3_blk *q, int64_t sw, int64_t pl,      \
+                                                   int64_t ow, uint8_t *y, int64_t out_pix) {      \
+    qdw3_row_impl(R, wb, q, sw, pl, ow, y, out_pix, clamp);                                        \
+  }
+QDW3_ROW_FN(qdw3_row_0, 0)
+QDW3_ROW_FN(qdw3_row_f, QDW3_FLOOR)
+QDW3_ROW_FN(qdw3_row_c, QDW3_CEIL)
+QDW3_ROW_FN(qdw3_row_fc, QDW3_FLOOR | QDW3_CEIL)
+#undef QDW3_ROW_FN
+typedef void (*qdw3_row_fn)(const qdw3_rows *, const int16_t *, const qdw3_blk *, int64_t, int64_t,
+                            int64_t, uint8_t *, int64_t);
+static const qdw3_row_fn qdw3_rows_by_clamp[4] = {qdw3_row_0, qdw3_row_f, qdw3_row_c, qdw3_row_fc};
 
 /* A task: a band of output rows (of n * oh) times a chunk of 16-channel blocks. c->bias is
  * bias - x_zp * sum(w) and c->scale the scale, per block in lane order. */
@@ -550,20 +573,22 @@ __attribute__((target("avx2"))) static void qdw3_task(void *vctx, size_t idx) {
   qdw3_rows R;
   R.w = W;
   R.padp = padb;
+  const qdw3_row_fn row =
+      qdw3_rows_by_clamp[(c->qmin > 0 ? QDW3_FLOOR : 0) | (c->qmax < 255 ? QDW3_CEIL : 0)];
   for (int64_t fr = r0; fr < r1; fr++) {
     const int64_t n = fr / oh, oy = fr % oh;
-    const uint8_t *row[3];
+    const uint8_t *rows[3];
     for (int k = 0; k < 3; k++) {
       int64_t r = oy * sh - pt + k;
-      row[k] = r >= 0 && r < H ? c->x + ((n * H + r) * W) * c->in_pix : NULL;
+      rows[k] = r >= 0 && r < H ? c->x + ((n * H + r) * W) * c->in_pix : NULL;
     }
     uint8_t *yrow = c->y + (n * oh + oy) * ow * c->out_pix;
     for (int64_t b = b0; b < b1; b++) {
       q.nb = C - b * 16 < 16 ? C - b * 16 : 16;
       for (int k = 0; k < 3; k++) {
-        R.r[k] = row[k] ? row[k] + b * 16 : padb;
-        R.s[k] = row[k] ? c->in_pix : 0;
-        if (row[k] && q.nb < 16) {
+        R.r[k] = rows[k] ? rows[k] + b * 16 : padb;
+        R.s[k] = rows[k] ? c->in_pix : 0;
+        if (rows[k] && q.nb < 16) {
           uint8_t *d = tmp + k * W * 16;
           memset(d, c->xzp, (size_t)(W * 16));
           for (int64_t i = 0; i < W; i++)
@@ -576,7 +601,7 @@ __attribute__((target("avx2"))) static void qdw3_task(void *vctx, size_t idx) {
       q.s1 = _mm256_loadu_ps(c->scale + b * 16 + 8);
       q.b0 = _mm256_loadu_si256((const __m256i *)(c->bias + b * 16));
       q.b1 = _mm256_loadu_si256((const __m256i *)(c->bias + b * 16 + 8));
-      qdw3_row(&R, p->w3 + b * QDW3_NW * 32, &q, sw, pl, ow, yrow + b * 16, c->out_pix);
+      row(&R, p->w3 + b * QDW3_NW * 32, &q, sw, pl, ow, yrow + b * 16, c->out_pix);
     }
   }
   if (ring >= 0)
