@@ -469,10 +469,12 @@ __attribute__((target("avx2"))) static inline void qdw3_store2(const qdw3_blk *q
  * output that uses it, so the live state is a few accumulators (not columns) and fits the 16
  * ymm registers next to the temporaries. */
 __attribute__((target("avx2"), always_inline)) static inline void
-qdw3_row_impl(const qdw3_rows *R, const int16_t *wb, const qdw3_blk *q, int64_t sw, int64_t pl,
+qdw3_row_impl(const qdw3_rows *R, const int16_t *wb, const qdw3_blk *qb, int64_t sw, int64_t pl,
               int64_t ow, uint8_t *y, int64_t out_pix, const int clamp) {
   if (ow <= 0)
     return;
+  /* a local copy, as for the rows below: GCC may keep its fields in registers */
+  const qdw3_blk qc = *qb, *const q = &qc;
   const uint8_t *const r0 = R->r[0], *const r1 = R->r[1], *const r2 = R->r[2],
                        *const padp = R->padp;
   const int64_t s0 = R->s[0], s1 = R->s[1], s2 = R->s[2], w = R->w;
