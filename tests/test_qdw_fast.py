@@ -1,8 +1,10 @@
 """The AVX2 depthwise path of quantized conv2d (kernels/qdw_avx2.c, called from qconv.c's
 fast function for groups == channels with symmetric weights). Fast and reference backends
 must agree bit for bit: strides 1 and 2, channel counts on and off the 16-channel blocks,
-fused relu, per-channel and per-tensor weights, x_zp 0 / mid / high, batch 2, layouts and
-thread counts; a couple of shapes are also checked against torch's qnnpack engine."""
+fused relu and a relu6 ceiling (QCONV2D i[9]), kernel sizes 1x1..7x7 and 3x5 / 5x3,
+per-channel and per-tensor weights, x_zp 0 / mid / high, batch 2-3, layouts (pixel strides
+!= C) and thread counts; a couple of shapes are also checked against torch's qnnpack engine.
+csrc/tests/test_qconv.c calls the kernel directly (so a silent fallback cannot pass there)."""
 from __future__ import annotations
 
 import functools
@@ -194,3 +196,79 @@ def test_dw_matches_torch(qnnpack, stride):
     print(f"\nqdw stride {stride}: exact match {exact:.5f}")
     assert float((np.abs(got - exp) <= 1).mean()) >= 0.999
     assert len(np.unique(exp)) > 2
+
+
+def conv_ints(x, w, b, s, p, c, relu, osc, ozp, qmax):
+    """QCONV2D with its version-2 attribute i[9] (the clamp maximum of a fused relu6)."""
+    return _C.call(Q._QCONV2D, (x, w, b),
+                   (s[0], s[1], p[0], p[1], 1, 1, c, 1 if relu else 0, ozp, qmax), (osc,))
+
+
+# n, c, h, w, kernel, stride, pad: every kernel size the kernel takes (the 3x3 register kernels
+# for horizontal stride 1 / 2, the pair-row path for the rest), channel counts on and off the
+# 8 / 16-channel blocks, padding wider than half the kernel, images narrower than the kernel
+KERNEL_SHAPES = [
+    (1, 16, 9, 9, (1, 1), (1, 1), (0, 0)),
+    (1, 9, 10, 9, (2, 2), (1, 1), (1, 0)),
+    (1, 17, 8, 11, (3, 3), (1, 1), (2, 2)),
+    (2, 31, 7, 9, (3, 3), (2, 2), (0, 2)),
+    (1, 8, 9, 3, (3, 3), (1, 1), (1, 1)),  # 3 columns: every output touches padding
+    (1, 40, 12, 2, (3, 3), (2, 1), (1, 1)),  # narrower than the kernel
+    (1, 24, 10, 10, (3, 3), (3, 3), (1, 1)),  # stride 3: the pair-row path
+    (1, 20, 10, 9, (4, 4), (1, 1), (2, 1)),
+    (1, 12, 11, 11, (5, 5), (2, 2), (2, 2)),
+    (1, 16, 13, 12, (7, 7), (1, 1), (3, 3)),
+    (1, 33, 9, 12, (3, 5), (1, 2), (1, 2)),
+    (2, 10, 12, 8, (5, 3), (2, 1), (2, 1)),
+    (1, 1, 12, 12, (1, 3), (1, 1), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("shape", KERNEL_SHAPES, ids=lambda s: f"k{s[4]}s{s[5]}p{s[6]}c{s[1]}")
+@pytest.mark.parametrize("clamp", ["none", "relu", "relu6"])
+def test_dw_kernel_sizes_and_clamps(shape, clamp):
+    """Fast == reference for every kernel size / stride / padding above, with no clamp, the
+    relu floor (qmin = ozp) and a ceiling below 255 (i[9], a fused relu6), at 1 and 2
+    threads; the clamps must actually bind somewhere (else they are not tested)."""
+    n, c, h, w, k, s, p = shape
+    rng = np.random.default_rng(hash(shape) % 1000)
+    x = q_from_ints(rng.integers(0, 256, (n, c, h, w)), 0.02, int(rng.integers(0, 256)))
+    wt = dw_weights(rng, c, k, per_channel=True)
+    b = ptlite.tensor(rng.standard_normal(c).astype(np.float32))
+    osc, ozp = 0.012 * (k[0] * k[1]) ** 0.5, 110
+    relu, qmax = clamp != "none", 170 if clamp == "relu6" else 255
+    prev = ptlite.get_num_threads()
+    try:
+        for t in (1, 2):
+            ptlite.set_num_threads(t)
+            fast, ref = run_both(lambda: conv_ints(x, wt, b, s, p, c, relu, osc, ozp, qmax))
+            np.testing.assert_array_equal(fast, ref, err_msg=f"{shape} {clamp} threads={t}")
+    finally:
+        ptlite.set_num_threads(prev)
+    assert ref.max() <= qmax and ref.min() >= (ozp if relu else 0)
+    if clamp == "relu6":
+        assert (ref == qmax).any() and (ref < qmax).any()
+    if relu:
+        assert (ref == ozp).any() and (ref > ozp).any()
+    assert len(np.unique(ref)) > 2
+
+
+def test_dw_pixel_stride_and_batch_3x3():
+    """The 3x3 kernels on a channel slice (pixel stride > C, and not a multiple of 16),
+    batch 3, stride 1 and 2, a relu6 ceiling: fast == reference at 1 and 2 threads."""
+    rng = np.random.default_rng(21)
+    base = q_from_ints(rng.integers(0, 256, (3, 61, 11, 10)), 0.03, 200)
+    x = base[:, 3:40]  # 37 channels: 2 full blocks and a 5-channel tail
+    assert x.stride()[1] == 1 and x.stride()[3] == 61
+    wt = dw_weights(rng, 37, (3, 3), per_channel=True)
+    prev = ptlite.get_num_threads()
+    try:
+        for t in (1, 2):
+            ptlite.set_num_threads(t)
+            for s in ((1, 1), (2, 2)):
+                fast, ref = run_both(lambda: conv_ints(x, wt, None, s, (1, 1), 37, True, 0.05, 90,
+                                                       200))
+                np.testing.assert_array_equal(fast, ref, err_msg=f"stride {s} threads {t}")
+                assert (ref == 200).any() and (ref == 90).any()
+    finally:
+        ptlite.set_num_threads(prev)

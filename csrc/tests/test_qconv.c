@@ -296,9 +296,136 @@ static void test_errors(void) {
   ptl_tensor_release(wl);
 }
 
+static void test_qdw_direct(void);
+
 void test_qconv(void) {
   test_hand_conv();
   test_hand_linear();
   test_fast_paths();
   test_errors();
+  test_qdw_direct();
+}
+
+/* ---- the AVX2 depthwise kernel (kernels/qdw_avx2.c) called directly -----------------------
+ * Called directly so a silent fallback cannot pass: every geometry must return PTL_OK and match
+ * a scalar model of the reference (taps outside the image add nothing, ptl_requantize) bit for
+ * bit at 1 and 2 threads, leaving the bytes between output pixels alone. */
+#include "kernels/qdw.h"
+#include "kernels/qmath.h"
+
+static uint32_t qdw_rng = 12345u;
+static int qdw_rand(int lo, int hi) { /* [lo, hi] */
+  qdw_rng = qdw_rng * 1664525u + 1013904223u;
+  return lo + (int)((qdw_rng >> 8) % (uint32_t)(hi - lo + 1));
+}
+
+/* g: n, h, w, c, kh, kw, sh, sw, pt, pl (oh, ow derived); in / out pixel padding; x_zp;
+ * qmin / qmax relative to the output zero point (qmin < 0: 0). */
+static void qdw_case(const int64_t *gin, int64_t in_extra, int64_t out_extra, int32_t xzp,
+                     bool relu, int32_t qmax) {
+  int64_t g[12];
+  memcpy(g, gin, 10 * sizeof(int64_t));
+  g[QDW_OH] = (g[QDW_H] + 2 * g[QDW_PT] - g[QDW_KH]) / g[QDW_SH] + 1;
+  g[QDW_OW] = (g[QDW_W] + 2 * g[QDW_PL] - g[QDW_KW]) / g[QDW_SW] + 1;
+  const int64_t N = g[0], H = g[1], W = g[2], C = g[3], KH = g[4], KW = g[5], OH = g[10],
+                OW = g[11];
+  const int64_t in_pix = C + in_extra, out_pix = C + out_extra;
+  const int32_t ozp = 100, qmin = relu ? ozp : 0;
+  uint8_t *x = malloc((size_t)(N * H * W * in_pix));
+  int8_t *w = malloc((size_t)(C * KH * KW));
+  int32_t *bias = malloc((size_t)C * sizeof(int32_t));
+  float *rs = malloc((size_t)C * sizeof(float));
+  size_t ny = (size_t)(N * OH * OW * out_pix);
+  uint8_t *y = malloc(ny), *e = malloc(ny);
+  if (!x || !w || !bias || !rs || !y || !e) {
+    T_CHECK(!"out of memory");
+    goto out;
+  }
+  for (int64_t i = 0; i < N * H * W * in_pix; i++)
+    x[i] = (uint8_t)qdw_rand(0, 255);
+  for (int64_t i = 0; i < C * KH * KW; i++)
+    w[i] = (int8_t)qdw_rand(-128, 127);
+  w[0] = -128;
+  for (int64_t c = 0; c < C; c++) {
+    bias[c] = qdw_rand(-20000, 20000);
+    rs[c] = 0.002f * (float)qdw_rand(1, 8) / (float)(KH * KW);
+  }
+  for (size_t i = 0; i < ny; i++)
+    e[i] = (uint8_t)(i * 7);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oy = 0; oy < OH; oy++)
+      for (int64_t ox = 0; ox < OW; ox++)
+        for (int64_t c = 0; c < C; c++) {
+          int32_t acc = bias[c];
+          for (int64_t ky = 0; ky < KH; ky++)
+            for (int64_t kx = 0; kx < KW; kx++) {
+              int64_t iy = oy * g[QDW_SH] - g[QDW_PT] + ky, ix = ox * g[QDW_SW] - g[QDW_PL] + kx;
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                acc += ((int32_t)x[((n * H + iy) * W + ix) * in_pix + c] - xzp) *
+                       w[(c * KH + ky) * KW + kx];
+            }
+          e[((n * OH + oy) * OW + ox) * out_pix + c] =
+              (uint8_t)ptl_requantize(acc, rs[c], ozp, qmin, qmax);
+        }
+  const int prev_threads = ptl_get_num_threads();
+  void *pk = ptl_qdw_pack(w, C, KH, KW);
+  T_CHECK(pk != NULL);
+  for (int threads = 1; pk && threads <= 2; threads++) {
+    T_OK(ptl_set_num_threads(threads));
+    for (size_t i = 0; i < ny; i++)
+      y[i] = (uint8_t)(i * 7);
+    T_OK(ptl_qdw_conv(pk, g, x, in_pix, xzp, ozp, qmin, qmax, bias, rs, y, out_pix));
+    size_t bad = 0;
+    for (size_t i = 0; i < ny; i++)
+      bad += y[i] != e[i];
+    T_CHECK(bad == 0);
+    if (bad)
+      fprintf(stderr,
+              "qdw %lldx%lldx%lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld pix +%lld/+%lld "
+              "xzp %d relu %d qmax %d threads %d: %zu bytes differ\n",
+              (long long)N, (long long)H, (long long)W, (long long)C, (long long)KH, (long long)KW,
+              (long long)g[6], (long long)g[7], (long long)g[8], (long long)g[9],
+              (long long)in_extra, (long long)out_extra, xzp, relu, qmax, threads, bad);
+  }
+  ptl_qdw_packed_destroy(pk);
+  T_OK(ptl_set_num_threads(prev_threads));
+out:
+  free(x);
+  free(w);
+  free(bias);
+  free(rs);
+  free(y);
+  free(e);
+}
+
+static void test_qdw_direct(void) {
+  if (!ptl_qdw_available())
+    return;
+  /* n, h, w, c, kh, kw, sh, sw, pt, pl */
+  static const int64_t geoms[][10] = {
+      {1, 9, 11, 16, 3, 3, 1, 1, 1, 1}, /* the 3x3 register kernels */
+      {1, 10, 13, 32, 3, 3, 2, 2, 1, 1},
+      {2, 7, 6, 17, 3, 3, 1, 1, 1, 1}, /* batch 2, a 1-channel tail block */
+      {1, 8, 9, 7, 3, 3, 2, 2, 1, 1},  /* C < 16 */
+      {1, 6, 5, 24, 3, 3, 1, 2, 0, 0}, /* no padding, stride (1, 2) */
+      {1, 7, 8, 40, 3, 3, 2, 1, 2, 2}, /* padding 2: whole padding columns and rows */
+      {1, 4, 3, 33, 3, 3, 1, 1, 3, 3}, /* padding 3 > the image's width */
+      {1, 5, 1, 16, 3, 3, 1, 1, 1, 1}, /* one column */
+      {1, 3, 2, 48, 3, 3, 2, 2, 1, 1},
+      {1, 9, 10, 20, 3, 3, 3, 3, 1, 1}, /* stride 3: the pair-row path */
+      {1, 8, 8, 16, 1, 1, 1, 1, 0, 0},  /* other kernels: the pair-row path */
+      {1, 8, 9, 9, 2, 2, 1, 1, 1, 0},
+      {2, 9, 9, 18, 5, 5, 1, 1, 2, 2},
+      {1, 11, 10, 12, 7, 7, 2, 2, 3, 3},
+      {1, 9, 12, 16, 3, 5, 1, 2, 1, 2},
+      {1, 12, 7, 31, 5, 3, 2, 1, 2, 1},
+      {1, 6, 9, 8, 1, 7, 1, 1, 0, 3},
+  };
+  const int ng = (int)(sizeof geoms / sizeof geoms[0]);
+  for (int i = 0; i < ng; i++) {
+    qdw_case(geoms[i], 0, 0, 0, false, 255);
+    qdw_case(geoms[i], 5, 3, 77, true, 255);
+    qdw_case(geoms[i], 16, 0, 255, false, 180); /* a fused relu6-like ceiling */
+    qdw_case(geoms[i], 1, 9, 128, true, 150);
+  }
 }

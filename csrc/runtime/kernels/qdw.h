@@ -1,7 +1,9 @@
 /* qdw.h - internal interface of qdw_avx2.c: exact AVX2 depthwise int8 convolution for
  * qconv.c (groups == channels == output channels, dilation 1, symmetric weights).
  * Products (x - x_zp) * w are exact in int16 (vpmaddwd on the quint8 input as it is, no
- * ^0x80 copies); accumulation int32; requantization identical to ptl_requantize. */
+ * ^0x80 copies); accumulation int32; requantization identical to ptl_requantize. 3x3
+ * kernels with horizontal stride 1 or 2 run register kernels (pairs built from the rows as
+ * they are loaded); other kernels (up to 16 rows) go through widened "pair rows". */
 #ifndef PTL_QDW_H
 #define PTL_QDW_H
 
