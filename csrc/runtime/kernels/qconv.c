@@ -964,16 +964,18 @@ typedef struct {
   uint8_t *xbuf, *ybuf;
 } nhwc_io;
 
-static ptl_status nhwc_io_begin(const ptl_call *call, int64_t in_c, int64_t out_c, nhwc_io *io) {
+/* any_input: the kernel reads the input with any strides itself (no staging copy). */
+static ptl_status nhwc_io_begin(const ptl_call *call, int64_t in_c, int64_t out_c, bool any_input,
+                                nhwc_io *io) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
   *io = (nhwc_io){ptl_tensor_data(x),
                   ptl_tensor_data(y),
-                  nhwc_pixel_stride(x),
+                  any_input ? 0 : nhwc_pixel_stride(x),
                   nhwc_pixel_stride(y),
                   NULL,
                   NULL};
-  if (!io->in_pix) {
+  if (!io->in_pix && !any_input) {
     io->xbuf = nhwc_copy(x, 0);
     io->x = io->xbuf;
     io->in_pix = in_c;
@@ -1009,11 +1011,12 @@ static ptl_status try_qgemm_conv(const ptl_call *call, const qgeom *g, const qch
   ptl_qgemm_packed *pk = NULL;
   PTL_CHECK(get_qgemm_pack(call, &qg, &pk));
   nhwc_io io;
-  ptl_status s = nhwc_io_begin(call, g->c, g->o, &io);
+  ptl_status s = nhwc_io_begin(call, g->c, g->o, true, &io);
   if (s != PTL_OK)
     return s;
   ptl_qgemm_quant qq = {q->xzp, q->ozp, q->qmin, q->qmax, q->qbias, q->rscale};
-  s = ptl_qgemm_conv(pk, &qg, io.x, io.in_pix, &qq, io.y, io.out_pix);
+  const ptl_tensor *x = call->in[0];
+  s = ptl_qgemm_conv_strided(pk, &qg, io.x, x->strides, &qq, io.y, io.out_pix);
   return nhwc_io_end(call, &io, s);
 }
 
@@ -1082,7 +1085,7 @@ static ptl_status try_qdw_conv(const ptl_call *call, const qgeom *g, const qchan
   void *pk = NULL;
   PTL_CHECK(get_qdw_pack(call, g, &pk));
   nhwc_io io;
-  ptl_status s = nhwc_io_begin(call, g->c, g->o, &io);
+  ptl_status s = nhwc_io_begin(call, g->c, g->o, false, &io);
   if (s != PTL_OK)
     return s;
   const int64_t qg[] = {g->n,  g->h,  g->w,  g->c,  g->kh, g->kw,
