@@ -771,17 +771,18 @@ static ptl_status run_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, u
   c.rs = rs;
   c.zbuf = zbuf;
   c.m_total = m_total;
-  c.tiles_per_task = 8;
-  /* weights of one block of panels stay in L2 while the pixel tiles pass */
+  /* weights of one block of panels stay in L2 while the pixel tiles pass; blocks and
+   * row ranges are split evenly (a 20-panel 7x7 conv was 17 + 3 panels x 8 + 5 tiles:
+   * the two threads got 151 and 109 units of work) */
   int64_t per_panel = p->taps * p->kc * QG_NR;
-  c.panels_per_block = (256 * 1024) / (per_panel > 0 ? per_panel : 1);
-  if (c.panels_per_block < 1)
-    c.panels_per_block = 1;
-  if (c.panels_per_block > p->panels)
-    c.panels_per_block = p->panels;
+  int64_t ppb = (256 * 1024) / (per_panel > 0 ? per_panel : 1);
+  if (ppb < 1)
+    ppb = 1;
+  int64_t blocks = (p->panels + ppb - 1) / ppb;
+  c.panels_per_block = (p->panels + blocks - 1) / blocks;
   int64_t tiles = (m_total + QG_MR - 1) / QG_MR;
-  c.m_tasks = (tiles + c.tiles_per_task - 1) / c.tiles_per_task;
-  int64_t blocks = (p->panels + c.panels_per_block - 1) / c.panels_per_block;
+  c.m_tasks = (tiles + 7) / 8; /* about 8 tiles (32 rows) per task */
+  c.tiles_per_task = (tiles + c.m_tasks - 1) / c.m_tasks;
   ptl_parallel_for(qg_task, &c, (size_t)(blocks * c.m_tasks));
 done:
   if (beff != beff_s)
