@@ -314,6 +314,31 @@ qgemm_4x8(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, c
              nr);
 }
 
+/* One row x 16 channels: a tile holding a single output pixel (a batch-1 linear, M = 1:
+ * the classifier) would otherwise run the 4-row kernel on three copies of its row. */
+__attribute__((target("avx2"), noinline)) static void
+qgemm_1x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
+           const float *scale, __m256i vzp16, __m256i vqmin8, __m256i vqmax8, uint8_t *out,
+           size_t out_pix, size_t nr, const int32_t *const *corr) {
+  __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);
+  __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t t = 0; t < taps; t++, a += QG_MR) {
+    const uint8_t *a0 = a[0];
+    for (size_t qd = 0; qd < quads; qd++, w += 4 * QG_NR) {
+      const __m256i w0 = _mm256_load_si256((const __m256i *)w);
+      const __m256i w1 = _mm256_load_si256((const __m256i *)(w + 32));
+      QROW(0);
+    }
+  }
+  if (corr && corr[0]) {
+    c00 = _mm256_add_epi32(c00, _mm256_loadu_si256((const __m256i *)corr[0]));
+    c01 = _mm256_add_epi32(c01, _mm256_loadu_si256((const __m256i *)(corr[0] + 8)));
+  }
+  store_tile(c00, c01, c00, c01, c00, c01, c00, c01, scale, vzp16, vqmin8, vqmax8, out, out_pix, 1,
+             nr);
+}
+
 typedef struct {
   const ptl_qgemm_packed *p;
   ptl_qgemm_geom g; /* as run: the stem layout's padded image */
@@ -402,7 +427,11 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
       for (int r = 0; r < QG_MR; r++)
         cj[r] = corr[r] ? corr[r] + j0 : NULL;
       const int32_t *const *cp = fixed ? cj : NULL;
-      if (nr <= 8) /* one call site each: qgemm_4x16 stays inlined here */
+      if (mr == 1)
+        qgemm_1x16((size_t)taps, (size_t)(p->kc / 4), ptrs, p->w + pn * taps * p->kc * QG_NR,
+                   c->beff + j0, c->rs + j0, vzp16, vqmin8, vqmax8, c->y + m0 * c->out_pix + j0,
+                   (size_t)c->out_pix, (size_t)nr, cp);
+      else if (nr <= 8) /* one call site each: qgemm_4x16 stays inlined here */
         qgemm_4x8((size_t)taps, (size_t)(p->kc / 4), ptrs, p->w + pn * taps * p->kc * QG_NR,
                   c->beff + j0, c->rs + j0, vzp16, vqmin8, vqmax8, c->y + m0 * c->out_pix + j0,
                   (size_t)c->out_pix, (size_t)mr, (size_t)nr, cp);
