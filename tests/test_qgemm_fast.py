@@ -270,12 +270,13 @@ def _threads_fast_vs_ref(fn):
 
 @pytest.mark.parametrize("layout", ["nchw", "channels_last", "sliced"])
 def test_stem_any_input_strides(layout):
-    """The 3x3 RGB stem (im2col copy gathered straight from the input's strides) and a
-    7x7 one (kernel-row taps): NCHW memory as quantize_per_tensor of an image gives it,
+    """The 3x3 and 7x7 RGB stems (im2col copies gathered straight from the input's
+    strides) and an 8x8 one (kernel-row taps): NCHW memory as quantize_per_tensor gives it,
     channels-last, and a strided view; batch 2, bytes above 127 (fixed up), relu, and a
     ceiling below 255."""
     rng = np.random.default_rng(21)
-    for k, s, p, hw in ((3, 2, 1, (37, 41)), (7, 2, 3, (29, 30)), (3, 1, 1, (12, 9))):
+    for k, s, p, hw in ((3, 2, 1, (37, 41)), (7, 2, 3, (29, 30)), (3, 1, 1, (12, 9)),
+                        (8, 2, 3, (26, 23))):
         xq = act_ints(rng, (2, 3) + hw, 127, 7)
         xq[1, 2, -1, -1] = 255
         if layout == "sliced":  # rows and columns two apart, channels-last memory

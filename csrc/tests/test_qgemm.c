@@ -248,7 +248,9 @@ static void test_strided_inputs(void) {
   /* n, h, w, c, o, kh, kw, sh, sw, pt, pl, dh, dw */
   const ptl_qgemm_geom gs[] = {
       {2, 23, 21, 3, 32, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0}, /* the 3x3 stem: im2col */
-      {1, 17, 19, 3, 20, 7, 7, 2, 2, 3, 3, 1, 1, 0, 0}, /* 7x7 stem: kernel-row taps */
+      {1, 17, 19, 3, 20, 7, 7, 2, 2, 3, 3, 1, 1, 0, 0}, /* 7x7 stem: im2col, K = 147 */
+      {1, 20, 18, 3, 24, 8, 8, 2, 2, 3, 3, 1, 1, 0, 0}, /* K = 192: kernel-row taps */
+      {2, 15, 14, 5, 18, 7, 7, 1, 2, 3, 2, 1, 1, 0, 0}, /* c = 5 kernel rows (35 bytes) */
       {2, 13, 11, 1, 5, 3, 2, 1, 1, 1, 1, 2, 1, 0, 0},  /* c = 1, dilated: short segments */
       {1, 12, 15, 2, 9, 2, 3, 1, 2, 2, 0, 1, 2, 0, 0},  /* c = 2, dw = 2 */
       {2, 9, 7, 5, 17, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0},   /* K = 45: im2col, 3 x 16-byte moves */
