@@ -319,8 +319,11 @@ def test_direct_1x1():
     channels not a multiple of 8 or 16, a channel slice (pixel stride > C), NCHW memory,
     batch 2, hot bytes, relu and a ceiling."""
     rng = np.random.default_rng(13)
-    for c, o, hw in ((16, 96, (7, 9)), (32, 16, (5, 5)), (24, 21, (9, 11)), (40, 7, (3, 13))):
-        xq = act_ints(rng, (2, c + 8, hw[0], hw[1]), 127, 5)
+    # pixel counts of every residue mod 6 and 4 (the 6- and 4-row tiles' last tiles)
+    for c, o, hw, n in ((16, 96, (7, 9), 2), (32, 16, (5, 5), 2), (24, 21, (9, 11), 1),
+                        (40, 7, (3, 13), 2), (16, 24, (5, 5), 1), (8, 40, (1, 29), 1),
+                        (16, 8, (7, 9), 1), (32, 17, (4, 5), 1)):
+        xq = act_ints(rng, (n, c + 8, hw[0], hw[1]), 127, 5)
         x_cl = q_from_ints(xq, 0.02, 60, channels_last=True)
         x_nchw = q_from_ints(xq[:, :c], 0.02, 60, channels_last=False)
         wt = weights(rng, (o, c, 1, 1), True)

@@ -254,7 +254,10 @@ static void test_strided_inputs(void) {
       {2, 13, 11, 1, 5, 3, 2, 1, 1, 1, 1, 2, 1, 0, 0},  /* c = 1, dilated: short segments */
       {1, 12, 15, 2, 9, 2, 3, 1, 2, 2, 0, 1, 2, 0, 0},  /* c = 2, dw = 2 */
       {2, 9, 7, 5, 17, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0},   /* K = 45: im2col, 3 x 16-byte moves */
-      {2, 9, 10, 16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0}, /* direct 1x1, odd pixel count */
+      {2, 9, 10, 16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0}, /* direct 1x1: 6-row tiles */
+      {1, 7, 5, 16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},  /* 35 pixels: a 5-row last tile */
+      {1, 5, 5, 32, 8, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},   /* 8 channels (6 x 8), 1-row tile */
+      {1, 3, 3, 24, 21, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},  /* 9 pixels, 16 + 5 channels */
       {1, 8, 9, 4, 24, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0},   /* per-pixel taps: a dense copy */
   };
   for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {

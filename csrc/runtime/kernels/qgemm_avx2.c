@@ -14,13 +14,15 @@
  * rate of the float kernel in conv.c.
  *
  * Shape: implicit GEMM over output pixels (rows) x output channels, 4x16 register
- * tiles, one input pointer per (kernel tap, row) like conv.c's float kernel; taps
+ * tiles (6x16 for 1x1 stride-1 convs, whose rows are consecutive pixels, and for the
+ * im2col copy), one input pointer per (kernel tap, row) like conv.c's float kernel; taps
  * outside the image point at a buffer of x_zp bytes (they then add x_zp * w - x_zp *
  * w = 0 with the zero point correction). Weights are packed in panels of 16 output
  * channels, k in quads: [panel][tap][quad][2 halves of 8 channels][4 bytes]; k past
- * the tap's channels is zero. Small-channel stems (C = 3, 7x7) are run from a padded
- * copy where one kernel row is one contiguous tap of kW * C bytes. Each output is
- * summed in a fixed order by one tile, so any thread count gives the same bits. */
+ * the tap's channels is zero. Small-channel stems (C = 3, 3x3 and 7x7) run from an
+ * im2col copy (one tap of kh * kw * C bytes per output pixel; see the layouts below).
+ * Each output is summed in a fixed order by one tile, so any thread count gives the
+ * same bits. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -446,6 +448,116 @@ __attribute__((target("avx2"))) static void qg_task(void *vctx, size_t idx) {
   }
 }
 
+/* 6 rows x 16 (or, FULL 0, 8) channels for 1x1 stride-1 convs without hot-pixel copies
+ * (rows are consecutive pixels: a0 + r * in_pix): 12 accumulators share each weight load
+ * and the tile's fixed costs (bias, corrections, pointers) cover half as many rows again
+ * as the 4-row tile, which is what small K (16 to 32) pays for. Missing rows repeat the
+ * last one and are not stored. */
+#define QG6_BODY(FULL)                                                                             \
+  __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);                                         \
+  __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));                                   \
+  __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01,  \
+          c50 = c00, c51 = c01;                                                                    \
+  const __m256i ones = _mm256_set1_epi16(1);                                                       \
+  const uint8_t *a0 = a, *a1 = a + (mr > 1 ? 1 : 0) * in_pix,                                      \
+                *a2 = a + (mr > 2 ? 2 : mr - 1) * in_pix;                                          \
+  const uint8_t *a3 = a + (mr > 3 ? 3 : mr - 1) * in_pix,                                          \
+                *a4 = a + (mr > 4 ? 4 : mr - 1) * in_pix;                                          \
+  const uint8_t *a5 = a + (mr > 5 ? 5 : mr - 1) * in_pix;                                          \
+  for (size_t qd = 0; qd < quads; qd++, w += 4 * QG_NR) {                                          \
+    const __m256i w0 = _mm256_load_si256((const __m256i *)w);                                      \
+    if (FULL) {                                                                                    \
+      const __m256i w1 = _mm256_load_si256((const __m256i *)(w + 32));                             \
+      QROW(0);                                                                                     \
+      QROW(1);                                                                                     \
+      QROW(2);                                                                                     \
+      QROW(3);                                                                                     \
+      QROW(4);                                                                                     \
+      QROW(5);                                                                                     \
+    } else {                                                                                       \
+      QROWH(0);                                                                                    \
+      QROWH(1);                                                                                    \
+      QROWH(2);                                                                                    \
+      QROWH(3);                                                                                    \
+      QROWH(4);                                                                                    \
+      QROWH(5);                                                                                    \
+    }                                                                                              \
+  }                                                                                                \
+  if (corr) {                                                                                      \
+    QCORR(0);                                                                                      \
+    QCORR(1);                                                                                      \
+    QCORR(2);                                                                                      \
+    QCORR(3);                                                                                      \
+    QCORR(4);                                                                                      \
+    QCORR(5);                                                                                      \
+  }                                                                                                \
+  store_tile(c00, c01, c10, c11, c20, c21, c30, c31, scale, vzp16, vqmin8, vqmax8, out, out_pix,   \
+             mr < 4 ? mr : 4, nr);                                                                 \
+  if (mr > 4)                                                                                      \
+    store_tile(c40, c41, c50, c51, c40, c41, c50, c51, scale, vzp16, vqmin8, vqmax8,               \
+               out + 4 * out_pix, out_pix, mr - 4, nr);
+
+__attribute__((target("avx2"))) static inline void
+qgemm_6x16(size_t quads, const uint8_t *a, size_t in_pix, const int8_t *w, const int32_t *bias,
+           const float *scale, __m256i vzp16, __m256i vqmin8, __m256i vqmax8, uint8_t *out,
+           size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr) {
+  QG6_BODY(1)
+}
+
+__attribute__((target("avx2"), noinline)) static void
+qgemm_6x8(size_t quads, const uint8_t *a, size_t in_pix, const int8_t *w, const int32_t *bias,
+          const float *scale, __m256i vzp16, __m256i vqmin8, __m256i vqmax8, uint8_t *out,
+          size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr) {
+  QG6_BODY(0)
+}
+
+#define QG_MR6 6
+
+/* qg_task for the 6-row tiles (c->direct without hot-pixel copies). */
+__attribute__((target("avx2"))) static void qg_task6(void *vctx, size_t idx) {
+  const qg_ctx *c = vctx;
+  const ptl_qgemm_packed *p = c->p;
+  int64_t nb = (int64_t)idx / c->m_tasks, mt = (int64_t)idx % c->m_tasks;
+  int64_t p0 = nb * c->panels_per_block, p1 = p0 + c->panels_per_block;
+  if (p1 > p->panels)
+    p1 = p->panels;
+  const __m256i vzp16 = _mm256_set1_epi16((int16_t)c->ozp);
+  const __m256i vqmin8 = _mm256_set1_epi8((char)c->qmin);
+  const __m256i vqmax8 = _mm256_set1_epi8((char)c->qmax);
+  int64_t tile0 = mt * c->tiles_per_task, tile1 = tile0 + c->tiles_per_task;
+  size_t quads = (size_t)(p->kc / 4), in_pix = (size_t)c->in_pix, out_pix = (size_t)c->out_pix;
+  for (int64_t tile = tile0; tile < tile1; tile++) {
+    int64_t m0 = tile * QG_MR6;
+    if (m0 >= c->m_total)
+      break;
+    int64_t mr = c->m_total - m0 < QG_MR6 ? c->m_total - m0 : QG_MR6;
+    const int32_t *corr[QG_MR6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    bool fixed = false;
+    for (int64_t r = 0; r < mr && c->fix_row; r++)
+      if (c->fix_row[m0 + r] >= 0) {
+        corr[r] = c->fix + c->fix_row[m0 + r] * p->panels * QG_NR;
+        fixed = true;
+      }
+    const uint8_t *a = c->x + m0 * c->in_pix;
+    for (int64_t pn = p0; pn < p1; pn++) {
+      int64_t j0 = pn * QG_NR;
+      int64_t nr = c->p->o - j0 < QG_NR ? c->p->o - j0 : QG_NR;
+      const int32_t *cj[QG_MR6];
+      for (int r = 0; r < QG_MR6; r++)
+        cj[r] = corr[r] ? corr[r] + j0 : NULL;
+      const int32_t *const *cp = fixed ? cj : NULL;
+      const int8_t *w = p->w + pn * p->kc * QG_NR;
+      uint8_t *out = c->y + m0 * c->out_pix + j0;
+      if (nr <= 8)
+        qgemm_6x8(quads, a, in_pix, w, c->beff + j0, c->rs + j0, vzp16, vqmin8, vqmax8, out,
+                  out_pix, (size_t)mr, (size_t)nr, cp);
+      else
+        qgemm_6x16(quads, a, in_pix, w, c->beff + j0, c->rs + j0, vzp16, vqmin8, vqmax8, out,
+                   out_pix, (size_t)mr, (size_t)nr, cp);
+    }
+  }
+}
+
 /* Copies `cols` pixels of C channels (channel stride sc, pixel stride sw, in bytes) into
  * a dense row of pixels. An NCHW image (a quantize_per_tensor of a float image feeds the
  * stem) has sc = h * w and sw = 1: its 3 channels are interleaved 16 pixels at a time
@@ -812,10 +924,12 @@ static ptl_status run_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, u
     ppb = 1;
   int64_t blocks = (p->panels + ppb - 1) / ppb;
   c.panels_per_block = (p->panels + blocks - 1) / blocks;
-  int64_t tiles = (m_total + QG_MR - 1) / QG_MR;
-  c.m_tasks = (tiles + 7) / 8; /* about 8 tiles (32 rows) per task */
+  bool six = c.direct && !c.slot;
+  int64_t tile_rows = six ? QG_MR6 : QG_MR;
+  int64_t tiles = (m_total + tile_rows - 1) / tile_rows;
+  c.m_tasks = (tiles * tile_rows + 31) / 32; /* about 32 rows per task */
   c.tiles_per_task = (tiles + c.m_tasks - 1) / c.m_tasks;
-  ptl_parallel_for(qg_task, &c, (size_t)(blocks * c.m_tasks));
+  ptl_parallel_for(six ? qg_task6 : qg_task, &c, (size_t)(blocks * c.m_tasks));
 done:
   if (beff != beff_s)
     free(beff);
