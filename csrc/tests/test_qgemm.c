@@ -184,10 +184,12 @@ static void check_strided(ptl_qgemm_geom g, unsigned seed, bool relu, int32_t qm
     goto out;
   for (int64_t i = 0; i < nx; i++)
     dense[i] = (uint8_t)(lcg(&seed) % 128);
-  for (int k = 0; k < hot; k++)
+  for (int k = 0; k < hot && hot > 1; k++) /* hot == 1: only the last two bytes */
     dense[lcg(&seed) % (unsigned)nx] = (uint8_t)(128 + lcg(&seed) % 128);
-  if (hot)
+  if (hot) /* one vpmaddubsw pair of the last pixel: unclamped, its sums saturate */
     dense[nx - 1] = 255;
+  if (hot && nx > 1)
+    dense[nx - 2] = 250;
   memset(cl, 0xEE, (size_t)(npix * cs)); /* bytes between pixels: never read */
   for (int64_t i = 0; i < npix; i++)
     for (int64_t ch = 0; ch < g.c; ch++) {
@@ -258,12 +260,16 @@ static void test_strided_inputs(void) {
       {1, 7, 5, 16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},  /* 35 pixels: a 5-row last tile */
       {1, 5, 5, 32, 8, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},   /* 8 channels (6 x 8), 1-row tile */
       {1, 3, 3, 24, 21, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},  /* 9 pixels, 16 + 5 channels */
-      {1, 8, 9, 4, 24, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0},   /* per-pixel taps: a dense copy */
+      /* inputs past 64 KB: the hot-byte scan and the padded rows run in parallel chunks */
+      {1, 64, 40, 32, 16, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},
+      {1, 150, 151, 3, 8, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0},
+      {1, 8, 9, 4, 24, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0}, /* per-pixel taps: a dense copy */
   };
   for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
     check_strided(gs[i], (unsigned)i + 300, i % 2 == 0, 255, 0);
     check_strided(gs[i], (unsigned)i + 400, i % 2 == 1, 255, 6);
     check_strided(gs[i], (unsigned)i + 500, true, 150, 3);
+    check_strided(gs[i], (unsigned)i + 600, false, 255, 1); /* in the scan's last chunk */
   }
 }
 
