@@ -486,6 +486,74 @@ def test_weight_cache_follows_input_scale(backend):
     tally.check()
 
 
+def test_per_channel_cache_follows_changes(backend):
+    """The derived per-channel arrays (requantization scales, quantized bias) cached on
+    the weight: the same weight and bias tensors called again after the bias is changed
+    in place, with another input scale / zero point, another output scale, relu, the
+    weight rewritten in place, and a new bias tensor (maybe at the freed one's address)
+    must all match torch, for conv2d and linear."""
+    rng = np.random.default_rng(31)
+    w = f32(rng, 24, 16, 3, 3, scale=0.2)
+    tw, pw = q_weight(rng, w, per_channel=True)
+    b = f32(rng, 24)
+    pb = ptlite.tensor(b.copy())
+    tb = torch.from_numpy(b.copy())
+    wl = f32(rng, 20, 16, scale=0.2)
+    twl, pwl = q_weight(rng, wl, per_channel=True)
+    bl = f32(rng, 20)
+    pbl, tbl = ptlite.tensor(bl.copy()), torch.from_numpy(bl.copy())
+    x = f32(rng, 1, 16, 9, 9)
+    tally = Tally(f"per-channel cache [{backend}]")
+    prev = None
+    steps = ("start", "bias", "xscale", "xzp", "oscale", "relu", "again", "weight", "newbias",
+             "numpy")
+    for step in steps:
+        xs, xzp, osc, relu = 0.03, 20, 0.15, False
+        if step == "bias":  # in place: same tensor, same address
+            nb = f32(rng, 24) * 3
+            pb.copy_(ptlite.tensor(nb))
+            tb.copy_(torch.from_numpy(nb))
+            nbl = f32(rng, 20) * 3
+            pbl.copy_(ptlite.tensor(nbl))
+            tbl.copy_(torch.from_numpy(nbl))
+        xs = 0.05 if step == "xscale" else xs
+        xzp = 90 if step == "xzp" else xzp
+        osc = 0.4 if step == "oscale" else osc
+        relu = step == "relu"
+        if step == "weight":
+            w2 = f32(rng, 24, 16, 3, 3, scale=0.2)
+            tw, pw2 = q_weight(rng, w2, per_channel=True)
+            pw.copy_(pw2)
+        if step == "newbias":
+            del pb
+            nb = f32(rng, 24)
+            pb, tb = ptlite.tensor(nb.copy()), torch.from_numpy(nb.copy())
+            shared = f32(rng, 24)
+            pb = ptlite.from_numpy(shared)  # borrows the numpy memory
+            tb = torch.from_numpy(shared.copy())
+        if step == "numpy":  # written behind ptlite's back: no version bump
+            shared[:] = f32(rng, 24) * 2
+            tb = torch.from_numpy(shared.copy())
+        tx, px = q_act(x, fscale(xs), xzp)
+        fn = qF.conv2d if not relu else None
+        if relu:
+            packed = torch.ops.quantized.conv2d_prepack(tw, tb, [1, 1], [1, 1], [1, 1], 1)
+            ty = torch.ops.quantized.conv2d_relu(tx, packed, fscale(osc), 7)
+        else:
+            ty = fn(tx, tw, tb, padding=1, scale=fscale(osc), zero_point=7)
+        py = Q._conv2d(px, pw, pb, (1, 1), (1, 1), (1, 1), 1, relu, fscale(osc), 7)
+        tally.add(py, ty)
+        txl, pxl = q_act(x[0, :, 0, :].T.copy(), fscale(xs), xzp)
+        tyl = torch.ops.quantized.linear(
+            txl, torch.ops.quantized.linear_prepack(twl, tbl), fscale(osc), 9)
+        tally.add(Q._linear(pxl, pwl, pbl, False, fscale(osc), 9), tyl)
+        cur = ints(py)
+        if prev is not None and step != "again":
+            assert not np.array_equal(cur, prev), step  # each change moved the output
+        prev = cur
+    tally.check()
+
+
 def test_extreme_requantization_scales(backend):
     """Tiny output scales: requantization scales past XNNPACK's limit (reference path)
     and past int32 after scaling, where QNNPACK's float->int conversion overflows to

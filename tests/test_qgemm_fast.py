@@ -242,3 +242,94 @@ def test_against_torch(engine):
         assert rate >= 0.999
     finally:
         torch.backends.quantized.engine = prev
+
+
+def _conv_qmax(x, w, b, s, p, d, relu, osc, ozp, qmax):
+    """quantized conv2d with the output ceiling i[9] (a fused relu6)."""
+    return _C.call(Q._QCONV2D, (x, w, b), (s[0], s[1], p[0], p[1], d[0], d[1], 1,
+                                           1 if relu else 0, ozp, qmax), (osc,))
+
+
+def _threads_fast_vs_ref(fn):
+    """fn() on the reference kernels, then on the fast path at 1, 2 and 3 threads: the
+    same bits every time."""
+    prev = ptlite.get_num_threads()
+    try:
+        ptlite.set_num_threads(1)
+        fast, ref = run_both(fn)
+        outs = [fast]
+        for t in (2, 3):
+            ptlite.set_num_threads(t)
+            outs.append(run_both(fn)[0])
+    finally:
+        ptlite.set_num_threads(prev)
+    for o in outs:
+        np.testing.assert_array_equal(o, ref)
+    return ref
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "sliced"])
+def test_stem_any_input_strides(layout):
+    """The 3x3 and 7x7 RGB stems (im2col copies gathered straight from the input's
+    strides) and an 8x8 one (kernel-row taps): NCHW memory as quantize_per_tensor gives it,
+    channels-last, and a strided view; batch 2, bytes above 127 (fixed up), relu, and a
+    ceiling below 255."""
+    rng = np.random.default_rng(21)
+    for k, s, p, hw in ((3, 2, 1, (37, 41)), (7, 2, 3, (29, 30)), (3, 1, 1, (12, 9)),
+                        (8, 2, 3, (26, 23))):
+        xq = act_ints(rng, (2, 3) + hw, 127, 7)
+        xq[1, 2, -1, -1] = 255
+        if layout == "sliced":  # rows and columns two apart, channels-last memory
+            big = np.zeros((2, 3, 2 * hw[0], 2 * hw[1]), np.int64)
+            big[:, :, ::2, ::2] = xq
+            x = q_from_ints(big, 0.03, 40, channels_last=True)[:, :, ::2, ::2]
+        else:
+            x = q_from_ints(xq, 0.03, 40, channels_last=layout == "channels_last")
+        np.testing.assert_array_equal(x.int_repr().numpy(), xq)
+        wt = weights(rng, (32, 3, k, k), True)
+        b = ptlite.tensor(rng.standard_normal(32).astype(np.float32))
+        for relu, qmax in ((False, 255), (True, 255), (True, 140)):
+            ref = _threads_fast_vs_ref(lambda: _conv_qmax(x, wt, b, (s, s), (p, p), (1, 1), relu,
+                                                          0.1, 90, qmax))
+            assert len(np.unique(ref)) > 20
+            if qmax < 255:
+                assert ref.max() == qmax
+
+
+def test_small_channel_windows():
+    """Small-channel windows on the im2col copy (c = 1, 2, 5: segments shorter than the
+    16-byte moves, dilation, rows whose moves would spill into the next row) at 1-3
+    threads, with hot bytes."""
+    rng = np.random.default_rng(8)
+    for c, o, k, s, p, d in ((1, 5, (3, 2), (1, 1), (1, 1), (2, 1)), (2, 9, (2, 3), (1, 2),
+                                                                     (2, 0), (1, 2)),
+                             (5, 17, (3, 3), (1, 1), (1, 1), (1, 1)), (1, 8, (2, 1), (1, 1),
+                                                                       (0, 1), (1, 1))):
+        xq = act_ints(rng, (2, c, 15, 14), 127, 4)
+        for cl in (False, True):
+            x = q_from_ints(xq, 0.02, 3, channels_last=cl)
+            wt = weights(rng, (o, c) + k, True)
+            ref = _threads_fast_vs_ref(lambda: Q._conv2d(x, wt, None, s, p, d, 1, True, 0.05,
+                                                         20))
+            assert len(np.unique(ref)) > 10
+
+
+def test_direct_1x1():
+    """1x1 stride-1 convs (row pointers without the tap walk): odd pixel counts, output
+    channels not a multiple of 8 or 16, a channel slice (pixel stride > C), NCHW memory,
+    batch 2, hot bytes, relu and a ceiling."""
+    rng = np.random.default_rng(13)
+    # pixel counts of every residue mod 6 and 4 (the 6- and 4-row tiles' last tiles)
+    for c, o, hw, n in ((16, 96, (7, 9), 2), (32, 16, (5, 5), 2), (24, 21, (9, 11), 1),
+                        (40, 7, (3, 13), 2), (16, 24, (5, 5), 1), (8, 40, (1, 29), 1),
+                        (16, 8, (7, 9), 1), (32, 17, (4, 5), 1)):
+        xq = act_ints(rng, (n, c + 8, hw[0], hw[1]), 127, 5)
+        x_cl = q_from_ints(xq, 0.02, 60, channels_last=True)
+        x_nchw = q_from_ints(xq[:, :c], 0.02, 60, channels_last=False)
+        wt = weights(rng, (o, c, 1, 1), True)
+        b = ptlite.tensor(rng.standard_normal(o).astype(np.float32))
+        for x in (x_cl[:, 4:4 + c], x_nchw):
+            for relu, qmax in ((False, 255), (True, 100)):
+                ref = _threads_fast_vs_ref(lambda: _conv_qmax(x, wt, b, (1, 1), (0, 0), (1, 1),
+                                                              relu, 0.1, 50, qmax))
+                assert len(np.unique(ref)) > 10

@@ -162,6 +162,117 @@ static void test_kernel_geometries(void) {
   }
 }
 
+/* ptl_qgemm_conv_strided with an input in NCHW memory (what quantize_per_tensor of an
+ * image gives the stem) and with channels-last pixels further apart than c: the same
+ * bits as naive_conv over a dense NHWC copy, at 1, 2 and 3 threads (im2col rows are
+ * built in parallel). Stems (im2col and row layouts), small-c windows, 1x1 and a
+ * 4-channel 3x3 (gathered into a dense copy), batch 2, relu, a ceiling below 255 and
+ * bytes above 127 (in the padded image's fix-up path). */
+static void check_strided(ptl_qgemm_geom g, unsigned seed, bool relu, int32_t qmax, int hot) {
+  g.oh = (g.h + 2 * g.pt - g.dh * (g.kh - 1) - 1) / g.sh + 1;
+  g.ow = (g.w + 2 * g.pl - g.dw * (g.kw - 1) - 1) / g.sw + 1;
+  T_CHECK(ptl_qgemm_geom_ok(&g));
+  int64_t npix = g.n * g.h * g.w, nx = npix * g.c, nw = g.o * g.kh * g.kw * g.c;
+  int64_t ny = g.n * g.oh * g.ow * g.o, cs = g.c + 5; /* channels-last pixel stride */
+  uint8_t *dense = malloc((size_t)nx), *nchw = malloc((size_t)nx);
+  uint8_t *cl = malloc((size_t)(npix * cs)), *y = malloc((size_t)ny), *yr = malloc((size_t)ny);
+  int8_t *w = malloc((size_t)nw);
+  int32_t *qb = malloc(sizeof(int32_t) * (size_t)g.o);
+  float *rs = malloc(sizeof(float) * (size_t)g.o);
+  ptl_qgemm_packed *p = NULL;
+  if (!dense || !nchw || !cl || !y || !yr || !w || !qb || !rs)
+    goto out;
+  for (int64_t i = 0; i < nx; i++)
+    dense[i] = (uint8_t)(lcg(&seed) % 128);
+  for (int k = 0; k < hot && hot > 1; k++) /* hot == 1: only the last two bytes */
+    dense[lcg(&seed) % (unsigned)nx] = (uint8_t)(128 + lcg(&seed) % 128);
+  if (hot) /* one vpmaddubsw pair of the last pixel: unclamped, its sums saturate */
+    dense[nx - 1] = 255;
+  if (hot && nx > 1)
+    dense[nx - 2] = 250;
+  memset(cl, 0xEE, (size_t)(npix * cs)); /* bytes between pixels: never read */
+  for (int64_t i = 0; i < npix; i++)
+    for (int64_t ch = 0; ch < g.c; ch++) {
+      int64_t n = i / (g.h * g.w), hw = i % (g.h * g.w);
+      nchw[(n * g.c + ch) * g.h * g.w + hw] = dense[i * g.c + ch];
+      cl[i * cs + ch] = dense[i * g.c + ch];
+    }
+  for (int64_t i = 0; i < nw; i++)
+    w[i] = (int8_t)(int)(lcg(&seed) % 256 - 128);
+  for (int64_t o = 0; o < g.o; o++) {
+    qb[o] = (int32_t)(lcg(&seed) % 20001) - 10000;
+    rs[o] = 0.0005f + 0.0001f * (float)(lcg(&seed) % 50);
+  }
+  int32_t ozp = (int32_t)(lcg(&seed) % (qmax < 255 ? 100 : 200)); /* below the ceiling */
+  ptl_qgemm_quant q = {(int32_t)(lcg(&seed) % 128), ozp, relu ? ozp : 0, qmax, qb, rs};
+  T_OK(ptl_qgemm_pack(&g, w, &p));
+  if (!p)
+    goto out;
+  naive_conv(&g, dense, g.c, w, &q, yr);
+  int64_t distinct = 0, at_max = 0;
+  for (int64_t i = 1; i < ny; i++)
+    distinct += yr[i] != yr[i - 1];
+  for (int64_t i = 0; i < ny; i++)
+    at_max += yr[i] == qmax;
+  T_CHECK(distinct > ny / 8); /* outputs that can differ */
+  T_CHECK(qmax == 255 || at_max > 0);
+  const int64_t hw = g.h * g.w;
+  const int64_t s_nchw[4] = {g.c * hw, hw, g.w, 1};
+  const int64_t s_cl[4] = {hw * cs, 1, g.w * cs, cs};
+  int prev = ptl_get_num_threads();
+  for (int t = 1; t <= 3; t++) {
+    T_OK(ptl_set_num_threads(t));
+    for (int layout = 0; layout < 2; layout++) {
+      memset(y, 0xAB, (size_t)ny);
+      T_OK(ptl_qgemm_conv_strided(p, &g, layout ? cl : nchw, layout ? s_cl : s_nchw, &q, y, g.o));
+      int64_t diff = 0;
+      for (int64_t i = 0; i < ny; i++)
+        diff += y[i] != yr[i];
+      T_CHECK(diff == 0);
+    }
+  }
+  T_OK(ptl_set_num_threads(prev));
+out:
+  ptl_qgemm_packed_destroy(p);
+  free(dense);
+  free(nchw);
+  free(cl);
+  free(y);
+  free(yr);
+  free(w);
+  free(qb);
+  free(rs);
+}
+
+static void test_strided_inputs(void) {
+  if (!ptl_qgemm_available())
+    return;
+  /* n, h, w, c, o, kh, kw, sh, sw, pt, pl, dh, dw */
+  const ptl_qgemm_geom gs[] = {
+      {2, 23, 21, 3, 32, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0}, /* the 3x3 stem: im2col */
+      {1, 17, 19, 3, 20, 7, 7, 2, 2, 3, 3, 1, 1, 0, 0}, /* 7x7 stem: im2col, K = 147 */
+      {1, 20, 18, 3, 24, 8, 8, 2, 2, 3, 3, 1, 1, 0, 0}, /* K = 192: kernel-row taps */
+      {2, 15, 14, 5, 18, 7, 7, 1, 2, 3, 2, 1, 1, 0, 0}, /* c = 5 kernel rows (35 bytes) */
+      {2, 13, 11, 1, 5, 3, 2, 1, 1, 1, 1, 2, 1, 0, 0},  /* c = 1, dilated: short segments */
+      {1, 12, 15, 2, 9, 2, 3, 1, 2, 2, 0, 1, 2, 0, 0},  /* c = 2, dw = 2 */
+      {2, 9, 7, 5, 17, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0},   /* K = 45: im2col, 3 x 16-byte moves */
+      {2, 9, 10, 16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0}, /* direct 1x1: 6-row tiles */
+      {1, 7, 5, 16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},  /* 35 pixels: a 5-row last tile */
+      {1, 5, 5, 32, 8, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},   /* 8 channels (6 x 8), 1-row tile */
+      {1, 3, 3, 24, 21, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},  /* 9 pixels, 16 + 5 channels */
+      /* inputs past 64 KB: the hot-byte scan and the padded rows run in parallel chunks */
+      {1, 64, 40, 32, 16, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0},
+      {1, 150, 151, 3, 8, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0},
+      {1, 8, 9, 4, 24, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0}, /* per-pixel taps: a dense copy */
+  };
+  for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+    check_strided(gs[i], (unsigned)i + 300, i % 2 == 0, 255, 0);
+    check_strided(gs[i], (unsigned)i + 400, i % 2 == 1, 255, 6);
+    check_strided(gs[i], (unsigned)i + 500, true, 150, 3);
+    check_strided(gs[i], (unsigned)i + 600, false, 255, 1); /* in the scan's last chunk */
+  }
+}
+
 static void test_guards(void) {
   ptl_qgemm_geom g = {1, 1, 1, 140000, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1};
   T_CHECK(!ptl_qgemm_geom_ok(&g)); /* K * 255 * 128 past 2^31 */
@@ -179,5 +290,6 @@ static void test_guards(void) {
 
 void test_qgemm(void) {
   test_kernel_geometries();
+  test_strided_inputs();
   test_guards();
 }

@@ -63,4 +63,12 @@ typedef struct {
 ptl_status ptl_qgemm_conv(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g, const uint8_t *x,
                           int64_t in_pix, const ptl_qgemm_quant *q, uint8_t *y, int64_t out_pix);
 
+/* The same with any input strides: byte (n, ch, iy, ix) at x + n * xs[0] + ch * xs[1] +
+ * iy * xs[2] + ix * xs[3] (a tensor's strides, NCHW order). Stems gather their padded
+ * copy straight from these (an NCHW image needs no NHWC copy first); other layouts read
+ * evenly spaced dense pixels in place and gather anything else into a dense copy. */
+ptl_status ptl_qgemm_conv_strided(const ptl_qgemm_packed *p, const ptl_qgemm_geom *g,
+                                  const uint8_t *x, const int64_t *xs, const ptl_qgemm_quant *q,
+                                  uint8_t *y, int64_t out_pix);
+
 #endif
