@@ -661,3 +661,35 @@ def test_torch_agrees_on_bad_inputs():
     with pytest.raises(RuntimeError, match="rank should be >= 2"):
         qF.linear(torch.quantize_per_tensor(torch.randn(4), 0.1, 3, torch.quint8),
                   torch.quantize_per_tensor(torch.randn(3, 4), 0.1, 0, torch.qint8))
+
+
+@pytest.mark.parametrize("kind", ["conv", "linear"])
+def test_one_weight_under_many_quantizations(kind):
+    """XNNPACK operators bake in the scales: a weight run with ever new output scales (and
+    back to earlier ones) keeps a bounded set of operators (qconv.c: 4 slots, rebuilt in
+    place). Cycling through 7 scales twice, each result must equal the reference kernel's,
+    i.e. no slot ever serves another quantization's operator."""
+    from _qtest import q_from_ints, run_both
+    rng = np.random.default_rng(21)
+    if kind == "conv":
+        # activations over 0..255: the XNNPACK path (the own GEMM takes 0..127 only)
+        x = q_from_ints(rng.integers(0, 256, (1, 8, 9, 9)), 0.05, 100, channels_last=True)
+        w = q_weight(rng, f32(rng, 16, 8, 3, 3, scale=0.3), per_channel=True)[1]
+        b = ptlite.tensor(f32(rng, 16))
+        fn = lambda s, zp: Q._conv2d(x, w, b, (1, 1), (1, 1), (1, 1), 1, False, s, zp)  # noqa
+    else:
+        x = q_from_ints(rng.integers(0, 256, (6, 40)), 0.05, 100)
+        w = q_weight(rng, f32(rng, 24, 40, scale=0.3), per_channel=False)[1]
+        b = ptlite.tensor(f32(rng, 24))
+        fn = lambda s, zp: Q._linear(x, w, b, False, s, zp)  # noqa
+    # pairs share a scale and differ in the zero point only (part of the key, not the arrays)
+    scales = [fscale(v) for v in (0.05, 0.05, 0.1, 0.1, 0.2, 0.3, 0.45)]
+    outs = {}
+    for rnd in range(2):
+        for i, s in enumerate(scales):
+            fast, ref = run_both(lambda: fn(s, 60 + i))
+            np.testing.assert_array_equal(fast, ref)
+            if rnd:
+                np.testing.assert_array_equal(fast, outs[i])
+            outs[i] = fast
+    assert len({o.tobytes() for o in outs.values()}) == len(scales)

@@ -721,12 +721,17 @@ enum { MODE_QU8 = 1, MODE_QC8 = 2 };
  * cost more than the reference loop; both give the same bits, so the choice is free. */
 #define QFAST_MIN_MACS 1024
 
+/* make_key's last words, which depend on the call's quantization (zero points, clamp,
+ * bias identity, hash of the per-channel arrays); the rest name weight, op and geometry. */
+enum { QOP_QWORDS = 5 };
+
 typedef struct {
   xnn_operator_t op;
   int64_t count;
   float *rscale; /* what the operator was built from, checked on every hit */
   int32_t *qbias;
   int32_t *wzp;
+  uint64_t qkey[QOP_QWORDS];
 } packed_q;
 
 static void packed_q_destroy(void *obj) {
@@ -760,8 +765,8 @@ static uint64_t hash_bytes(uint64_t h, const void *data, size_t n) {
 /* The key: weight version, op and mode, the given geometry words, zero points,
  * clamp floor, bias identity, and a hash of every per-channel scale / zero point /
  * bias bit pattern (the stored arrays are compared exactly on a hit as well). */
-static void make_key(const ptl_call *call, int mode, const qchan *q, const int64_t *geo, int ngeo,
-                     uint64_t *key) {
+static int make_key(const ptl_call *call, int mode, const qchan *q, const int64_t *geo, int ngeo,
+                    uint64_t *key) {
   const ptl_tensor *b = call->n_in > 2 ? call->in[2] : NULL;
   memset(key, 0, sizeof(uint64_t) * PTL_PACKED_KEY_WORDS);
   int k = 0;
@@ -778,6 +783,7 @@ static void make_key(const ptl_call *call, int mode, const qchan *q, const int64
   h = hash_bytes(h, q->qbias, sizeof(int32_t) * (size_t)q->count);
   h = hash_bytes(h, q->wzp, sizeof(int32_t) * (size_t)q->count);
   key[k++] = h;
+  return k; /* the last QOP_QWORDS words are the quantization's */
 }
 
 static ptl_status packed_q_new(const qchan *q, packed_q **out) {
@@ -956,6 +962,7 @@ static ptl_status packed_q_install(ptl_tensor *w, const uint64_t *key, packed_q 
     memcpy(p->rscale, np->rscale, sizeof(float) * (size_t)count);
     memcpy(p->qbias, np->qbias, sizeof(int32_t) * (size_t)count);
     memcpy(p->wzp, np->wzp, sizeof(int32_t) * (size_t)count);
+    memcpy(p->qkey, np->qkey, sizeof p->qkey);
     packed_q_destroy(np);
     *out = p;
     return PTL_OK;
@@ -967,23 +974,56 @@ static ptl_status packed_q_install(ptl_tensor *w, const uint64_t *key, packed_q 
   return PTL_OK;
 }
 
+/* XNNPACK operators bake in the quantization, so a weight run with other scales or zero
+ * points needs another operator. At most QOP_SLOTS are kept per weight, op and geometry
+ * (a weight called with ever new scales would otherwise grow the cache without bound):
+ * key (from make_key, nk words) becomes the slot's key, its quantization words replaced by
+ * the slot number, and qkey gets those words. True with *p the operator when a slot holds
+ * this quantization; false with *p the slot to rebuild in place (NULL: a free slot, whose
+ * key is in key) otherwise. */
+enum { QOP_SLOTS = 4 };
+static bool find_op_slot(const ptl_call *call, const qchan *q, int nk, uint64_t *key,
+                         uint64_t *qkey, packed_q **p) {
+  ptl_tensor *w = call->in[1];
+  memcpy(qkey, key + nk - QOP_QWORDS, sizeof(uint64_t) * QOP_QWORDS);
+  memset(key + nk - QOP_QWORDS, 0, sizeof(uint64_t) * QOP_QWORDS);
+  int free_slot = -1;
+  for (int slot = 0; slot < QOP_SLOTS; slot++) {
+    key[nk - QOP_QWORDS] = (uint64_t)slot + 1;
+    packed_q *e = ptl_packed_find(w, key);
+    if (!e) {
+      if (free_slot < 0)
+        free_slot = slot;
+    } else if (memcmp(e->qkey, qkey, sizeof(uint64_t) * QOP_QWORDS) == 0 &&
+               packed_q_matches(e, q)) {
+      *p = e;
+      return true;
+    }
+  }
+  /* a free slot, else the one the quantization's hash picks */
+  int slot = free_slot >= 0 ? free_slot : (int)(qkey[QOP_QWORDS - 1] % QOP_SLOTS);
+  key[nk - QOP_QWORDS] = (uint64_t)slot + 1;
+  *p = ptl_packed_find(w, key);
+  return false;
+}
+
 /* Finds or builds the cached operator; PTL_ERR_UNSUPPORTED when XNNPACK refuses. */
 static ptl_status get_conv_op(const ptl_call *call, const qgeom *g, const qchan *q, int mode,
                               int64_t in_pix, int64_t out_pix, packed_q **out) {
   int64_t geo[] = {g->kh, g->kw,     g->sh, g->sw, g->pt,  g->pl,  g->dh,
                    g->dw, g->groups, g->ig, g->og, in_pix, out_pix};
-  uint64_t key[PTL_PACKED_KEY_WORDS];
-  make_key(call, mode, q, geo, (int)(sizeof geo / sizeof geo[0]), key);
-  ptl_tensor *w = call->in[1];
-  packed_q *p = ptl_packed_find(w, key);
-  if (p && packed_q_matches(p, q)) {
+  uint64_t key[PTL_PACKED_KEY_WORDS], qkey[QOP_QWORDS];
+  packed_q *p = NULL;
+  if (find_op_slot(call, q, make_key(call, mode, q, geo, (int)(sizeof geo / sizeof geo[0]), key),
+                   key, qkey, &p)) {
     *out = p;
     return PTL_OK;
   }
   packed_q *np = NULL;
   PTL_CHECK(packed_q_new(q, &np));
+  memcpy(np->qkey, qkey, sizeof qkey);
   ptl_status s = create_conv_op(call, g, q, mode, in_pix, out_pix, np);
-  return packed_q_install(w, key, p, np, q->count, s, out);
+  return packed_q_install(call->in[1], key, p, np, q->count, s, out);
 }
 
 static bool geom_fits_u32(const qgeom *g) {
@@ -1351,18 +1391,17 @@ static ptl_status create_linear_op(const ptl_call *call, const lgeom *g, const q
 static ptl_status get_linear_op(const ptl_call *call, const lgeom *g, const qchan *q, int mode,
                                 packed_q **out) {
   int64_t geo[] = {g->k, g->n};
-  uint64_t key[PTL_PACKED_KEY_WORDS];
-  make_key(call, mode, q, geo, 2, key);
-  ptl_tensor *w = call->in[1];
-  packed_q *p = ptl_packed_find(w, key);
-  if (p && packed_q_matches(p, q)) {
+  uint64_t key[PTL_PACKED_KEY_WORDS], qkey[QOP_QWORDS];
+  packed_q *p = NULL;
+  if (find_op_slot(call, q, make_key(call, mode, q, geo, 2, key), key, qkey, &p)) {
     *out = p;
     return PTL_OK;
   }
   packed_q *np = NULL;
   PTL_CHECK(packed_q_new(q, &np));
+  memcpy(np->qkey, qkey, sizeof qkey);
   ptl_status s = create_linear_op(call, g, q, mode, np);
-  return packed_q_install(w, key, p, np, q->count, s, out);
+  return packed_q_install(call->in[1], key, p, np, q->count, s, out);
 }
 
 /* Row stride of t viewed as [M, K] when its last dim is dense and the rows are
