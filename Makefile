@@ -12,7 +12,7 @@ RT_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Wno-missing-field-initializers 
 RT_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo -lmvec -lm -lpthread
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test test-python test-c sanitize runtime demo bench bench-deps format format-check clean
+.PHONY: all deps build test test-python test-c test-c-arm64 sanitize runtime demo bench bench-deps format format-check clean
 
 all: build
 
@@ -78,6 +78,50 @@ sanitize: $(VENV)/.sys-stamp
 	$(CC) $(RT_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -fno-omit-frame-pointer $(C_TESTS) $(RT_SRCS) $(COMPILER_SRCS) $(RT_LIBS) -o build/asan/test_runtime
 	ASAN_OPTIONS=detect_leaks=1 ./build/asan/test_runtime
+
+# The C tests built for arm64 and run under qemu-user (on demand: not part of `make test`),
+# so the NEON kernels run somewhere. The cross compiler and qemu are Debian packages; the
+# arm64 XNNPACK / pthreadpool / cpuinfo libraries are unpacked into build/arm64/root with
+# apt-get download + dpkg -x, because installing their -dev packages as multiarch ones
+# removes the amd64 ones (they are not co-installable). Headers are arch-independent and
+# come from the amd64 -dev packages. The cross libc directory goes first on the library
+# path: without it the cross ld.so may pick up a multiarch /lib/aarch64-linux-gnu/libc.so.6
+# of another build, and pthread_create then hangs. Run twice: on a Cortex-A53 (baseline
+# ARMv8.0 NEON) and on qemu's "max" CPU.
+ARM64_CC := aarch64-linux-gnu-gcc
+ARM64_SYSROOT := /usr/aarch64-linux-gnu
+ARM64_ROOT := build/arm64/root
+ARM64_LIBDIR := $(ARM64_ROOT)/usr/lib/aarch64-linux-gnu
+ARM64_DEBS := libxnnpack0 libpthreadpool0 libcpuinfo0
+ARM64_LIBS := -L$(ARM64_LIBDIR) -Wl,-rpath-link,$(ARM64_LIBDIR) -l:libXNNPACK.so.0 \
+  -l:libpthreadpool.so.0 -l:libcpuinfo.so.0 -lm -lpthread
+ARM64_QEMU := qemu-aarch64 -L $(ARM64_SYSROOT) \
+  -E LD_LIBRARY_PATH=$(ARM64_SYSROOT)/lib:$(abspath $(ARM64_LIBDIR))
+ARM64_CPUS := cortex-a53 max
+
+$(ARM64_ROOT)/.stamp: | $(VENV)/.sys-stamp
+	@missing=$$(for p in gcc-aarch64-linux-gnu qemu-user; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@dpkg --print-foreign-architectures | grep -qx arm64 || \
+	  { $(SUDO) dpkg --add-architecture arm64 && $(SUDO) apt-get update -qq; }
+	@rm -rf build/arm64/debs $(ARM64_ROOT) && mkdir -p build/arm64/debs $(ARM64_ROOT)
+	cd build/arm64/debs && apt-get download -qq $(addsuffix :arm64,$(ARM64_DEBS))
+	for d in build/arm64/debs/*.deb; do dpkg -x $$d $(ARM64_ROOT) || exit 1; done
+	@touch $@
+
+build/arm64/test_runtime: $(C_TESTS) $(COMPILER_SRCS) $(RT_SRCS) $(RT_HDRS) csrc/tests/test_util.h \
+  $(ARM64_ROOT)/.stamp
+	$(ARM64_CC) $(RT_CFLAGS) $(C_TESTS) $(RT_SRCS) $(COMPILER_SRCS) \
+	  $(ARM64_LIBS) -o $@
+
+test-c-arm64: build/arm64/test_runtime
+	@for cpu in $(ARM64_CPUS); do \
+	  echo "qemu-aarch64 -cpu $$cpu:"; \
+	  $(ARM64_QEMU) -cpu $$cpu ./build/arm64/test_runtime || exit 1; \
+	done
 
 demo: build
 	PYTHONPATH=python $(PY) examples/demo.py

@@ -30,13 +30,16 @@
  *    for -128 weights, which gives -32768, representable; 2 * 128 * 127 < 32767.
  *    pmaddubsw + pmaddwd(ones) sums 4 products per int32 lane: twice pmaddwd's rate,
  *    the trick torch's x86 engine (fbgemm) uses, and exact. Weights packed per k quad.
- * No AVX-512 VNNI / NEON kernels: this machine cannot run them to test.
+ * On arm64 the NEON kernels of qdynamic_neon.c (same packing, same integers) fill the
+ * tiles; they are tested under qemu-aarch64 (make test-c-arm64). No AVX-512 VNNI kernel:
+ * no machine here can run one to test it.
  *
  * LINEAR_FP16 follows torch's fp16 dynamic linear (fbgemm): weights are held in
  * float16, the arithmetic is float32. The reference accumulates in k order; the
  * fast path converts the weight to float32 once (cached on the weight) and runs
  * LINEAR's own fast path, so its rounding follows linear.c's GEMM. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +50,38 @@
 #include <immintrin.h>
 #define PTL_QDYN_HAVE_AVX2 1
 #endif
+
+#if defined(__aarch64__)
+/* qdynamic_neon.c (NEON is part of baseline ARMv8-A: no run-time check needed) */
+#define PTL_QDYN_HAVE_NEON 1
+void ptl_qdyn_block_neon(const int8_t *wp, int64_t kp, int g, const int16_t *xq16,
+                         const uint8_t *xq8, int mr, int32_t *dot);
+void ptl_qdyn_store16_neon(uint32_t k, int32_t xzp, const int32_t *wzp, const int32_t *wsum,
+                           const int32_t *xsum, int mr, const float *mult, const float *bias,
+                           bool fbgemm, bool relu, const int32_t *dot, float *y, int64_t ldy);
+#endif
+
+/* clang contracts a * b + c into an fma unless told not to (GCC does not under -std=c11):
+ * the qnnpack epilogue must round the product before the add. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* Fast-path runs per integer kernel, so the tests can tell that the SIMD kernel they
+ * compare against the reference did run (a silent fallback to the portable C loops would
+ * pass a bit-for-bit comparison too). */
+enum { QD_KERNEL_C, QD_KERNEL_AVX2, QD_KERNEL_NEON, QD_KERNELS };
+static _Atomic uint64_t qd_kernel_runs[QD_KERNELS];
+
+/* Runs of DYNAMIC_LINEAR's fast path served by `kernel` ("c", "avx2" or "neon"). */
+uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel);
+uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel) {
+  static const char *const names[QD_KERNELS] = {"c", "avx2", "neon"};
+  for (int i = 0; i < QD_KERNELS; i++)
+    if (strcmp(kernel, names[i]) == 0)
+      return atomic_load(&qd_kernel_runs[i]);
+  return 0;
+}
 
 /* ---- shared checks --------------------------------------------------------------- */
 
@@ -589,6 +624,19 @@ static void qd_task(void *vctx, size_t t) {
     int nc = (int)(pk->n - c0 < QD_NR ? pk->n - c0 : QD_NR);
     for (int64_t r0 = 0; r0 < c->rows; r0 += QD_MR) {
       int mr = (int)(c->rows - r0 < QD_MR ? c->rows - r0 : QD_MR);
+#ifdef PTL_QDYN_HAVE_NEON
+      ptl_qdyn_block_neon(pk->w + p * pk->kp * QD_NR, pk->kp, pk->g,
+                          c->xq16 ? c->xq16 + r0 * pk->kp : NULL,
+                          c->xq8 ? c->xq8 + r0 * pk->kp : NULL, mr, dot);
+      if (nc == QD_NR) {
+        ptl_qdyn_store16_neon((uint32_t)pk->k, c->xzp, c->wzp + c0, pk->wsum + c0, c->xsum + r0, mr,
+                              c->mult + c0, c->bias ? c->bias + c0 : NULL, c->fbgemm, c->relu, dot,
+                              c->y + r0 * pk->n + c0, pk->n);
+        continue;
+      }
+      qd_store(c, r0, mr, c0, nc, dot);
+      continue;
+#endif
 #ifdef PTL_QDYN_HAVE_AVX2
       if (avx2) {
         qd_block_avx2(c, p, r0, mr, dot);
@@ -761,6 +809,12 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
     ptl_tensor_release(xc);
     return PTL_ERR_UNSUPPORTED;
   }
+#if defined(PTL_QDYN_HAVE_NEON)
+  int kernel = QD_KERNEL_NEON;
+  (void)avx2;
+#else
+  int kernel = avx2 ? QD_KERNEL_AVX2 : QD_KERNEL_C;
+#endif
   act_qparams q;
   ptl_status s = choose_qparams(mn, mx, reduce_range, &q);
   int64_t kp = pk->kp;
@@ -822,6 +876,7 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
       else
         for (size_t t = 0; t < tasks; t++)
           qd_task(&ctx, t);
+      atomic_fetch_add(&qd_kernel_runs[kernel], 1);
       ptl_tensor_release(bc);
     }
   }
