@@ -2,7 +2,9 @@
  * ptl_op_run. Expected values of the small case come from torch 2.13's
  * quantized::linear_dynamic under the qnnpack engine. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,6 +207,194 @@ static void test_fast_equals_reference(void) {
   }
 }
 
+/* qdynamic.c: fast-path runs served by each integer kernel ("c", "avx2", "neon"). */
+uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel);
+
+/* The kernel the fast path must take here: a silent fallback to the portable loops would
+ * pass every bit-for-bit comparison, so the sweeps check this counter too. */
+static const char *expected_kernel(void) {
+#if defined(__aarch64__)
+  return "neon";
+#elif defined(__x86_64__)
+  return ptl_cpu_has_avx2_fma() ? "avx2" : "c";
+#else
+  return "c";
+#endif
+}
+
+/* One fast (AUTO) run and one reference run of the same inputs: same bits, and the fast
+ * run counted on the expected kernel. Returns whether the bits agree. */
+static bool fast_matches_reference(ptl_tensor **in, int n_in, int reduce_range, int relu,
+                                   const char *what) {
+  ptl_attrs a = dyn_attrs(reduce_range, relu);
+  ptl_tensor *yf = NULL, *yr = NULL;
+  const char *kern = expected_kernel();
+  uint64_t before = ptl_dynamic_linear_kernel_runs(kern);
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, n_in, &yf, 1));
+  T_CHECK(ptl_dynamic_linear_kernel_runs(kern) == before + 1);
+  ptl_set_backend(PTL_BACKEND_REFERENCE);
+  T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, n_in, &yr, 1));
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  bool same = false;
+  if (yf && yr) {
+    int64_t n = ptl_tensor_numel(yr);
+    same = memcmp(ptl_tensor_data(yf), ptl_tensor_data(yr), sizeof(float) * (size_t)n) == 0;
+    if (!same) {
+      const float *f = ptl_tensor_data(yf), *r = ptl_tensor_data(yr);
+      for (int64_t i = 0; i < n; i++)
+        if (memcmp(f + i, r + i, sizeof(float)) != 0) {
+          fprintf(stderr,
+                  "dynamic_linear %s (rr %d relu %d bias %d): element %lld fast %a ref %a\n", what,
+                  reduce_range, relu, n_in > 2, (long long)i, (double)f[i], (double)r[i]);
+          break;
+        }
+    }
+  }
+  T_CHECK(same);
+  ptl_tensor_release(yf);
+  ptl_tensor_release(yr);
+  return same;
+}
+
+/* The SIMD kernel against the reference over shapes: rows 1..9 (the 4-row tile and its
+ * 1..3-row tails), k not a multiple of the 2 / 4 k groups nor of 8 / 16, up to 2000,
+ * n around the 16-column panel; both engines, relu, with and without bias, per-tensor
+ * and per-channel weights with zero points across the int8 range. */
+static void test_fast_sweep(void) {
+  static const int64_t ks[] = {1,  2,  3,  5,  7,   8,   9,   15,   16,
+                               17, 31, 33, 63, 100, 255, 257, 1000, 2000};
+  static const int64_t ns[] = {1, 7, 15, 16, 17, 31, 32, 33, 47, 64};
+  const int nk = (int)(sizeof ks / sizeof ks[0]), nn = (int)(sizeof ns / sizeof ns[0]);
+  uint32_t seed = 777;
+  int cases = 0, failed = 0;
+  for (int64_t m = 1; m <= 9; m++) {
+    for (int ki = 0; ki < nk; ki++) {
+      for (int t = 0; t < 2; t++) {
+        int64_t k = ks[ki], n = ns[(m * 3 + ki * 2 + t) % nn];
+        int per_channel = (int)((m + ki + t) % 2);
+        float *xv = malloc(sizeof(float) * (size_t)(m * k));
+        int8_t *wv = malloc((size_t)(n * k));
+        float *sc = malloc(sizeof(float) * (size_t)n), *bv = malloc(sizeof(float) * (size_t)n);
+        int32_t *zps = malloc(sizeof(int32_t) * (size_t)n);
+        if (!xv || !wv || !sc || !bv || !zps) {
+          T_CHECK(!"out of memory");
+          free(xv), free(wv), free(sc), free(bv), free(zps);
+          return;
+        }
+        /* a shifted range, so x's zero point is neither 0 nor the middle */
+        float lo = -(float)(lcg(&seed) % 7), hi = 0.5f + (float)(lcg(&seed) % 9);
+        for (int64_t i = 0; i < m * k; i++)
+          xv[i] = lo + (hi - lo) * (float)(lcg(&seed) % 10001) / 10000.0f;
+        for (int64_t i = 0; i < n * k; i++)
+          wv[i] = (int8_t)(int)(lcg(&seed) % 256 - 128);
+        for (int64_t i = 0; i < n; i++) {
+          sc[i] = 0.0005f * (float)(1 + lcg(&seed) % 64);
+          zps[i] = (int32_t)(lcg(&seed) % 256) - 128;
+          bv[i] = (float)(lcg(&seed) % 200) / 40.0f - 2.5f;
+        }
+        int64_t xs[2] = {m, k}, bs[1] = {n};
+        ptl_tensor *in[3] = {t_f32(2, xs, xv), t_qi8(n, k, wv, per_channel ? (int)n : 0, sc, zps),
+                             t_f32(1, bs, bv)};
+        char what[64];
+        snprintf(what, sizeof what, "m %lld k %lld n %lld pc %d", (long long)m, (long long)k,
+                 (long long)n, per_channel);
+        for (int flags = 0; flags < 8; flags++) {
+          cases++;
+          if (!fast_matches_reference(in, flags & 4 ? 2 : 3, flags & 1, (flags >> 1) & 1, what))
+            failed++;
+        }
+        for (int i = 0; i < 3; i++)
+          ptl_tensor_release(in[i]);
+        free(xv), free(wv), free(sc), free(bv), free(zps);
+      }
+    }
+  }
+  printf("qdynamic: fast path on the %s kernel: %d of %d sweep cases bit-identical to the "
+         "reference\n",
+         expected_kernel(), cases - failed, cases);
+}
+
+/* Extreme values: activations at the top of the range against -128 / 127 weights with
+ * k = 2000 (the largest sums), zero points at both ends (x's 0 and 255, weights' -128 and
+ * 127), a tiny input range (the small-scale cut-off), huge inputs, a denormal weight scale
+ * whose products underflow to -0 (relu must keep -0, as the reference's v < 0 ? 0 : v; a
+ * float max would give +0), and non-finite biases. */
+static void test_fast_extremes(void) {
+  const int64_t m = 5, k = 2000, n = 19;
+  float *xv = malloc(sizeof(float) * (size_t)(m * k));
+  int8_t *wv = malloc((size_t)(n * k));
+  float sc[19], bv[19];
+  int32_t zps[19];
+  if (!xv || !wv) {
+    free(xv), free(wv);
+    T_CHECK(!"out of memory");
+    return;
+  }
+  for (int64_t i = 0; i < n * k; i++) /* columns of -128, of 127, alternating */
+    wv[i] = (int8_t)(i / k % 3 == 0 ? -128 : i / k % 3 == 1 ? 127 : (i % 2 ? -128 : 127));
+  for (int64_t c = 0; c < n; c++) {
+    sc[c] = 0.01f;
+    zps[c] = c % 3 == 0 ? 127 : c % 3 == 1 ? -128 : 0;
+    bv[c] = (float)c - 9.0f;
+  }
+  bv[1] = INFINITY, bv[2] = -INFINITY, bv[3] = NAN, bv[4] = -0.0f;
+  int64_t xs[2] = {m, k}, bs[1] = {n};
+  for (int mode = 0; mode < 6; mode++) {
+    for (int64_t i = 0; i < m * k; i++) {
+      switch (mode) {
+      case 0: /* all at x's max: quantized 255 (127 with reduce_range) */
+        xv[i] = i == 0 ? 0.0f : 10.0f;
+        break;
+      case 1: /* all negative: x's zero point at the top, values 0 */
+        xv[i] = i % 2 ? -10.0f : -0.001f;
+        break;
+      case 2: /* range below the small-scale cut-off */
+        xv[i] = (float)(i % 7) * 1e-9f - 3e-9f;
+        break;
+      case 3: /* huge magnitudes */ xv[i] = i % 3 ? 3e37f : -1e37f; break;
+      case 4: /* the two ends of the range alternating */ xv[i] = i % 2 ? 1000.0f : -1000.0f; break;
+      default: /* all zero: scale 0.1 */ xv[i] = 0.0f; break;
+      }
+    }
+    for (int per_channel = 0; per_channel < 2; per_channel++) {
+      ptl_tensor *in[3] = {t_f32(2, xs, xv), t_qi8(n, k, wv, per_channel ? (int)n : 0, sc, zps),
+                           t_f32(1, bs, bv)};
+      char what[64];
+      snprintf(what, sizeof what, "extreme mode %d pc %d", mode, per_channel);
+      for (int flags = 0; flags < 8; flags++)
+        fast_matches_reference(in, flags & 4 ? 2 : 3, flags & 1, (flags >> 1) & 1, what);
+      for (int i = 0; i < 3; i++)
+        ptl_tensor_release(in[i]);
+    }
+  }
+  /* underflow to -0: a denormal weight scale times x's scale rounds to 0, so negative
+   * sums give -0 outputs (fbgemm without bias keeps the bare product) */
+  for (int64_t c = 0; c < n; c++)
+    sc[c] = 1e-44f;
+  for (int64_t i = 0; i < m * k; i++)
+    xv[i] = i % 2 ? 2.0f : -1.0f;
+  ptl_tensor *in[2] = {t_f32(2, xs, xv), t_qi8(n, k, wv, (int)n, sc, zps)};
+  fast_matches_reference(in, 2, 1, 1, "negative zero");
+  fast_matches_reference(in, 2, 0, 1, "negative zero");
+  ptl_attrs a = dyn_attrs(1, 1);
+  ptl_tensor *yr = NULL;
+  ptl_set_backend(PTL_BACKEND_REFERENCE);
+  T_OK(ptl_op_run(PTL_OP_DYNAMIC_LINEAR, &a, in, 2, &yr, 1));
+  ptl_set_backend(PTL_BACKEND_AUTO);
+  if (yr) { /* the case is real: the reference does produce -0 under relu */
+    const float *yd = ptl_tensor_data(yr);
+    int negzero = 0;
+    for (int64_t i = 0; i < m * n; i++)
+      negzero += yd[i] == 0.0f && signbit(yd[i]);
+    T_CHECK(negzero > 0);
+  }
+  ptl_tensor_release(yr);
+  ptl_tensor_release(in[0]);
+  ptl_tensor_release(in[1]);
+  free(xv), free(wv);
+}
+
 static void expect_error(ptl_op_id op, ptl_tensor **in, int n_in, ptl_status want,
                          const char *needle1, const char *needle2) {
   ptl_attrs a = dyn_attrs(0, 0);
@@ -287,6 +477,8 @@ void test_qdynamic(void) {
   test_small_reduce_range_vs_torch_x86();
   test_reduce_range_top_128();
   test_fast_equals_reference();
+  test_fast_sweep();
+  test_fast_extremes();
   test_errors();
   test_fp16();
 }
