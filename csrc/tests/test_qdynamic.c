@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cpuinfo.h>
+
 #include "internal.h" /* ptl_qparams_set, ptl_float_to_half */
 #include "test_util.h"
 
@@ -207,14 +209,14 @@ static void test_fast_equals_reference(void) {
   }
 }
 
-/* qdynamic.c: fast-path runs served by each integer kernel ("c", "avx2", "neon"). */
+/* qdynamic.c: fast-path runs served by each integer kernel ("c", "avx2", "neon", "neondot"). */
 uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel);
 
 /* The kernel the fast path must take here: a silent fallback to the portable loops would
  * pass every bit-for-bit comparison, so the sweeps check this counter too. */
 static const char *expected_kernel(void) {
 #if defined(__aarch64__)
-  return "neon";
+  return cpuinfo_initialize() && cpuinfo_has_arm_neon_dot() ? "neondot" : "neon";
 #elif defined(__x86_64__)
   return ptl_cpu_has_avx2_fma() ? "avx2" : "c";
 #else

@@ -52,8 +52,12 @@
 #endif
 
 #if defined(__aarch64__)
-/* qdynamic_neon.c (NEON is part of baseline ARMv8-A: no run-time check needed) */
+/* qdynamic_neon.c (NEON is part of baseline ARMv8-A: no run-time check needed; the
+ * dot-product kernel is chosen at run time) */
 #define PTL_QDYN_HAVE_NEON 1
+bool ptl_qdyn_neon_has_dot(void);
+void ptl_qdyn_block_neondot(const int8_t *wp, int64_t kp, const uint8_t *xq8, const int32_t *wsum,
+                            int mr, int32_t *dot);
 void ptl_qdyn_block_neon(const int8_t *wp, int64_t kp, int g, const int16_t *xq16,
                          const uint8_t *xq8, int mr, int32_t *dot);
 void ptl_qdyn_store16_neon(uint32_t k, int32_t xzp, const int32_t *wzp, const int32_t *wsum,
@@ -70,13 +74,13 @@ void ptl_qdyn_store16_neon(uint32_t k, int32_t xzp, const int32_t *wzp, const in
 /* Fast-path runs per integer kernel, so the tests can tell that the SIMD kernel they
  * compare against the reference did run (a silent fallback to the portable C loops would
  * pass a bit-for-bit comparison too). */
-enum { QD_KERNEL_C, QD_KERNEL_AVX2, QD_KERNEL_NEON, QD_KERNELS };
+enum { QD_KERNEL_C, QD_KERNEL_AVX2, QD_KERNEL_NEON, QD_KERNEL_NEONDOT, QD_KERNELS };
 static _Atomic uint64_t qd_kernel_runs[QD_KERNELS];
 
-/* Runs of DYNAMIC_LINEAR's fast path served by `kernel` ("c", "avx2" or "neon"). */
+/* Runs of DYNAMIC_LINEAR's fast path served by `kernel` ("c", "avx2", "neon", "neondot"). */
 uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel);
 uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel) {
-  static const char *const names[QD_KERNELS] = {"c", "avx2", "neon"};
+  static const char *const names[QD_KERNELS] = {"c", "avx2", "neon", "neondot"};
   for (int i = 0; i < QD_KERNELS; i++)
     if (strcmp(kernel, names[i]) == 0)
       return atomic_load(&qd_kernel_runs[i]);
@@ -372,6 +376,7 @@ typedef struct {
   float *y; /* [rows][n] contiguous */
   bool relu, fbgemm;
   int64_t panels_per_task;
+  bool neondot; /* arm64 with SDOT: k-quad packing for both engines */
 } qd_ctx;
 
 /* Finishes a [mr][16] block of raw dot products into y. Scalar: the cost is O(m*n). */
@@ -625,9 +630,13 @@ static void qd_task(void *vctx, size_t t) {
     for (int64_t r0 = 0; r0 < c->rows; r0 += QD_MR) {
       int mr = (int)(c->rows - r0 < QD_MR ? c->rows - r0 : QD_MR);
 #ifdef PTL_QDYN_HAVE_NEON
-      ptl_qdyn_block_neon(pk->w + p * pk->kp * QD_NR, pk->kp, pk->g,
-                          c->xq16 ? c->xq16 + r0 * pk->kp : NULL,
-                          c->xq8 ? c->xq8 + r0 * pk->kp : NULL, mr, dot);
+      if (c->neondot)
+        ptl_qdyn_block_neondot(pk->w + p * pk->kp * QD_NR, pk->kp, c->xq8 + r0 * pk->kp,
+                               pk->wsum + c0, mr, dot);
+      else
+        ptl_qdyn_block_neon(pk->w + p * pk->kp * QD_NR, pk->kp, pk->g,
+                            c->xq16 ? c->xq16 + r0 * pk->kp : NULL,
+                            c->xq8 ? c->xq8 + r0 * pk->kp : NULL, mr, dot);
       if (nc == QD_NR) {
         ptl_qdyn_store16_neon((uint32_t)pk->k, c->xzp, c->wzp + c0, pk->wsum + c0, c->xsum + r0, mr,
                               c->mult + c0, c->bias ? c->bias + c0 : NULL, c->fbgemm, c->relu, dot,
@@ -775,12 +784,18 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
     return PTL_ERR_UNSUPPORTED;
   if (rows == 0 || n == 0)
     return PTL_OK;
-  /* 7-bit activations take the pmaddubsw kernel, with its own packing (k quads) */
-  int g = reduce_range ? 4 : 2;
+    /* 7-bit activations take the pmaddubsw kernel, with its own packing (k quads); on arm64
+     * with SDOT both engines take the k-quad packing */
+#if defined(PTL_QDYN_HAVE_NEON)
+  bool neondot = ptl_qdyn_neon_has_dot();
+#else
+  bool neondot = false;
+#endif
+  int g = reduce_range || neondot ? 4 : 2;
   uint64_t key[PTL_PACKED_KEY_WORDS] = {0};
   key[0] = ptl_tensor_version(w);
-  key[1] = reduce_range ? 0x51445538u  /* "QDU8": k-quad panels for pmaddubsw */
-                        : 0x5144594eu; /* "QDYN": k-pair panels for pmaddwd */
+  key[1] = g == 4 ? 0x51445538u  /* "QDU8": k-quad panels (pmaddubsw, SDOT) */
+                  : 0x5144594eu; /* "QDYN": k-pair panels for pmaddwd */
   key[2] = (uint64_t)n;
   key[3] = (uint64_t)k;
   key[4] = (uint64_t)(uintptr_t)ptl_tensor_data(w);
@@ -810,7 +825,7 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
     return PTL_ERR_UNSUPPORTED;
   }
 #if defined(PTL_QDYN_HAVE_NEON)
-  int kernel = QD_KERNEL_NEON;
+  int kernel = neondot ? QD_KERNEL_NEONDOT : QD_KERNEL_NEON;
   (void)avx2;
 #else
   int kernel = avx2 ? QD_KERNEL_AVX2 : QD_KERNEL_C;
@@ -842,7 +857,7 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
       top = qd_quant_rows_c(xd, rows, k, kp, &q, xq16, xq8, xsum);
     /* the header's bound (<= 128) makes pmaddubsw exact; should a value ever exceed it,
      * the reference computes the result instead of a saturated sum */
-    if (g == 4 && top > 128)
+    if (g == 4 && top > 128 && kernel != QD_KERNEL_NEON && kernel != QD_KERNEL_NEONDOT)
       s = PTL_ERR_UNSUPPORTED;
   }
   if (s == PTL_OK) {
@@ -870,6 +885,7 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
       /* a few tasks per thread of work: panels grouped so each task streams a
        * contiguous slice of the packed weight */
       ctx.panels_per_task = panels >= 64 ? 4 : 1;
+      ctx.neondot = neondot;
       size_t tasks = (size_t)((panels + ctx.panels_per_task - 1) / ctx.panels_per_task);
       if (tasks > 1 && rows * k * n >= 32768)
         ptl_parallel_for(qd_task, &ctx, tasks);

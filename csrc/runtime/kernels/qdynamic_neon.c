@@ -11,13 +11,22 @@
  * vld4q_s8 de-interleave a group of 16 columns into one vector per k, so the packed
  * weight is shared with the AVX2 kernels and needs no layout of its own.
  *
+ * On CPUs with the dot-product extension (ARMv8.2 FEAT_DotProd, detected at run time
+ * through cpuinfo) both engines take the k-quad packing and SDOT, which sums four int8 x
+ * int8 products per int32 lane: activations (0..255) are moved to int8 as x - 128 (an
+ * exclusive-or of the top bit), and 128 * sum_k w is added back per column, so the int32
+ * sums are the same modulo 2^32 as the reference's. Padding k stays exact: padded weights
+ * are 0.
+ *
  * The epilogue follows the reference's float order: fbgemm (reduce_range) one fused
  * multiply-add (vfmaq), qnnpack a multiply then an add. GCC keeps those two apart under
  * -std=c11 (fp-contract off); clang contracts within an expression unless told not to. */
 #if defined(__aarch64__)
 #include <arm_neon.h>
+#include <cpuinfo.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -25,6 +34,9 @@
 
 void ptl_qdyn_block_neon(const int8_t *wp, int64_t kp, int g, const int16_t *xq16,
                          const uint8_t *xq8, int mr, int32_t *dot);
+bool ptl_qdyn_neon_has_dot(void);
+void ptl_qdyn_block_neondot(const int8_t *wp, int64_t kp, const uint8_t *xq8, const int32_t *wsum,
+                            int mr, int32_t *dot);
 void ptl_qdyn_store16_neon(uint32_t k, int32_t xzp, const int32_t *wzp, const int32_t *wsum,
                            const int32_t *xsum, int mr, const float *mult, const float *bias,
                            bool fbgemm, bool relu, const int32_t *dot, float *y, int64_t ldy);
@@ -112,6 +124,60 @@ void ptl_qdyn_block_neon(const int8_t *wp, int64_t kp, int g, const int16_t *xq1
     block_quads(wp, kp, xq8, mr, dot);
   else
     block_pairs(wp, kp, xq16, mr, dot);
+}
+
+bool ptl_qdyn_neon_has_dot(void) {
+  return cpuinfo_initialize() && cpuinfo_has_arm_neon_dot();
+}
+
+/* Row r's 16 sums += the quad xv (4 activations - 128, broadcast) . each column's quad. */
+#define QD_DOT_ROW(r, xv)                                                                          \
+  do {                                                                                             \
+    a##r##0 = vdotq_s32(a##r##0, w0, (xv));                                                        \
+    a##r##1 = vdotq_s32(a##r##1, w1, (xv));                                                        \
+    a##r##2 = vdotq_s32(a##r##2, w2, (xv));                                                        \
+    a##r##3 = vdotq_s32(a##r##3, w3, (xv));                                                        \
+  } while (0)
+
+/* x[i .. i+3] as int8 lanes x - 128, the quad repeated over the vector */
+static inline int8x16_t quad_s8(const uint8_t *x) {
+  uint32_t v;
+  memcpy(&v, x, sizeof v);
+  return veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(v)), vdupq_n_s8((int8_t)0x80));
+}
+
+/* The SDOT form of block_quads (same tile, same rows-past-mr aliasing); wsum is the
+ * panel's per-column weight sums, for the + 128 * sum_k w that undoes the shift. */
+__attribute__((target("arch=armv8.2-a+dotprod"))) void
+ptl_qdyn_block_neondot(const int8_t *wp, int64_t kp, const uint8_t *x, const int32_t *wsum, int mr,
+                       int32_t *dot) {
+  const uint8_t *x0 = x, *x1 = mr > 1 ? x0 + kp : x0, *x2 = mr > 2 ? x0 + 2 * kp : x0,
+                *x3 = mr > 3 ? x0 + 3 * kp : x0;
+  QN_DECL_ACC;
+  for (int64_t i = 0; i < kp; i += 4) {
+    const int8_t *q = wp + i * 16;
+    int8x16_t w0 = vld1q_s8(q), w1 = vld1q_s8(q + 16), w2 = vld1q_s8(q + 32), w3 = vld1q_s8(q + 48);
+    QD_DOT_ROW(0, quad_s8(x0 + i));
+    QD_DOT_ROW(1, quad_s8(x1 + i));
+    QD_DOT_ROW(2, quad_s8(x2 + i));
+    QD_DOT_ROW(3, quad_s8(x3 + i));
+  }
+  /* + 128 * sum_k w per column (a shift, wrapping as the sums do) */
+  int32x4_t s0 = vshlq_n_s32(vld1q_s32(wsum), 7), s1 = vshlq_n_s32(vld1q_s32(wsum + 4), 7),
+            s2 = vshlq_n_s32(vld1q_s32(wsum + 8), 7), s3 = vshlq_n_s32(vld1q_s32(wsum + 12), 7);
+#define QD_ADD_ROW(r)                                                                              \
+  do {                                                                                             \
+    a##r##0 = vaddq_s32(a##r##0, s0);                                                              \
+    a##r##1 = vaddq_s32(a##r##1, s1);                                                              \
+    a##r##2 = vaddq_s32(a##r##2, s2);                                                              \
+    a##r##3 = vaddq_s32(a##r##3, s3);                                                              \
+  } while (0)
+  QD_ADD_ROW(0);
+  QD_ADD_ROW(1);
+  QD_ADD_ROW(2);
+  QD_ADD_ROW(3);
+#undef QD_ADD_ROW
+  QN_STORE(mr);
 }
 
 /* qd_store for a full 16-column block, 4 columns per vector: the zero-point corrections
