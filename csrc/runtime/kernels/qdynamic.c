@@ -30,9 +30,11 @@
  *    for -128 weights, which gives -32768, representable; 2 * 128 * 127 < 32767.
  *    pmaddubsw + pmaddwd(ones) sums 4 products per int32 lane: twice pmaddwd's rate,
  *    the trick torch's x86 engine (fbgemm) uses, and exact. Weights packed per k quad.
- * On arm64 the NEON kernels of qdynamic_neon.c (same packing, same integers) fill the
- * tiles; they are tested under qemu-aarch64 (make test-c-arm64). No AVX-512 VNNI kernel:
- * no machine here can run one to test it.
+ * On arm64 the kernels of qdynamic_neon.c fill the same tiles with the same integers:
+ * widening vmlal on baseline ARMv8 NEON, SDOT where the CPU has the dot-product extension
+ * (cpuinfo, at run time); both are tested under qemu-aarch64 (make test-c-arm64, on a
+ * Cortex-A53 and on qemu's "max" CPU). No AVX-512 VNNI kernel: no machine here can run
+ * one to test it.
  *
  * LINEAR_FP16 follows torch's fp16 dynamic linear (fbgemm): weights are held in
  * float16, the arithmetic is float32. The reference accumulates in k order; the
@@ -784,13 +786,13 @@ ptl_status ptl_dynamic_linear_fast(const ptl_call *call) {
     return PTL_ERR_UNSUPPORTED;
   if (rows == 0 || n == 0)
     return PTL_OK;
-    /* 7-bit activations take the pmaddubsw kernel, with its own packing (k quads); on arm64
-     * with SDOT both engines take the k-quad packing */
 #if defined(PTL_QDYN_HAVE_NEON)
   bool neondot = ptl_qdyn_neon_has_dot();
 #else
   bool neondot = false;
 #endif
+  /* 7-bit activations take the pmaddubsw kernel, with its own packing (k quads); on arm64
+   * with SDOT both engines take the k-quad packing */
   int g = reduce_range || neondot ? 4 : 2;
   uint64_t key[PTL_PACKED_KEY_WORDS] = {0};
   key[0] = ptl_tensor_version(w);
