@@ -1077,6 +1077,29 @@ static bool qgemm_quant_ok(const qchan *q, int64_t k) {
   return true;
 }
 
+/* The int8 weight (call->in[1], any strides) as dense [o][kh][kw][c] bytes for the own
+ * kernels' packers: a conv weight [O, C, kH, kW] (a depthwise one with C = 1) or a linear
+ * weight [N, K] (kh = kw = 1). *out is malloc'ed, freed by the caller. */
+static ptl_status dense_weights(const ptl_call *call, int64_t o, int64_t kh, int64_t kw, int64_t c,
+                                int8_t **out) {
+  const ptl_tensor *w = call->in[1];
+  int8_t *buf = malloc((size_t)(o * kh * kw * c) + 16);
+  if (!buf)
+    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory packing weights",
+                     ptl_op_name(call->op));
+  const int8_t *s = ptl_tensor_data(w);
+  const int64_t *st = w->strides;
+  size_t i = 0;
+  for (int64_t n = 0; n < o; n++)
+    for (int64_t ky = 0; ky < kh; ky++)
+      for (int64_t kx = 0; kx < kw; kx++)
+        for (int64_t ch = 0; ch < c; ch++)
+          buf[i++] = w->ndim == 4 ? s[n * st[0] + ch * st[1] + ky * st[2] + kx * st[3]]
+                                  : s[n * st[0] + ch * st[1]];
+  *out = buf;
+  return PTL_OK;
+}
+
 /* The packed weights, cached on the weight tensor: they depend on the weight bits and
  * the packing layout only (bias, scales and zero points are applied per call). */
 static ptl_status get_qgemm_pack(const ptl_call *call, const ptl_qgemm_geom *qg,
@@ -1095,21 +1118,8 @@ static ptl_status get_qgemm_pack(const ptl_call *call, const ptl_qgemm_geom *qg,
     *out = p;
     return PTL_OK;
   }
-  /* dense [o][kh][kw][c] int8: conv weights [O, C, kH, kW] or linear [N, K] */
-  int64_t k = qg->kh * qg->kw * qg->c;
-  int8_t *buf = malloc((size_t)(qg->o * k) + 16);
-  if (!buf)
-    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory packing weights",
-                     ptl_op_name(call->op));
-  const int8_t *s = ptl_tensor_data(w);
-  const int64_t *st = w->strides;
-  size_t i = 0;
-  for (int64_t o = 0; o < qg->o; o++)
-    for (int64_t ky = 0; ky < qg->kh; ky++)
-      for (int64_t kx = 0; kx < qg->kw; kx++)
-        for (int64_t c = 0; c < qg->c; c++)
-          buf[i++] = w->ndim == 4 ? s[o * st[0] + c * st[1] + ky * st[2] + kx * st[3]]
-                                  : s[o * st[0] + c * st[1]];
+  int8_t *buf = NULL;
+  PTL_CHECK(dense_weights(call, qg->o, qg->kh, qg->kw, qg->c, &buf));
   ptl_status r = ptl_qgemm_pack(qg, buf, &p);
   free(buf);
   if (r != PTL_OK)
@@ -1221,17 +1231,8 @@ static ptl_status get_qdw_pack(const ptl_call *call, const qgeom *g, void **out)
     *out = p;
     return PTL_OK;
   }
-  int8_t *buf = malloc((size_t)(g->c * g->kh * g->kw) + 16);
-  if (!buf)
-    return ptl_error(PTL_ERR_OUT_OF_MEMORY, "%s: out of memory packing weights",
-                     ptl_op_name(call->op));
-  const int8_t *s = ptl_tensor_data(w);
-  const int64_t *st = w->strides;
-  size_t i = 0;
-  for (int64_t c = 0; c < g->c; c++)
-    for (int64_t ky = 0; ky < g->kh; ky++)
-      for (int64_t kx = 0; kx < g->kw; kx++)
-        buf[i++] = s[c * st[0] + ky * st[2] + kx * st[3]];
+  int8_t *buf = NULL; /* [c][kh][kw]: the weight [C, 1, kH, kW] */
+  PTL_CHECK(dense_weights(call, g->c, g->kh, g->kw, 1, &buf));
   p = ptl_qdw_pack(buf, g->c, g->kh, g->kw);
   free(buf);
   if (!p)
