@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 SYS_PKGS := libxnnpack-dev libcpuinfo-dev libpthreadpool-dev dataset-fashion-mnist clang-format
 CC ?= cc
 RT_SRCS := $(wildcard csrc/runtime/*.c csrc/runtime/kernels/*.c)
-RT_HDRS := $(wildcard csrc/include/*.h csrc/runtime/*.h csrc/runtime/*.def)
+RT_HDRS := $(wildcard csrc/include/*.h csrc/runtime/*.h csrc/runtime/kernels/*.h csrc/runtime/*.def)
 RT_CFLAGS := -std=c11 -O2 -Wall -Wextra -Werror -Wno-missing-field-initializers -D_GNU_SOURCE -fPIC -Icsrc/include -Icsrc/runtime
 RT_LIBS := -lXNNPACK -lpthreadpool -lcpuinfo -lmvec -lm -lpthread
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

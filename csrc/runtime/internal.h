@@ -136,6 +136,9 @@ ptl_status ptl_qparams_copy(ptl_tensor *dst, const ptl_tensor *src);
 ptl_status ptl_qparams_set(ptl_tensor *t, ptl_qscheme scheme, int32_t axis, int64_t count,
                            const float *scale, const int32_t *zp);
 ptl_status ptl_qparams_set_per_tensor(ptl_tensor *t, float scale, int32_t zero_point);
+/* DYNAMIC_LINEAR fast-path runs served by an integer kernel ("c", "avx2", "neon",
+ * "neondot"; kernels/qdynamic.c): tests check that the SIMD kernel they compare ran. */
+uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel);
 
 /* True when the CPU runs AVX2 and FMA (x86-64 with GCC/Clang; false elsewhere): the
  * gate of every own AVX2 kernel, which are compiled with target attributes. */
@@ -152,6 +155,13 @@ void ptl_channels_last_strides(const int64_t *shape, int64_t *strides);
 bool ptl_tensor_is_channels_last(const ptl_tensor *t);
 /* Elements are packed with no gaps or overlaps in some order of dims. */
 bool ptl_tensor_is_dense(const ptl_tensor *t);
+/* x and y both dense and laid out alike (same shape, strides equal wherever a dim has
+ * extent > 1): element i sits at flat offset i of both, so they can be walked as one
+ * flat array. */
+bool ptl_tensor_same_dense_layout(const ptl_tensor *x, const ptl_tensor *y);
+/* NHWC pixel stride of a 4-d tensor whose pixels are evenly spaced with the channels
+ * dense inside each pixel (channels-last, or a channel slice of one); 0 otherwise. */
+int64_t ptl_tensor_nhwc_pixel_stride(const ptl_tensor *t);
 void ptl_tensor_bump_version(ptl_tensor *t);
 uint64_t ptl_tensor_version(const ptl_tensor *t);
 bool ptl_dtype_is_float(ptl_dtype d);

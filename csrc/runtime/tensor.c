@@ -355,6 +355,31 @@ bool ptl_tensor_is_dense(const ptl_tensor *t) {
   return true;
 }
 
+bool ptl_tensor_same_dense_layout(const ptl_tensor *x, const ptl_tensor *y) {
+  if (x->ndim != y->ndim || !ptl_tensor_is_dense(x) || !ptl_tensor_is_dense(y))
+    return false;
+  for (int d = 0; d < y->ndim; d++)
+    if (x->shape[d] != y->shape[d] || (y->shape[d] != 1 && x->strides[d] != y->strides[d]))
+      return false;
+  return true;
+}
+
+int64_t ptl_tensor_nhwc_pixel_stride(const ptl_tensor *t) {
+  const int64_t *s = t->shape, *st = t->strides;
+  if (s[1] > 1 && st[1] != 1)
+    return 0;
+  int64_t pix = s[3] > 1 ? st[3] : (s[2] > 1 ? st[2] / s[3] : s[1]);
+  if (pix < s[1] || pix <= 0)
+    return 0;
+  if (s[3] > 1 && st[3] != pix)
+    return 0;
+  if (s[2] > 1 && st[2] != pix * s[3])
+    return 0;
+  if (s[0] > 1 && st[0] != pix * s[3] * s[2])
+    return 0;
+  return pix;
+}
+
 void ptl_tensor_bump_version(ptl_tensor *t) {
   atomic_fetch_add(&t->storage->version, 1);
 }

@@ -10,7 +10,7 @@
 
 #include <cpuinfo.h>
 
-#include "internal.h" /* ptl_qparams_set, ptl_float_to_half */
+#include "internal.h" /* ptl_qparams_set, ptl_float_to_half, ptl_dynamic_linear_kernel_runs */
 #include "test_util.h"
 
 /* qint8 [n, k] from integers, per tensor (nch == 0) or per channel along axis 0. */
@@ -208,9 +208,6 @@ static void test_fast_equals_reference(void) {
     free(xv), free(wv), free(sc), free(bv), free(zps);
   }
 }
-
-/* qdynamic.c: fast-path runs served by each integer kernel ("c", "avx2", "neon", "neondot"). */
-uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel);
 
 /* The kernel the fast path must take here: a silent fallback to the portable loops would
  * pass every bit-for-bit comparison, so the sweeps check this counter too. */

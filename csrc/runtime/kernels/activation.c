@@ -309,15 +309,6 @@ static void q_chunk(void *vj, size_t i) {
     y[k] = (s + k < c->vec_end ? c->lut : c->tail)[x[k]];
 }
 
-static bool q_same_dense(const ptl_tensor *x, const ptl_tensor *y) {
-  if (x->ndim != y->ndim || !ptl_tensor_is_dense(x) || !ptl_tensor_is_dense(y))
-    return false;
-  for (int d = 0; d < y->ndim; d++)
-    if (x->shape[d] != y->shape[d] || (y->shape[d] != 1 && x->strides[d] != y->strides[d]))
-      return false;
-  return true;
-}
-
 static ptl_status q_activation(const ptl_call *call, bool fast) {
   const ptl_tensor *x = call->in[0];
   ptl_tensor *y = call->out[0];
@@ -369,7 +360,7 @@ static ptl_status q_activation(const ptl_call *call, bool fast) {
   c.x = ptl_tensor_data(x);
   c.y = ptl_tensor_data(y);
   int64_t n = ptl_tensor_numel(y);
-  if (n > 0 && fast && q_same_dense(x, y)) {
+  if (n > 0 && fast && ptl_tensor_same_dense_layout(x, y)) {
     /* hardtanh with lo > hi (not a clamp any more) keeps the table */
     bool clamp = (call->op == PTL_OP_RELU || call->op == PTL_OP_HARDTANH) && lo <= hi;
     qjob j = {&c, n, (uint8_t)lo, (uint8_t)hi, clamp};

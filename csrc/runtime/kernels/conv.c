@@ -397,24 +397,6 @@ static void packed_conv_destroy(void *obj) {
   free(p);
 }
 
-/* NHWC pixel stride of a 4-d tensor whose pixels are evenly spaced with the channels
- * dense inside each pixel (channels-last, or a channel slice of one); 0 otherwise. */
-static int64_t nhwc_pixel_stride(const ptl_tensor *t) {
-  const int64_t *s = t->shape, *st = t->strides;
-  if (s[1] > 1 && st[1] != 1)
-    return 0;
-  int64_t pix = s[3] > 1 ? st[3] : (s[2] > 1 ? st[2] / s[3] : s[1]);
-  if (pix < s[1] || pix <= 0)
-    return 0;
-  if (s[3] > 1 && st[3] != pix)
-    return 0;
-  if (s[2] > 1 && st[2] != pix * s[3])
-    return 0;
-  if (s[0] > 1 && st[0] != pix * s[3] * s[2])
-    return 0;
-  return pix;
-}
-
 /* 4-d view [1, C, H, W] of an unbatched [C, H, W] tensor (retained as is when 4-d). */
 static ptl_status as_4d(ptl_tensor *t, ptl_tensor **out) {
   if (t->ndim == 4) {
@@ -937,7 +919,7 @@ static ptl_status conv_fast_common(const ptl_call *call) {
   /* the input goes in directly when its pixels are NHWC (or the own stem path pads
    * a copy from any layout); else one channels-last copy */
   bool own = use_own_gemm(&g);
-  int64_t in_pix = nhwc_pixel_stride(x4);
+  int64_t in_pix = ptl_tensor_nhwc_pixel_stride(x4);
   if (in_pix || (own && own_stem_mode(&g))) {
     xin = x4;
     ptl_tensor_retain(xin);
@@ -953,7 +935,7 @@ static ptl_status conv_fast_common(const ptl_call *call) {
   }
   /* the output is written in place when NHWC (the layout infer asks for); a
    * caller-provided NCHW output gets a channels-last temporary and one copy */
-  int64_t out_pix = nhwc_pixel_stride(y4);
+  int64_t out_pix = ptl_tensor_nhwc_pixel_stride(y4);
   ptl_tensor *ydst = y4;
   if (!out_pix) {
     ptl_tensor_desc d = {0};

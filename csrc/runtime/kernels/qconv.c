@@ -828,24 +828,6 @@ static int pick_mode(const qchan *q, int64_t k, bool allow_qc8) {
   return MODE_QC8;
 }
 
-/* NHWC pixel stride of a 4-d tensor whose pixels are evenly spaced with the channels
- * dense inside each pixel (channels-last, or a channel slice of one); 0 otherwise. */
-static int64_t nhwc_pixel_stride(const ptl_tensor *t) {
-  const int64_t *s = t->shape, *st = t->strides;
-  if (s[1] > 1 && st[1] != 1)
-    return 0;
-  int64_t pix = s[3] > 1 ? st[3] : (s[2] > 1 ? st[2] / s[3] : s[1]);
-  if (pix < s[1] || pix <= 0)
-    return 0;
-  if (s[3] > 1 && st[3] != pix)
-    return 0;
-  if (s[2] > 1 && st[2] != pix * s[3])
-    return 0;
-  if (s[0] > 1 && st[0] != pix * s[3] * s[2])
-    return 0;
-  return pix;
-}
-
 /* d[i] = s[i] ^ flip (d == s allowed): a plain loop the compiler vectorises. */
 static void flip_copy(uint8_t *d, const uint8_t *s, size_t n, uint8_t flip) {
   if (!flip) {
@@ -866,7 +848,7 @@ static uint8_t *nhwc_copy(const ptl_tensor *t, uint8_t flip) {
     return NULL;
   const uint8_t *s = ptl_tensor_data(t);
   const int64_t *st = t->strides;
-  if (nhwc_pixel_stride(t) == C) { /* dense NHWC: one (vectorised) pass */
+  if (ptl_tensor_nhwc_pixel_stride(t) == C) { /* dense NHWC: one (vectorised) pass */
     flip_copy(d, s, (size_t)(N * C * H * W), flip);
     return d;
   }
@@ -1039,7 +1021,7 @@ static void nhwc_store(ptl_tensor *t, const uint8_t *src, uint8_t flip) {
   int64_t N = t->shape[0], C = t->shape[1], H = t->shape[2], W = t->shape[3];
   uint8_t *d = ptl_tensor_data(t);
   const int64_t *st = t->strides;
-  if (nhwc_pixel_stride(t) == C) {
+  if (ptl_tensor_nhwc_pixel_stride(t) == C) {
     flip_copy(d, src, (size_t)(N * C * H * W), flip);
     return;
   }
@@ -1148,8 +1130,8 @@ static ptl_status nhwc_io_begin(const ptl_call *call, int64_t in_c, int64_t out_
   ptl_tensor *y = call->out[0];
   *io = (nhwc_io){ptl_tensor_data(x),
                   ptl_tensor_data(y),
-                  any_input ? 0 : nhwc_pixel_stride(x),
-                  nhwc_pixel_stride(y),
+                  any_input ? 0 : ptl_tensor_nhwc_pixel_stride(x),
+                  ptl_tensor_nhwc_pixel_stride(y),
                   NULL,
                   NULL};
   if (!io->in_pix && !any_input) {
@@ -1291,7 +1273,7 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
   }
   uint8_t flip = mode == MODE_QC8 ? 0x80 : 0;
   const uint8_t *xin = ptl_tensor_data(x);
-  int64_t in_pix = flip ? 0 : nhwc_pixel_stride(x);
+  int64_t in_pix = flip ? 0 : ptl_tensor_nhwc_pixel_stride(x);
   if (!in_pix) {
     xbuf = nhwc_copy(x, flip);
     if (!xbuf) {
@@ -1303,7 +1285,7 @@ static ptl_status qconv_fast_common(const ptl_call *call) {
   }
   uint8_t *yout = ptl_tensor_data(y);
   /* qc8 writes qs8: straight into a dense NHWC output, flipped back in place after */
-  int64_t out_pix = nhwc_pixel_stride(y);
+  int64_t out_pix = ptl_tensor_nhwc_pixel_stride(y);
   if (flip && out_pix != g.o)
     out_pix = 0;
   if (!out_pix) {

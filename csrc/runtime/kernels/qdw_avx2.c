@@ -1,6 +1,5 @@
 /* qdw_avx2.c - exact depthwise (groups == channels, one output per channel) quint8
- * convolution for AVX2, called from qconv.c (interface declared there too: the
- * prototypes below and qconv.c's must stay identical).
+ * convolution for AVX2, called from qconv.c (interface in qdw.h).
  *
  * Why: XNNPACK's qc8 depthwise path needs the ^0x80 flip copies in and out and runs
  * its exact products at the vpmaddwd rate on widened values anyway; mobilenet's

@@ -57,14 +57,7 @@
 /* qdynamic_neon.c (NEON is part of baseline ARMv8-A: no run-time check needed; the
  * dot-product kernel is chosen at run time) */
 #define PTL_QDYN_HAVE_NEON 1
-bool ptl_qdyn_neon_has_dot(void);
-void ptl_qdyn_block_neondot(const int8_t *wp, int64_t kp, const uint8_t *xq8, const int32_t *wsum,
-                            int mr, int32_t *dot);
-void ptl_qdyn_block_neon(const int8_t *wp, int64_t kp, int g, const int16_t *xq16,
-                         const uint8_t *xq8, int mr, int32_t *dot);
-void ptl_qdyn_store16_neon(uint32_t k, int32_t xzp, const int32_t *wzp, const int32_t *wsum,
-                           const int32_t *xsum, int mr, const float *mult, const float *bias,
-                           bool fbgemm, bool relu, const int32_t *dot, float *y, int64_t ldy);
+#include "qdynamic_neon.h"
 #endif
 
 /* clang contracts a * b + c into an fma unless told not to (GCC does not under -std=c11):
@@ -79,8 +72,6 @@ void ptl_qdyn_store16_neon(uint32_t k, int32_t xzp, const int32_t *wzp, const in
 enum { QD_KERNEL_C, QD_KERNEL_AVX2, QD_KERNEL_NEON, QD_KERNEL_NEONDOT, QD_KERNELS };
 static _Atomic uint64_t qd_kernel_runs[QD_KERNELS];
 
-/* Runs of DYNAMIC_LINEAR's fast path served by `kernel` ("c", "avx2", "neon", "neondot"). */
-uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel);
 uint64_t ptl_dynamic_linear_kernel_runs(const char *kernel) {
   static const char *const names[QD_KERNELS] = {"c", "avx2", "neon", "neondot"};
   for (int i = 0; i < QD_KERNELS; i++)

@@ -32,14 +32,7 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-void ptl_qdyn_block_neon(const int8_t *wp, int64_t kp, int g, const int16_t *xq16,
-                         const uint8_t *xq8, int mr, int32_t *dot);
-bool ptl_qdyn_neon_has_dot(void);
-void ptl_qdyn_block_neondot(const int8_t *wp, int64_t kp, const uint8_t *xq8, const int32_t *wsum,
-                            int mr, int32_t *dot);
-void ptl_qdyn_store16_neon(uint32_t k, int32_t xzp, const int32_t *wzp, const int32_t *wsum,
-                           const int32_t *xsum, int mr, const float *mult, const float *bias,
-                           bool fbgemm, bool relu, const int32_t *dot, float *y, int64_t ldy);
+#include "qdynamic_neon.h"
 
 /* Row r's 16 sums += wk (16 int8 weights of one k) * xv: accumulators a<r>0 .. a<r>3
  * hold columns 0-3, 4-7, 8-11, 12-15. */

@@ -306,16 +306,6 @@ int64_t ptl_qmul_avx2(const uint8_t *pa, const uint8_t *pb, uint8_t *py, int64_t
 
 #define QCHUNK 16384 /* bytes per task: ~10 us of add, well above the dispatch cost */
 
-/* x laid out densely exactly as y (strides equal wherever a dim has extent > 1). */
-static bool same_dense(const ptl_tensor *x, const ptl_tensor *y) {
-  if (x->ndim != y->ndim || !ptl_tensor_is_dense(x) || !ptl_tensor_is_dense(y))
-    return false;
-  for (int d = 0; d < y->ndim; d++)
-    if (x->shape[d] != y->shape[d] || (y->shape[d] != 1 && x->strides[d] != y->strides[d]))
-      return false;
-  return true;
-}
-
 static size_t n_chunks(int64_t n) {
   return (size_t)((n + QCHUNK - 1) / QCHUNK);
 }
@@ -353,7 +343,7 @@ ptl_status ptl_qbinary_fast(const ptl_call *call) {
   const ptl_tensor *a = call->in[0], *b = call->in[1];
   ptl_tensor *y = call->out[0];
   int64_t n = ptl_tensor_numel(y);
-  if (n == 0 || !same_dense(a, y) || !same_dense(b, y))
+  if (n == 0 || !ptl_tensor_same_dense_layout(a, y) || !ptl_tensor_same_dense_layout(b, y))
     return qbinary_run(call);
   /* qparams first, as qbinary_run, so an output aliasing an input reads the same */
   PTL_CHECK(
@@ -466,7 +456,7 @@ static void lut_chunk(void *vj, size_t k) {
  * chunks on the threadpool. */
 static void apply_lut(lut_ctx *c, const ptl_tensor *x, ptl_tensor *y, bool fast) {
   int64_t n = ptl_tensor_numel(y);
-  if (fast && !c->split && n > 0 && same_dense(x, y)) {
+  if (fast && !c->split && n > 0 && ptl_tensor_same_dense_layout(x, y)) {
     c->x = ptl_tensor_data(x);
     c->y = ptl_tensor_data(y);
     lut_job j = {c, n};

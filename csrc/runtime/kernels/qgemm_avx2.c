@@ -255,12 +255,15 @@ store_tile(__m256i c00, __m256i c01, __m256i c10, __m256i c11, __m256i c20, __m2
     store_row(out + 3 * out_pix, r3, nr);
 }
 
-/* One 4x16 tile: a[t * 4 + r] is row r's input for tap t (quads * 4 bytes); corr
- * (NULL: none) holds per row a NULL or 16 int32 to add before requantization. */
-__attribute__((target("avx2"))) static void
-qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
-           const float *scale, __m256i vzp16, __m256i vqmin8, __m256i vqmax8, uint8_t *out,
-           size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr) {
+/* One 4-row tile of 16 channels (full) or of the first 8 (a last panel of at most 8
+ * channels, mobilenet's 24-channel projections: a third of their work; the empty half's
+ * accumulators stay at the padded bias and are not stored). a[t * 4 + r] is row r's input
+ * for tap t (quads * 4 bytes); corr (NULL: none) holds per row a NULL or 16 int32 to add
+ * before requantization. Always inlined: `full` is a constant in each wrapper below. */
+__attribute__((target("avx2"), always_inline)) static inline void
+qgemm_4xn(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
+          const float *scale, __m256i vzp16, __m256i vqmin8, __m256i vqmax8, uint8_t *out,
+          size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr, const bool full) {
   /* the bias starts the sums: int32 addition wraps, so the order does not matter */
   __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);
   __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));
@@ -270,11 +273,18 @@ qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, 
     const uint8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     for (size_t qd = 0; qd < quads; qd++, w += 4 * QG_NR) {
       const __m256i w0 = _mm256_load_si256((const __m256i *)w);
-      const __m256i w1 = _mm256_load_si256((const __m256i *)(w + 32));
-      QROW(0);
-      QROW(1);
-      QROW(2);
-      QROW(3);
+      if (full) {
+        const __m256i w1 = _mm256_load_si256((const __m256i *)(w + 32));
+        QROW(0);
+        QROW(1);
+        QROW(2);
+        QROW(3);
+      } else {
+        QROWH(0);
+        QROWH(1);
+        QROWH(2);
+        QROWH(3);
+      }
     }
   }
   if (corr) { /* rows that read a clamped byte: the exact remainder (see fix_rows) */
@@ -287,36 +297,21 @@ qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, 
              nr);
 }
 
-/* qgemm_4x16 for a last panel of at most 8 channels (mobilenet's 24-channel
- * projections: a third of their work): the empty half is skipped; its accumulators
- * stay at the (padded) bias and are not stored. */
+/* The 16-channel tile, inlined into its one call site (qg_task). */
+__attribute__((target("avx2"))) static void
+qgemm_4x16(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
+           const float *scale, __m256i vzp16, __m256i vqmin8, __m256i vqmax8, uint8_t *out,
+           size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr) {
+  qgemm_4xn(taps, quads, a, w, bias, scale, vzp16, vqmin8, vqmax8, out, out_pix, mr, nr, corr,
+            true);
+}
+
 __attribute__((target("avx2"), noinline)) static void
 qgemm_4x8(size_t taps, size_t quads, const uint8_t *const *a, const int8_t *w, const int32_t *bias,
           const float *scale, __m256i vzp16, __m256i vqmin8, __m256i vqmax8, uint8_t *out,
           size_t out_pix, size_t mr, size_t nr, const int32_t *const *corr) {
-  /* the bias starts the sums: int32 addition wraps, so the order does not matter */
-  __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);
-  __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));
-  __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
-  const __m256i ones = _mm256_set1_epi16(1);
-  for (size_t t = 0; t < taps; t++, a += QG_MR) {
-    const uint8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    for (size_t qd = 0; qd < quads; qd++, w += 4 * QG_NR) {
-      const __m256i w0 = _mm256_load_si256((const __m256i *)w);
-      QROWH(0);
-      QROWH(1);
-      QROWH(2);
-      QROWH(3);
-    }
-  }
-  if (corr) { /* rows that read a clamped byte: the exact remainder (see fix_rows) */
-    QCORR(0);
-    QCORR(1);
-    QCORR(2);
-    QCORR(3);
-  }
-  store_tile(c00, c01, c10, c11, c20, c21, c30, c31, scale, vzp16, vqmin8, vqmax8, out, out_pix, mr,
-             nr);
+  qgemm_4xn(taps, quads, a, w, bias, scale, vzp16, vqmin8, vqmax8, out, out_pix, mr, nr, corr,
+            false);
 }
 
 /* One row x 16 channels: a tile holding a single output pixel (a batch-1 linear, M = 1:
