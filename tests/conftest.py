@@ -51,3 +51,10 @@ def _seed():
     engines = (torch.backends.quantized.engine, ptlite.backends.quantized.engine)
     yield
     torch.backends.quantized.engine, ptlite.backends.quantized.engine = engines
+
+
+@pytest.fixture
+def qnnpack():
+    """torch's quantized engine set to qnnpack, the arithmetic ptlite's int8 kernels follow
+    (_seed restores the previous engine after the test)."""
+    torch.backends.quantized.engine = "qnnpack"

@@ -29,14 +29,6 @@ def emulated(monkeypatch):
     monkeypatch.setattr(fxg, "_call", _emulate(fxg._call))
 
 
-@pytest.fixture
-def qnnpack():
-    prev = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
-    yield
-    torch.backends.quantized.engine = prev
-
-
 def test_api_chaining_and_fields():
     q = get_default_qconfig("qnnpack")
     m = (QConfigMapping().set_global(q).set_object_type(pnn.Linear, None)

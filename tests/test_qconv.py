@@ -22,12 +22,7 @@ warnings.filterwarnings("ignore", message=".*quantized tensor creation functions
 MIN_EXACT = 0.999
 
 
-@pytest.fixture(autouse=True)
-def qnnpack_engine():
-    prev = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
-    yield
-    torch.backends.quantized.engine = prev
+pytestmark = pytest.mark.usefixtures("qnnpack")  # torch's engine: conftest.py
 
 
 def f32(rng, *shape, scale=1.0):

@@ -17,7 +17,7 @@ import torch
 import ptlite
 from ptlite import _C
 import _qtest
-from _qtest import FAST, REF, run_both  # noqa: F401
+from _qtest import run_both
 from ptlite._ops import qconv as Q
 
 warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
@@ -113,17 +113,10 @@ def test_dw_layouts_and_out():
             fast, ref = run_both(lambda: Q._conv2d(x, w, None, s, (1, 1), (1, 1), c, True, 0.2, 3))
             np.testing.assert_array_equal(fast, ref)
     out = ptlite.quantize_per_tensor(ptlite.zeros(2, 40, 9, 9), 1.0, 0, ptlite.quint8)
-    prev = _C.get_backend()
-    try:
-        res = []
-        for code in (FAST, REF):
-            _C.set_backend(code)
-            _C.call(Q._QCONV2D, (x_cl, w40, None), (1, 1, 1, 1, 1, 1, 40, 1, 3), (0.2,), out)
-            res.append(out.int_repr().numpy().copy())
-            assert out.q_zero_point() == 3
-    finally:
-        _C.set_backend(prev)
-    np.testing.assert_array_equal(res[0], res[1])
+    fast, ref = run_both(
+        lambda: _C.call(Q._QCONV2D, (x_cl, w40, None), (1, 1, 1, 1, 1, 1, 40, 1, 3), (0.2,), out))
+    np.testing.assert_array_equal(fast, ref)
+    assert out.q_zero_point() == 3
 
 
 def test_dw_deterministic_across_threads():
@@ -156,14 +149,6 @@ def test_dw_weight_update_repacks():
                                            100))
     np.testing.assert_array_equal(fast, ref)
     assert (fast != a).any()
-
-
-@pytest.fixture
-def qnnpack():
-    prev = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
-    yield
-    torch.backends.quantized.engine = prev
 
 
 @pytest.mark.parametrize("stride", [1, 2])

@@ -35,14 +35,6 @@ tq = torch.ao.quantization
 
 
 @pytest.fixture
-def qnnpack():
-    prev = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
-    yield
-    torch.backends.quantized.engine = prev
-
-
-@pytest.fixture
 def x86():
     prev = torch.backends.quantized.engine
     torch.backends.quantized.engine = "x86"

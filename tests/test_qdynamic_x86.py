@@ -23,6 +23,7 @@ import ptlite
 from ptlite import _C
 from ptlite._ops.qdynamic import linear_dynamic
 from ptlite.quantization._quantize_dynamic import quantize_dynamic as p_quantize_dynamic
+from test_qdynamic import N, P, copy_float, p_qweight
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", category=UserWarning)
@@ -42,18 +43,6 @@ def x86():
     yield
 
 
-def P(a) -> ptlite.Tensor:
-    if isinstance(a, torch.Tensor):
-        a = a.detach().numpy()
-    return ptlite.tensor(np.ascontiguousarray(a))
-
-
-def N(t) -> np.ndarray:
-    if isinstance(t, torch.Tensor):
-        return t.detach().numpy()
-    return np.array(t.numpy())
-
-
 def _report(tag: str, got, want) -> tuple:
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape
@@ -61,11 +50,6 @@ def _report(tag: str, got, want) -> tuple:
     diff = float(np.abs(got - want).max()) if got.size else 0.0
     print(f"\n{tag}: exact {rate:.4f}, max diff {diff:.3g}", end="")
     return rate, diff
-
-
-def _copy_float(tmod, pmod):
-    pmod.load_state_dict({k: v.detach().numpy() for k, v in tmod.state_dict().items()})
-    return pmod
 
 
 def _quantized_pair(tmod, pmod, qconfig: str = "default"):
@@ -85,7 +69,7 @@ def _quantized_pair(tmod, pmod, qconfig: str = "default"):
 def test_linear_x86_bit_exact(x86, batch, K, Nout, qconfig):
     torch.manual_seed(batch * 7 + K)
     tlin = torch.nn.Linear(K, Nout)
-    tqm, pqm = _quantized_pair(tlin, _copy_float(tlin, ptlite.nn.Linear(K, Nout)), qconfig)
+    tqm, pqm = _quantized_pair(tlin, copy_float(tlin, ptlite.nn.Linear(K, Nout)), qconfig)
     assert pqm[0]._rr is True
     for x in (torch.randn(batch, K) * 2 + 0.4, torch.rand(2, batch, K)):
         rate, _ = _report(f"x86 Linear {batch}x{K}->{Nout} {qconfig}", N(pqm(P(x))), N(tqm(x)))
@@ -134,7 +118,7 @@ def _close(tag, got, want):
 def test_rnn_x86(x86, kind, cfg, batch):
     torch.manual_seed(batch + len(cfg))
     tm = getattr(torch.nn, kind)(20, 24, **cfg)
-    tqm, pqm = _quantized_pair(tm, _copy_float(tm, getattr(ptlite.nn, kind)(20, 24, **cfg)))
+    tqm, pqm = _quantized_pair(tm, copy_float(tm, getattr(ptlite.nn, kind)(20, 24, **cfg)))
     assert pqm[0]._rr is True
     x = torch.randn(7, batch, 20)
     to, th = tqm(x)
@@ -149,7 +133,7 @@ def test_rnn_x86(x86, kind, cfg, batch):
 def test_cells_x86(x86, kind):
     torch.manual_seed(4)
     tm = getattr(torch.nn, kind)(20, 24)
-    tqm, pqm = _quantized_pair(tm, _copy_float(tm, getattr(ptlite.nn, kind)(20, 24)))
+    tqm, pqm = _quantized_pair(tm, copy_float(tm, getattr(ptlite.nn, kind)(20, 24)))
     x = torch.randn(8, 20)
     ty, py = tqm(x), pqm(P(x))
     if kind == "LSTMCell":
@@ -165,7 +149,7 @@ def test_engine_switch_follows_torch():
     out = {}
     for eng in ("qnnpack", "x86", "fbgemm"):
         _set_engines(eng)
-        tqm, pqm = _quantized_pair(tlin, _copy_float(tlin, ptlite.nn.Linear(50, 20)))
+        tqm, pqm = _quantized_pair(tlin, copy_float(tlin, ptlite.nn.Linear(50, 20)))
         want, got = N(tqm(x)), N(pqm(P(x)))
         assert np.array_equal(got, want), eng
         out[eng] = (tqm, pqm, got)
@@ -194,7 +178,7 @@ def test_rnn_engine_switch():
     res = {}
     for eng in ("qnnpack", "x86"):
         _set_engines(eng)
-        tqm, pqm = _quantized_pair(tm, _copy_float(tm, ptlite.nn.LSTM(16, 8)))
+        tqm, pqm = _quantized_pair(tm, copy_float(tm, ptlite.nn.LSTM(16, 8)))
         assert pqm[0]._rr is (eng == "x86")
         res[eng] = N(pqm(P(x))[0])
         _close(f"LSTM under {eng}", res[eng], N(tqm(x)[0]))
@@ -221,19 +205,8 @@ def _torch_qweight(g, n, k, scheme):
     return torch.quantize_per_channel(w, s.double(), z.long(), 0, torch.qint8)
 
 
-def _p_qweight(qw):
-    f = P(qw.dequantize())
-    if qw.qscheme() == torch.per_tensor_affine:
-        q = ptlite.quantize_per_tensor(f, qw.q_scale(), qw.q_zero_point(), ptlite.qint8)
-    else:
-        q = ptlite.quantize_per_channel(f, P(qw.q_per_channel_scales().float()),
-                                        P(qw.q_per_channel_zero_points()), 0, ptlite.qint8)
-    assert np.array_equal(N(ptlite.int_repr(q)), N(qw.int_repr()))
-    return q
-
-
 def _qweight(g, n, k, scheme):
-    return _p_qweight(_torch_qweight(g, n, k, scheme))
+    return p_qweight(_torch_qweight(g, n, k, scheme))
 
 
 # Each backend (AVX2 pmaddubsw kernel, C reference) is compared with torch's x86 op for
@@ -245,7 +218,7 @@ def _qweight(g, n, k, scheme):
 def test_backends_bit_exact_reduce_range(x86, backend, batch, K, Nout, scheme):
     g = torch.Generator().manual_seed(batch * 31 + K + Nout)
     tw = _torch_qweight(g, Nout, K, scheme)
-    qw = _p_qweight(tw)
+    qw = p_qweight(tw)
     b = torch.randn(Nout, generator=g)
     x = torch.randn(batch, K, generator=g) * 3 - 1
     for bias in (None, b):
@@ -284,7 +257,7 @@ def test_reduce_range_top_activation_128(x86, backend):
     tw = torch.quantize_per_tensor(torch.full((20, 64), -1.0), 1.0 / 128, 0, torch.qint8)
     want = N(torch.ops.quantized.linear_dynamic(x, torch.ops.quantized.linear_prepack(tw, None),
                                                 reduce_range=True))
-    got = N(linear_dynamic(P(x), _p_qweight(tw), None, reduce_range=True))
+    got = N(linear_dynamic(P(x), p_qweight(tw), None, reduce_range=True))
     assert np.array_equal(got, want)
     # the same through the int8 integers: 63 values of 128 - 2 and one of 0 - 2, times -128
     assert got[0, 0] == np.float32(-128 * (63 * 126 - 2)) * np.float32(1.0 / 128)

@@ -33,12 +33,7 @@ MIN_EXACT = defaultdict(lambda: 1.0, {"bilinear": 0.985, "avg_pool2d": 0.99,
                                       })
 
 
-@pytest.fixture(autouse=True)
-def _qnnpack():
-    prev = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
-    yield
-    torch.backends.quantized.engine = prev
+pytestmark = pytest.mark.usefixtures("qnnpack")  # torch's engine: conftest.py
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -131,7 +131,7 @@ def test_fused_nodes_are_written_as_version_2(net):
     assert qconv_v2 in fused
 
 
-def test_matches_torch_qnnpack_conv_relu6():
+def test_matches_torch_qnnpack_conv_relu6(qnnpack):
     """A conv-relu6 model quantized the same way in both libraries (engine qnnpack, which
     ptlite's int8 arithmetic reproduces exactly): ptlite's fused clamp gives torch's
     integers. torch's quantized relu6 scrambles a channels-last input (its conv output),
@@ -146,26 +146,21 @@ def test_matches_torch_qnnpack_conv_relu6():
     from torch.ao.quantization import get_default_qconfig_mapping as tmapping
     from torch.ao.quantization.quantize_fx import convert_fx as tconvert
     from torch.ao.quantization.quantize_fx import prepare_fx as tprepare
-    prev = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
-    try:
-        tp = tprepare(tm, tmapping("qnnpack"), example_inputs=(torch.from_numpy(data[0]),))
-        with torch.no_grad():
-            for b in data:
-                tp(torch.from_numpy(b))
-        tq = tconvert(tp)
-        q, x = _quantized(pm, "qnnpack", data)
-        with ptlite.no_grad():
-            opt = optimize_for_mobile(ptlite.jit.trace(q, x))
-        assert "hardtanh" not in opt.op_histogram()
-        xi = (np.random.RandomState(3).randn(2, 3, 20, 20) * 3).astype(np.float32)
-        with torch.no_grad():
-            qx = torch.quantize_per_tensor(torch.from_numpy(xi), getattr(tq, "0_input_scale_0"),
-                                           getattr(tq, "0_input_zero_point_0"), torch.quint8)
-            want = torch.nn.functional.relu6(getattr(tq, "0")(qx).contiguous())
-        got = opt(ptlite.from_numpy(xi)).numpy()
-    finally:
-        torch.backends.quantized.engine = prev
+    tp = tprepare(tm, tmapping("qnnpack"), example_inputs=(torch.from_numpy(data[0]),))
+    with torch.no_grad():
+        for b in data:
+            tp(torch.from_numpy(b))
+    tq = tconvert(tp)
+    q, x = _quantized(pm, "qnnpack", data)
+    with ptlite.no_grad():
+        opt = optimize_for_mobile(ptlite.jit.trace(q, x))
+    assert "hardtanh" not in opt.op_histogram()
+    xi = (np.random.RandomState(3).randn(2, 3, 20, 20) * 3).astype(np.float32)
+    with torch.no_grad():
+        qx = torch.quantize_per_tensor(torch.from_numpy(xi), getattr(tq, "0_input_scale_0"),
+                                       getattr(tq, "0_input_zero_point_0"), torch.quint8)
+        want = torch.nn.functional.relu6(getattr(tq, "0")(qx).contiguous())
+    got = opt(ptlite.from_numpy(xi)).numpy()
     # the output scales can differ by a float32 ulp (each library's float conv feeds the
     # observer): compare the integers
     (ints, floats), = [(n[1], n[2]) for n in opt._info["nodes"] if n[0] == "quantized_conv2d"]

@@ -19,14 +19,6 @@ from ptlite.quantization.quantize_fx import convert_fx, prepare_fx
 from ptlite.vision import models as PM
 
 
-@pytest.fixture
-def qnnpack():
-    old = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
-    yield
-    torch.backends.quantized.engine = old
-
-
 def _sqnr_db(ref, outs):
     return compute_sqnr(np.concatenate(ref), np.concatenate(outs))
 

@@ -229,14 +229,6 @@ def _quantize_pair(qconfig_name, engine="qnnpack", n_batches=4):
     return results, data
 
 
-@pytest.fixture
-def qnnpack():
-    old = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
-    yield
-    torch.backends.quantized.engine = old
-
-
 def test_prepare_and_convert_match_torch(qnnpack):
     ((prep_p, int8_p), (prep_t, int8_t)), data = _quantize_pair("qnnpack")
     assert _norm_repr(prep_p) == _norm_repr(prep_t)

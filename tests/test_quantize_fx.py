@@ -31,14 +31,6 @@ _MISSING = ("not implemented yet", "quantized input", "not implemented for 'quin
             "quantized inputs", "not supported for quantized")
 
 
-@pytest.fixture
-def qnnpack():
-    prev = torch.backends.quantized.engine
-    torch.backends.quantized.engine = "qnnpack"
-    yield
-    torch.backends.quantized.engine = prev
-
-
 def _missing(e: Exception) -> bool:
     return any(s in str(e) for s in _MISSING)
 
