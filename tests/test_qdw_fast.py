@@ -113,10 +113,13 @@ def test_dw_layouts_and_out():
             fast, ref = run_both(lambda: Q._conv2d(x, w, None, s, (1, 1), (1, 1), c, True, 0.2, 3))
             np.testing.assert_array_equal(fast, ref)
     out = ptlite.quantize_per_tensor(ptlite.zeros(2, 40, 9, 9), 1.0, 0, ptlite.quint8)
-    fast, ref = run_both(
-        lambda: _C.call(Q._QCONV2D, (x_cl, w40, None), (1, 1, 1, 1, 1, 1, 40, 1, 3), (0.2,), out))
+    def into_out():
+        r = _C.call(Q._QCONV2D, (x_cl, w40, None), (1, 1, 1, 1, 1, 1, 40, 1, 3), (0.2,), out)
+        assert r is out and out.q_zero_point() == 3  # on each backend
+        return out
+
+    fast, ref = run_both(into_out)
     np.testing.assert_array_equal(fast, ref)
-    assert out.q_zero_point() == 3
 
 
 def test_dw_deterministic_across_threads():
